@@ -1,0 +1,182 @@
+//! The global client: [`init`], the flush-on-drop [`Guard`], [`flush`] and [`shutdown`].
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use crate::capture;
+use crate::config::{Config, ExporterKind};
+use crate::diag;
+use crate::error::Error;
+use crate::export::{self, Exporter};
+use crate::pipeline::Pipeline;
+use crate::record::FinishedTrace;
+use crate::stats::{self, Drop as DropReason};
+
+/// Read on every span open: the whole cost of a span when tracing is off.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static PIPELINE: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
+
+#[inline]
+pub(crate) fn is_enabled() -> bool {
+    ENABLED.load(Relaxed)
+}
+
+fn current() -> Option<Arc<Pipeline>> {
+    PIPELINE
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// Start the SDK from the environment (see [`Config::from_env`]) and return the guard that
+/// delivers what is left when it drops.
+///
+/// - With `MODELMETRY_API_KEY` set, traces go to the Modelmetry API.
+/// - Without it, each finished trace prints to stderr as a tree: nothing leaves the machine.
+/// - With `MODELMETRY_EXPORTER=none`, nothing is recorded at all.
+///
+/// An invalid setting is reported on stderr (or to [`Config::on_error`]) and tracing stays off;
+/// use [`Config::init`] to get the error instead. Until `init`, every span is a no-op.
+///
+/// Keep the guard alive for as long as the program runs: `let _guard = modelmetry::init();`
+/// at the top of `main`. Its drop flushes with a timeout. `std::process::exit` skips
+/// destructors, so call [`shutdown`] before it.
+///
+/// ```no_run
+/// let _guard = modelmetry::init();
+/// // ... the application ...
+/// drop(_guard); // at the end of `main`: buffered traces are delivered (5 s at most by default)
+/// ```
+pub fn init() -> Guard {
+    match Config::from_env().init() {
+        Ok(guard) => guard,
+        Err(e) => {
+            diag::report(format_args!("{e}; tracing is off"));
+            Guard { pipeline: None }
+        }
+    }
+}
+
+pub(crate) fn install(config: Config) -> Result<Guard, Error> {
+    config.validate()?;
+    let exporter: Option<Box<dyn Exporter>> = match config.exporter_kind() {
+        ExporterKind::Console => Some(Box::new(export::console::Console::stderr())),
+        ExporterKind::Http => Some(Box::new(export::ingest::Ingest::new(&config)?)),
+        ExporterKind::None => None,
+    };
+    Ok(install_exporter(config, exporter))
+}
+
+/// Replace whatever pipeline runs with one that feeds `exporter` (`None`: tracing off).
+pub(crate) fn install_exporter(config: Config, exporter: Option<Box<dyn Exporter>>) -> Guard {
+    let shutdown_timeout = config.shutdown_timeout;
+    if let Some(old) = take_current() {
+        if let Err(e) = old.shutdown(shutdown_timeout) {
+            diag::report(format_args!(
+                "the previous client did not finish delivering: {e}"
+            ));
+        }
+    }
+    diag::set_hook(config.on_error.clone());
+    capture::set_content_enabled(config.capture_content);
+    let Some(exporter) = exporter else {
+        return Guard { pipeline: None };
+    };
+    let pipeline = Pipeline::start(config, exporter);
+    *PIPELINE.write().unwrap_or_else(PoisonError::into_inner) = Some(pipeline.clone());
+    ENABLED.store(true, Relaxed);
+    Guard {
+        pipeline: Some(pipeline),
+    }
+}
+
+fn take_current() -> Option<Arc<Pipeline>> {
+    ENABLED.store(false, Relaxed);
+    PIPELINE
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+}
+
+/// Hand a finished trace to the pipeline (or count it lost if the client has shut down).
+pub(crate) fn submit(trace: FinishedTrace) {
+    match current() {
+        Some(p) => p.submit(trace),
+        None => {
+            let n = trace.record_count();
+            stats::count_produced(n);
+            stats::count_drop(DropReason::Shutdown, n);
+        }
+    }
+}
+
+/// Deliver everything finished so far, waiting at most `timeout`.
+///
+/// Returns [`Error::Timeout`] if records were still undelivered at the deadline (they stay
+/// buffered and go with the next export). Never waits past the deadline, even against a
+/// server that accepts the connection and never answers. Without [`init`], returns `Ok`.
+pub fn flush(timeout: Duration) -> Result<(), Error> {
+    match current() {
+        Some(p) => p.flush(timeout),
+        None => Ok(()),
+    }
+}
+
+/// Deliver what is left and stop, waiting at most `timeout`. Afterwards tracing is off (spans
+/// are no-ops) until the next [`init`]. What could not be delivered in time is counted in
+/// [`stats`](crate::stats)`().dropped.shutdown`.
+pub fn shutdown(timeout: Duration) -> Result<(), Error> {
+    match take_current() {
+        Some(p) => p.shutdown(timeout),
+        None => Ok(()),
+    }
+}
+
+/// Returned by [`init`]: shuts the client down (delivering what is left, within the
+/// configured shutdown timeout) when dropped.
+#[must_use = "dropping the guard shuts tracing down at once; keep it alive: `let _guard = modelmetry::init();`"]
+pub struct Guard {
+    pipeline: Option<Arc<Pipeline>>,
+}
+
+impl Guard {
+    /// True if this guard's client is running (false after an invalid setting or with the
+    /// `none` exporter).
+    pub fn is_active(&self) -> bool {
+        self.pipeline.is_some()
+    }
+
+    /// Deliver everything finished so far, waiting at most `timeout` (see [`flush`]).
+    pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        match &self.pipeline {
+            Some(p) => p.flush(timeout),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let Some(mine) = self.pipeline.take() else {
+            return;
+        };
+        // Only shut down the client this guard started, not one installed after it.
+        let is_current = current().is_some_and(|p| Arc::ptr_eq(&p, &mine));
+        if is_current {
+            take_current();
+        }
+        let timeout = mine.config().shutdown_timeout;
+        if let Err(e) = mine.shutdown(timeout) {
+            diag::report(format_args!("at shutdown: {e}"));
+        }
+    }
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("active", &self.is_active())
+            .finish()
+    }
+}

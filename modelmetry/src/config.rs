@@ -1,0 +1,499 @@
+//! [`Config`]: every setting, from code or from the environment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// Where finished traces go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExporterKind {
+    /// Print each trace to stderr as an indented tree. The default without an API key.
+    Console,
+    /// Send to the Modelmetry ingest API. The default with an API key.
+    Http,
+    /// Record nothing: spans cost one atomic load. For tests and for turning tracing off.
+    None,
+}
+
+impl ExporterKind {
+    fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "console" | "stderr" => Some(ExporterKind::Console),
+            "http" | "modelmetry" => Some(ExporterKind::Http),
+            "none" | "off" | "disabled" => Some(ExporterKind::None),
+            _ => None,
+        }
+    }
+}
+
+/// When finished traces are exported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// A background thread exports batches every [`flush_interval`](Config::flush_interval),
+    /// or sooner when a batch fills up. Closing a trace only moves it to a buffer: no network
+    /// on the application's path. The default.
+    Background,
+    /// Each trace is exported on the thread that closes it, before the closing returns. For
+    /// command-line tools and batch jobs that want every trace out before they go on.
+    Synchronous,
+}
+
+/// The API key, kept out of every `Debug` and `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ApiKey(String);
+
+impl ApiKey {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// A callback for the SDK's diagnostics (a refused batch, a dropped finding, …).
+pub(crate) type ErrorHook = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The SDK's settings. Start from [`Config::from_env`] (or [`Config::default`]), adjust in
+/// code, then [`init`](Config::init).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let _guard = modelmetry::Config::from_env()
+///     .api_key("mm_...")
+///     .flush_interval(Duration::from_millis(500))
+///     .init()?;
+/// # Ok::<(), modelmetry::Error>(())
+/// ```
+///
+/// The environment:
+///
+/// | variable | setting | default |
+/// | --- | --- | --- |
+/// | `MODELMETRY_API_KEY` | [`api_key`](Config::api_key) | none |
+/// | `MODELMETRY_BASE_URL` | [`base_url`](Config::base_url) | `https://api.modelmetry.com` |
+/// | `MODELMETRY_EXPORTER` | [`exporter`](Config::exporter): `console`, `http`, `none` | `http` with a key, else `console` |
+/// | `MODELMETRY_DELIVERY` | [`delivery`](Config::delivery): `background`, `sync` | `background` |
+/// | `MODELMETRY_CAPTURE_CONTENT` | [`capture_content`](Config::capture_content) | `true` |
+/// | `MODELMETRY_FLUSH_INTERVAL_MS` | [`flush_interval`](Config::flush_interval) | 1000 |
+/// | `MODELMETRY_ALLOW_INSECURE_HTTP` | [`allow_insecure_http`](Config::allow_insecure_http) | `false` |
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) api_key: Option<ApiKey>,
+    pub(crate) base_url: String,
+    pub(crate) exporter: Option<ExporterKind>,
+    pub(crate) delivery: Delivery,
+    pub(crate) flush_interval: Duration,
+    pub(crate) max_batch_records: usize,
+    pub(crate) max_batch_bytes: usize,
+    pub(crate) max_buffer_records: u64,
+    pub(crate) max_buffer_bytes: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) export_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) capture_content: bool,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) on_error: Option<ErrorHook>,
+    /// Problems found while reading the environment, reported by `init`.
+    pub(crate) env_errors: Vec<Error>,
+}
+
+/// The default base URL of the Modelmetry API.
+pub const DEFAULT_BASE_URL: &str = "https://api.modelmetry.com";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            api_key: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            exporter: None,
+            delivery: Delivery::Background,
+            flush_interval: Duration::from_secs(1),
+            max_batch_records: 1000,
+            max_batch_bytes: 1024 * 1024,
+            max_buffer_records: 100_000,
+            max_buffer_bytes: 64 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            export_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(5),
+            capture_content: true,
+            allow_insecure_http: false,
+            on_error: None,
+            env_errors: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("exporter", &self.exporter_kind())
+            .field("delivery", &self.delivery)
+            .field("flush_interval", &self.flush_interval)
+            .field("max_batch_records", &self.max_batch_records)
+            .field("max_batch_bytes", &self.max_batch_bytes)
+            .field("max_buffer_records", &self.max_buffer_records)
+            .field("max_buffer_bytes", &self.max_buffer_bytes)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("export_timeout", &self.export_timeout)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("capture_content", &self.capture_content)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// The defaults, overridden by the `MODELMETRY_*` environment variables (see the table
+    /// above). An invalid value is kept aside and reported by [`init`](Config::init).
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut c = Config::default();
+        let present = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(key) = present("MODELMETRY_API_KEY") {
+            c.api_key = Some(ApiKey(key));
+        }
+        if let Some(url) = present("MODELMETRY_BASE_URL") {
+            c.base_url = url;
+        }
+        if let Some(v) = present("MODELMETRY_EXPORTER") {
+            match ExporterKind::parse(&v) {
+                Some(kind) => c.exporter = Some(kind),
+                None => c.env_errors.push(Error::Config {
+                    setting: "MODELMETRY_EXPORTER",
+                    reason: format!("`{v}` is not one of console, http, none"),
+                }),
+            }
+        }
+        if let Some(v) = present("MODELMETRY_DELIVERY") {
+            match v.to_ascii_lowercase().as_str() {
+                "background" | "batch" => c.delivery = Delivery::Background,
+                "sync" | "synchronous" => c.delivery = Delivery::Synchronous,
+                _ => c.env_errors.push(Error::Config {
+                    setting: "MODELMETRY_DELIVERY",
+                    reason: format!("`{v}` is not one of background, sync"),
+                }),
+            }
+        }
+        for (name, slot) in [
+            ("MODELMETRY_CAPTURE_CONTENT", &mut c.capture_content),
+            ("MODELMETRY_ALLOW_INSECURE_HTTP", &mut c.allow_insecure_http),
+        ] {
+            if let Some(v) = present(name) {
+                match parse_bool(&v) {
+                    Some(b) => *slot = b,
+                    None => c.env_errors.push(Error::Config {
+                        setting: name,
+                        reason: format!("`{v}` is not a boolean (true/false, 1/0, yes/no, on/off)"),
+                    }),
+                }
+            }
+        }
+        if let Some(v) = present("MODELMETRY_FLUSH_INTERVAL_MS") {
+            match v.parse::<u64>() {
+                Ok(ms) if ms > 0 => c.flush_interval = Duration::from_millis(ms),
+                _ => c.env_errors.push(Error::Config {
+                    setting: "MODELMETRY_FLUSH_INTERVAL_MS",
+                    reason: format!("`{v}` is not a positive number of milliseconds"),
+                }),
+            }
+        }
+        c
+    }
+
+    /// The Modelmetry API key. Travels only in the `X-API-KEY` header; never printed.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(ApiKey(key.into()));
+        self
+    }
+
+    /// The API's base URL (default `https://api.modelmetry.com`). Plain `http://` is refused
+    /// unless the host is loopback or [`allow_insecure_http`](Config::allow_insecure_http) is
+    /// set: the key would travel in clear.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Where traces go (default: `Http` with an API key, `Console` without).
+    pub fn exporter(mut self, exporter: ExporterKind) -> Self {
+        self.exporter = Some(exporter);
+        self
+    }
+
+    /// When traces are exported (default [`Delivery::Background`]).
+    pub fn delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// How often the background thread exports (default 1 s).
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The most records in one request (default 1000).
+    pub fn max_batch_records(mut self, records: usize) -> Self {
+        self.max_batch_records = records.max(1);
+        self
+    }
+
+    /// The most bytes of JSON in one request (default 1 MiB).
+    pub fn max_batch_bytes(mut self, bytes: usize) -> Self {
+        self.max_batch_bytes = bytes.max(1024);
+        self
+    }
+
+    /// The most records waiting in the buffer (default 100,000). A trace that would pass it is
+    /// dropped and counted.
+    pub fn max_buffer_records(mut self, records: u64) -> Self {
+        self.max_buffer_records = records.max(1);
+        self
+    }
+
+    /// The most bytes (estimated JSON) waiting in the buffer (default 64 MiB). A trace that
+    /// would pass it is dropped and counted.
+    pub fn max_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.max_buffer_bytes = bytes.max(1024);
+        self
+    }
+
+    /// How long to wait for a connection (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The longest one request may take, from connecting to reading the answer (default 10 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The longest one background export may take, all requests included (default 30 s).
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.export_timeout = timeout;
+        self
+    }
+
+    /// How long the [`Guard`](crate::Guard) waits for delivery when dropped (default 5 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Whether inputs, outputs, messages and documents are recorded (default `true`). Off,
+    /// spans keep their structure, timings, models, usage, findings and metadata only.
+    pub fn capture_content(mut self, on: bool) -> Self {
+        self.capture_content = on;
+        self
+    }
+
+    /// Allow a plain `http://` base URL to a host that is not loopback (default `false`).
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Receive the SDK's diagnostics (a refused batch and the server's detail, a dropped
+    /// finding, …) instead of having them printed to stderr. Never given a payload or the key.
+    pub fn on_error(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_error = Some(Arc::new(hook));
+        self
+    }
+
+    /// Start the SDK with these settings. See [`init`](crate::init).
+    pub fn init(self) -> Result<crate::Guard, Error> {
+        crate::client::install(self)
+    }
+
+    pub(crate) fn exporter_kind(&self) -> ExporterKind {
+        self.exporter.unwrap_or(if self.api_key.is_some() {
+            ExporterKind::Http
+        } else {
+            ExporterKind::Console
+        })
+    }
+
+    /// Check the settings; the first problem found is returned.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if let Some(e) = self.env_errors.first() {
+            return Err(e.clone());
+        }
+        if self.exporter_kind() != ExporterKind::Http {
+            return Ok(());
+        }
+        if self.api_key.is_none() {
+            return Err(Error::Config {
+                setting: "MODELMETRY_API_KEY",
+                reason: "the http exporter needs an API key".to_owned(),
+            });
+        }
+        let url = self.base_url.trim();
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| Error::Config {
+            setting: "MODELMETRY_BASE_URL",
+            reason: format!("`{url}` is not an absolute http(s) URL"),
+        })?;
+        let host = host_of(rest);
+        if host.is_empty() {
+            return Err(Error::Config {
+                setting: "MODELMETRY_BASE_URL",
+                reason: format!("`{url}` has no host"),
+            });
+        }
+        match scheme.to_ascii_lowercase().as_str() {
+            "https" => Ok(()),
+            "http" if is_loopback(host) || self.allow_insecure_http => Ok(()),
+            "http" => Err(Error::Config {
+                setting: "MODELMETRY_BASE_URL",
+                reason: format!(
+                    "plain http to `{host}` would send the API key in clear; use https, or set MODELMETRY_ALLOW_INSECURE_HTTP=true"
+                ),
+            }),
+            other => Err(Error::Config {
+                setting: "MODELMETRY_BASE_URL",
+                reason: format!("unsupported scheme `{other}`"),
+            }),
+        }
+    }
+
+    /// The ingest endpoint: `{base}/signals/ingest/v1`.
+    pub(crate) fn ingest_url(&self) -> String {
+        format!(
+            "{}/signals/ingest/v1",
+            self.base_url.trim().trim_end_matches('/')
+        )
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// The host of `rest` (what follows `scheme://`), without user info, port or path.
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> Config {
+        Config::from_lookup(|k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn defaults_without_a_key_print_to_the_console() {
+        let c = env(&[]);
+        assert_eq!(c.exporter_kind(), ExporterKind::Console);
+        assert_eq!(
+            c.ingest_url(),
+            "https://api.modelmetry.com/signals/ingest/v1"
+        );
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn a_key_selects_http() {
+        let c = env(&[
+            ("MODELMETRY_API_KEY", "k"),
+            ("MODELMETRY_BASE_URL", "http://127.0.0.1:9/"),
+        ]);
+        assert_eq!(c.exporter_kind(), ExporterKind::Http);
+        assert_eq!(c.ingest_url(), "http://127.0.0.1:9/signals/ingest/v1");
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn plain_http_to_a_remote_host_is_refused() {
+        let c = env(&[
+            ("MODELMETRY_API_KEY", "k"),
+            ("MODELMETRY_BASE_URL", "http://api.example.com"),
+        ]);
+        assert!(matches!(
+            c.validate(),
+            Err(Error::Config {
+                setting: "MODELMETRY_BASE_URL",
+                ..
+            })
+        ));
+        let c = c.allow_insecure_http(true);
+        assert!(c.validate().is_ok());
+        for ok in [
+            "http://localhost:8080",
+            "http://[::1]:1/x",
+            "http://u@127.0.0.2",
+        ] {
+            assert!(
+                Config::default()
+                    .api_key("k")
+                    .base_url(ok)
+                    .validate()
+                    .is_ok(),
+                "{ok}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_environment_values_are_reported() {
+        let c = env(&[("MODELMETRY_EXPORTER", "kafka")]);
+        let e = c.validate().expect_err("kafka is no exporter");
+        assert!(e.to_string().contains("MODELMETRY_EXPORTER"), "{e}");
+        let c = env(&[
+            ("MODELMETRY_CAPTURE_CONTENT", "0"),
+            ("MODELMETRY_EXPORTER", "none"),
+        ]);
+        assert!(!c.capture_content);
+        assert_eq!(c.exporter_kind(), ExporterKind::None);
+    }
+
+    #[test]
+    fn the_key_never_shows_in_debug() {
+        let c = Config::default().api_key("mm_secret_123");
+        let text = format!("{c:?}");
+        assert!(!text.contains("mm_secret_123"), "{text}");
+        assert!(text.contains("<redacted>"));
+    }
+}

@@ -1,0 +1,622 @@
+//! The hot path: the thread-local stack of open spans.
+//!
+//! Each thread keeps a stack of *frames*. A frame is one trace's work on this thread: the root
+//! frame of a trace opened here, or a frame attached from a [`Context`](super::Context) taken on
+//! another thread (or carried by a future between polls). A frame owns an arena of span records
+//! (the index is the span's handle) and the stack of the indices still open.
+//!
+//! Opening a span pushes one record (id bits, a monotonic instant, the kind, the name, usually a
+//! `&'static str`) onto the innermost frame's arena; closing it stamps the end. No lock, no
+//! string formatting, no clock other than `Instant::now()`; the only allocation is the arena's
+//! amortised growth. Closing a root frame moves the whole trace to the client's buffer; closing
+//! an attached frame moves its spans into the trace's [`SharedTrace`], under one lock.
+//!
+//! Every access goes through [`with`], which uses `try_with` and `try_borrow_mut`: at thread
+//! exit, or if user code re-enters the SDK while the stack is borrowed, the call does nothing
+//! and the miss is counted. Nothing here can panic the application.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use crate::client;
+use crate::id::{IdGen, SpanId, TraceId};
+use crate::record::{FinishedTrace, Kind, Name, Severity, Signal, SpanRecord, TraceInfo};
+use crate::stats::{self, Drop as DropReason};
+use crate::time::Anchor;
+
+thread_local! {
+    static STACK: RefCell<Stack> = const { RefCell::new(Stack { frames: Vec::new(), ids: IdGen::unseeded(), serial: 0 }) };
+}
+
+struct Stack {
+    frames: Vec<Frame>,
+    ids: IdGen,
+    /// Frame serials, so a handle from a frame that has closed never touches a newer one.
+    serial: u64,
+}
+
+/// Where a span lives: its frame's serial and its index in that frame's arena.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Slot {
+    frame: u64,
+    index: u32,
+}
+
+impl Slot {
+    pub(crate) fn frame_serial(self) -> u64 {
+        self.frame
+    }
+}
+
+struct Frame {
+    serial: u64,
+    trace_id: TraceId,
+    root_span: SpanId,
+    /// The parent of a span opened while none of this frame's spans is open.
+    parent: SpanId,
+    anchor: Anchor,
+    spans: Vec<SpanRecord>,
+    open: Vec<u32>,
+    signals: Vec<Signal>,
+    owner: Owner,
+}
+
+enum Owner {
+    /// The trace was opened on this thread. Its data stays here until a `Context` is taken,
+    /// then moves into the shared state so that other threads can reach it.
+    Root {
+        info: Option<Box<TraceInfo>>,
+        shared: Option<Arc<SharedTrace>>,
+    },
+    /// Attached from a `Context`. With `carried`, `spans[0]` is a span lent by its owner (an
+    /// instrumented future) for the duration of one poll, and goes back to it at detach.
+    Attached {
+        shared: Arc<SharedTrace>,
+        carried: bool,
+    },
+}
+
+/// The part of a trace that other threads can reach: spans and signals recorded on them, and
+/// the trace's own data once a `Context` exists.
+pub(crate) struct SharedTrace {
+    pub(crate) trace_id: TraceId,
+    pub(crate) root_span: SpanId,
+    pub(crate) anchor: Anchor,
+    state: Mutex<SharedState>,
+}
+
+#[derive(Default)]
+struct SharedState {
+    info: Option<Box<TraceInfo>>,
+    spans: Vec<SpanRecord>,
+    signals: Vec<Signal>,
+    /// The trace has been handed to the exporters; later spans travel as fragments.
+    shipped: bool,
+}
+
+impl SharedTrace {
+    fn new(
+        trace_id: TraceId,
+        root_span: SpanId,
+        anchor: Anchor,
+        info: Option<Box<TraceInfo>>,
+    ) -> Self {
+        SharedTrace {
+            trace_id,
+            root_span,
+            anchor,
+            state: Mutex::new(SharedState {
+                info,
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SharedState> {
+        // A panic while holding this lock cannot leave the state half-written in a way that
+        // matters more than losing the trace, so poisoning is ignored.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new trace owned by whoever holds the returned handle (an instrumented future).
+    pub(crate) fn new_root(name: Name) -> Arc<SharedTrace> {
+        let (trace_id, root_span) =
+            with(|s| (s.ids.trace_id(), s.ids.span_id())).unwrap_or_else(|| {
+                let mut g = IdGen::unseeded();
+                (g.trace_id(), g.span_id())
+            });
+        let anchor = Anchor::now();
+        let info = TraceInfo::new(name, Instant::now());
+        Arc::new(SharedTrace::new(
+            trace_id,
+            root_span,
+            anchor,
+            Some(Box::new(info)),
+        ))
+    }
+
+    /// A trace continued from a remote parent: spans recorded under it travel as fragments.
+    pub(crate) fn new_remote(trace_id: TraceId, parent: SpanId) -> Arc<SharedTrace> {
+        let shared = SharedTrace::new(trace_id, parent, Anchor::now(), None);
+        shared.lock().shipped = true;
+        Arc::new(shared)
+    }
+
+    /// Add spans and signals recorded elsewhere; once the trace has shipped they go on alone.
+    fn absorb(&self, spans: Vec<SpanRecord>, signals: Vec<Signal>) {
+        if spans.is_empty() && signals.is_empty() {
+            return;
+        }
+        let mut st = self.lock();
+        if st.shipped {
+            drop(st);
+            client::submit(FinishedTrace {
+                trace_id: self.trace_id,
+                root_span: self.root_span,
+                anchor: self.anchor,
+                info: None,
+                spans,
+                signals,
+            });
+        } else {
+            st.spans.extend(spans);
+            st.signals.extend(signals);
+        }
+    }
+
+    /// Close the trace owned by this handle and hand it to the exporters.
+    pub(crate) fn finish(&self, end: Instant) {
+        let mut st = self.lock();
+        if st.shipped {
+            return;
+        }
+        st.shipped = true;
+        let mut info = st.info.take();
+        if let Some(info) = info.as_mut() {
+            info.end.get_or_insert(end);
+        }
+        let spans = std::mem::take(&mut st.spans);
+        let signals = std::mem::take(&mut st.signals);
+        drop(st);
+        client::submit(FinishedTrace {
+            trace_id: self.trace_id,
+            root_span: self.root_span,
+            anchor: self.anchor,
+            info,
+            spans,
+            signals,
+        });
+    }
+
+    pub(crate) fn with_info<R>(&self, f: impl FnOnce(&mut TraceInfo) -> R) -> Option<R> {
+        self.lock().info.as_deref_mut().map(f)
+    }
+}
+
+/// Run `f` on this thread's stack, or do nothing (and count it) when the stack is unreachable:
+/// during thread exit, or when the SDK is re-entered from inside itself.
+#[inline]
+fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
+    let r = STACK.try_with(|cell| cell.try_borrow_mut().ok().map(|mut s| f(&mut s)));
+    match r {
+        Ok(Some(v)) => Some(v),
+        _ => {
+            stats::count_drop(DropReason::ContextUnavailable, 1);
+            None
+        }
+    }
+}
+
+impl Stack {
+    fn frame_mut(&mut self, serial: u64) -> Option<&mut Frame> {
+        self.frames.iter_mut().rev().find(|f| f.serial == serial)
+    }
+
+    fn next_serial(&mut self) -> u64 {
+        self.serial += 1;
+        self.serial
+    }
+
+    fn push_root(&mut self, name: Name, now: Instant) -> u64 {
+        let serial = self.next_serial();
+        let trace_id = self.ids.trace_id();
+        let root_span = self.ids.span_id();
+        self.frames.push(Frame {
+            serial,
+            trace_id,
+            root_span,
+            parent: root_span,
+            anchor: Anchor::now(),
+            spans: Vec::new(),
+            open: Vec::new(),
+            signals: Vec::new(),
+            owner: Owner::Root {
+                info: Some(Box::new(TraceInfo::new(name, now))),
+                shared: None,
+            },
+        });
+        serial
+    }
+}
+
+impl Frame {
+    fn current_span(&self) -> SpanId {
+        match self.open.last() {
+            Some(&i) => self.spans[i as usize].id,
+            None => self.parent,
+        }
+    }
+
+    fn with_info<R>(&mut self, f: impl FnOnce(&mut TraceInfo) -> R) -> Option<R> {
+        match &mut self.owner {
+            Owner::Root {
+                info: Some(info), ..
+            } => Some(f(info)),
+            Owner::Root {
+                info: None,
+                shared: Some(shared),
+            }
+            | Owner::Attached { shared, .. } => shared.with_info(f),
+            Owner::Root {
+                info: None,
+                shared: None,
+            } => None,
+        }
+    }
+
+    /// Turn a closed frame into what it hands on: a finished trace (root frames) or spans for
+    /// the shared state (attached frames). Returns the carried span for its owner.
+    fn finish(mut self, end: Instant) -> (Option<FinishedTrace>, Option<SpanRecord>) {
+        let carried = match &self.owner {
+            Owner::Attached { carried: true, .. } if !self.spans.is_empty() => {
+                Some(self.spans.remove(0))
+            }
+            _ => None,
+        };
+        // Spans still open here had their guards leaked or outlive the frame: close them now.
+        for rec in &mut self.spans {
+            if rec.end.is_none() {
+                rec.end = Some(end);
+                rec.data_mut()
+                    .metadata
+                    .insert("closed_by".into(), "enclosing trace".into());
+            }
+        }
+        match self.owner {
+            Owner::Root { info, shared } => {
+                let mut info = match (info, &shared) {
+                    (Some(info), _) => Some(info),
+                    (None, Some(sh)) => sh.lock().info.take(),
+                    (None, None) => None,
+                };
+                if let Some(info) = info.as_mut() {
+                    info.end.get_or_insert(end);
+                }
+                let mut spans = self.spans;
+                let mut signals = self.signals;
+                if let Some(sh) = shared {
+                    let mut st = sh.lock();
+                    st.shipped = true;
+                    spans.append(&mut st.spans);
+                    signals.append(&mut st.signals);
+                }
+                let trace = FinishedTrace {
+                    trace_id: self.trace_id,
+                    root_span: self.root_span,
+                    anchor: self.anchor,
+                    info,
+                    spans,
+                    signals,
+                };
+                (Some(trace), carried)
+            }
+            Owner::Attached { shared, .. } => {
+                shared.absorb(self.spans, self.signals);
+                (None, carried)
+            }
+        }
+    }
+}
+
+// ---- spans --------------------------------------------------------------------------------
+
+/// Open a span under the innermost open span. With no trace open on this thread, a trace of
+/// the same name is opened around it, and the second value is `true`: closing the span must
+/// then close that trace too.
+#[inline]
+pub(crate) fn open_span(name: Name, kind: Kind) -> Option<(Slot, bool)> {
+    with(|s| {
+        let now = Instant::now();
+        let implicit = s.frames.is_empty();
+        if implicit {
+            s.push_root(name.clone(), now);
+        }
+        let id = s.ids.span_id();
+        let frame = s.frames.last_mut()?;
+        let index = frame.spans.len() as u32;
+        frame.spans.push(SpanRecord {
+            id,
+            parent: frame.current_span(),
+            start: now,
+            end: None,
+            name,
+            kind,
+            severity: None,
+            data: None,
+        });
+        frame.open.push(index);
+        Some((
+            Slot {
+                frame: frame.serial,
+                index,
+            },
+            implicit,
+        ))
+    })
+    .flatten()
+}
+
+/// Close a span. `panicking` marks it as closed by an unwinding panic.
+#[inline]
+pub(crate) fn close_span(slot: Slot, panicking: bool) {
+    with(|s| {
+        let Some(frame) = s.frame_mut(slot.frame) else {
+            return;
+        };
+        let Some(rec) = frame.spans.get_mut(slot.index as usize) else {
+            return;
+        };
+        if rec.end.is_some() {
+            return;
+        }
+        rec.end = Some(Instant::now());
+        if panicking {
+            mark_panicked(rec);
+        }
+        match frame.open.last() {
+            Some(&top) if top == slot.index => {
+                frame.open.pop();
+            }
+            _ => frame.open.retain(|&i| i != slot.index),
+        }
+    });
+}
+
+pub(crate) const PANIC_MESSAGE: &str = "panicked: the span was closed while the thread unwound";
+
+fn mark_panicked(rec: &mut SpanRecord) {
+    rec.severity = Some(Severity::Error);
+    rec.data_mut()
+        .message
+        .get_or_insert_with(|| PANIC_MESSAGE.to_owned());
+}
+
+/// Run `f` on the span in `slot`, if it is still open.
+pub(crate) fn with_span<R>(slot: Slot, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
+    with(|s| {
+        let rec = s
+            .frame_mut(slot.frame)?
+            .spans
+            .get_mut(slot.index as usize)?;
+        rec.end.is_none().then(|| f(rec))
+    })
+    .flatten()
+}
+
+/// The innermost open span on this thread, if any.
+pub(crate) fn current_slot() -> Option<Slot> {
+    with(|s| {
+        let frame = s.frames.last()?;
+        frame.open.last().map(|&index| Slot {
+            frame: frame.serial,
+            index,
+        })
+    })
+    .flatten()
+}
+
+/// Record an event or finding on the innermost open span, or on the trace (or the remote
+/// parent) when no span is open. Returns `false` when no trace is open on this thread.
+pub(crate) fn push_signal(make: impl FnOnce(SpanId) -> Signal) -> bool {
+    with(|s| {
+        let Some(frame) = s.frames.last_mut() else {
+            return false;
+        };
+        let target = match frame.open.last() {
+            Some(&i) => frame.spans[i as usize].id,
+            None if frame.parent == frame.root_span => SpanId::NONE,
+            None => frame.parent,
+        };
+        frame.signals.push(make(target));
+        true
+    })
+    .unwrap_or(false)
+}
+
+// ---- traces -------------------------------------------------------------------------------
+
+/// What `open_trace` did: opened a root trace, or (a trace being open already) a child span.
+pub(crate) enum TraceOpen {
+    Root(u64),
+    Nested(Slot),
+}
+
+pub(crate) fn open_trace(name: Name) -> Option<TraceOpen> {
+    let nested = with(|s| !s.frames.is_empty())?;
+    if nested {
+        let (slot, _) = open_span(name, Kind::Other)?;
+        with_span(slot, |rec| {
+            rec.data_mut()
+                .metadata
+                .insert("nested_trace".into(), true.into());
+        });
+        return Some(TraceOpen::Nested(slot));
+    }
+    with(|s| TraceOpen::Root(s.push_root(name, Instant::now())))
+}
+
+/// Close the root frame `serial` and hand its trace to the client.
+pub(crate) fn close_trace(serial: u64, panicking: bool) {
+    let end = Instant::now();
+    let finished = with(|s| {
+        let pos = s.frames.iter().rposition(|f| f.serial == serial)?;
+        let mut frame = s.frames.remove(pos);
+        if panicking {
+            frame.with_info(|info| {
+                info.severity = Some(Severity::Error);
+                info.message.get_or_insert_with(|| PANIC_MESSAGE.to_owned());
+            });
+        }
+        frame.finish(end).0
+    })
+    .flatten();
+    // Outside the borrow: a synchronous export may run user callbacks that trace.
+    if let Some(trace) = finished {
+        client::submit(trace);
+    }
+}
+
+/// Run `f` on the data of the trace open on this thread (the innermost frame's trace).
+pub(crate) fn with_trace_info<R>(f: impl FnOnce(&mut TraceInfo) -> R) -> Option<R> {
+    with(|s| s.frames.last_mut()?.with_info(f)).flatten()
+}
+
+/// Run `f` on the data of the root frame `serial`.
+pub(crate) fn with_root_info<R>(serial: u64, f: impl FnOnce(&mut TraceInfo) -> R) -> Option<R> {
+    with(|s| s.frame_mut(serial)?.with_info(f)).flatten()
+}
+
+// ---- contexts -----------------------------------------------------------------------------
+
+/// The shared state of the innermost trace and the span to parent under, creating the shared
+/// state on first use.
+pub(crate) fn current_shared() -> Option<(Arc<SharedTrace>, SpanId)> {
+    with(|s| {
+        let frame = s.frames.last_mut()?;
+        let parent = frame.current_span();
+        let shared = match &mut frame.owner {
+            Owner::Attached { shared, .. } => shared.clone(),
+            Owner::Root { info, shared } => shared
+                .get_or_insert_with(|| {
+                    Arc::new(SharedTrace::new(
+                        frame.trace_id,
+                        frame.root_span,
+                        frame.anchor,
+                        info.take(),
+                    ))
+                })
+                .clone(),
+        };
+        Some((shared, parent))
+    })
+    .flatten()
+}
+
+/// Push a frame attached to `shared`, under `parent`. With `carried`, that span is lent to the
+/// frame (it becomes the current span) and handed back by [`detach`].
+pub(crate) fn attach(
+    shared: Arc<SharedTrace>,
+    parent: SpanId,
+    carried: Option<SpanRecord>,
+) -> Option<u64> {
+    with(|s| {
+        let serial = s.next_serial();
+        let (spans, open, is_carried) = match carried {
+            Some(rec) => (vec![rec], vec![0], true),
+            None => (Vec::new(), Vec::new(), false),
+        };
+        s.frames.push(Frame {
+            serial,
+            trace_id: shared.trace_id,
+            root_span: shared.root_span,
+            parent,
+            anchor: shared.anchor,
+            spans,
+            open,
+            signals: Vec::new(),
+            owner: Owner::Attached {
+                shared,
+                carried: is_carried,
+            },
+        });
+        serial
+    })
+}
+
+/// Pop the attached frame `serial`; its spans join the trace. Returns the carried span.
+pub(crate) fn detach(serial: u64) -> Option<SpanRecord> {
+    let frame = with(|s| {
+        let pos = s.frames.iter().rposition(|f| f.serial == serial)?;
+        Some(s.frames.remove(pos))
+    })
+    .flatten()?;
+    // Outside the borrow: absorbing may submit a fragment.
+    frame.finish(Instant::now()).1
+}
+
+/// A new span record for an owner outside the stack (an instrumented future), parented under
+/// the current span.
+pub(crate) fn new_detached_span(name: Name, kind: Kind, parent: SpanId) -> SpanRecord {
+    let id = with(|s| s.ids.span_id()).unwrap_or_else(|| IdGen::unseeded().span_id());
+    SpanRecord {
+        id,
+        parent,
+        start: Instant::now(),
+        end: None,
+        name,
+        kind,
+        severity: None,
+        data: None,
+    }
+}
+
+/// Hand a span closed outside the stack to its trace.
+pub(crate) fn submit_detached(shared: &SharedTrace, rec: SpanRecord, panicking: bool) {
+    let mut rec = rec;
+    rec.end.get_or_insert_with(Instant::now);
+    if panicking {
+        mark_panicked(&mut rec);
+    }
+    shared.absorb(vec![rec], Vec::new());
+}
+
+/// True when a trace is open on this thread.
+pub(crate) fn in_trace() -> bool {
+    STACK
+        .try_with(|c| {
+            c.try_borrow()
+                .map(|s| !s.frames.is_empty())
+                .unwrap_or(false)
+        })
+        .unwrap_or(false)
+}
+
+impl Drop for Stack {
+    /// At thread exit, frames still open (their guards leaked) are closed and delivered, not
+    /// lost.
+    fn drop(&mut self) {
+        let end = Instant::now();
+        while let Some(frame) = self.frames.pop() {
+            if let (Some(trace), _) = frame.finish(end) {
+                client::submit(trace);
+            }
+        }
+    }
+}
+
+/// Record a signal on the span in `slot` (or wherever its frame points, if it has closed).
+pub(crate) fn push_signal_at(slot: Slot, make: impl FnOnce(SpanId) -> Signal) -> bool {
+    with(|s| {
+        let Some(frame) = s.frame_mut(slot.frame) else {
+            return false;
+        };
+        let Some(rec) = frame.spans.get(slot.index as usize) else {
+            return false;
+        };
+        let target = rec.id;
+        frame.signals.push(make(target));
+        true
+    })
+    .unwrap_or(false)
+}

@@ -1,0 +1,62 @@
+//! The crate's error type.
+
+use std::fmt;
+
+/// What can go wrong when configuring, flushing or shutting down.
+///
+/// Recording spans never fails: problems there are counted in [`stats`](crate::stats).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting is invalid (from code or the environment). Returned by
+    /// [`Config::init`](crate::Config::init).
+    Config {
+        /// The setting, e.g. `MODELMETRY_BASE_URL`.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// [`flush`](crate::flush) or [`shutdown`](crate::shutdown) reached its deadline with
+    /// records not yet delivered. They stay buffered (flush) or are counted as dropped
+    /// (shutdown).
+    Timeout {
+        /// Records still waiting or in flight.
+        pending: u64,
+    },
+    /// The server refused a batch with this status (a 4xx other than 429). The records were
+    /// counted as rejected.
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The server's explanation (the problem+json `detail`, or the body's start).
+        detail: String,
+    },
+    /// The server could not be reached or kept failing.
+    Transport {
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config { setting, reason } => write!(f, "invalid setting {setting}: {reason}"),
+            Error::Timeout { pending } => {
+                write!(
+                    f,
+                    "deadline reached with {pending} record(s) not yet delivered"
+                )
+            }
+            Error::Rejected { status, detail } => {
+                write!(
+                    f,
+                    "the server refused the batch with status {status}: {detail}"
+                )
+            }
+            Error::Transport { reason } => write!(f, "could not deliver: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

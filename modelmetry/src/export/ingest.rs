@@ -1,0 +1,471 @@
+//! The Modelmetry exporter: finished traces to `IngestSignalsV1RequestBody`, packed into
+//! requests bounded by record count and bytes, sent by the HTTP transport.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{Exporter, Tally};
+use crate::config::Config;
+use crate::diag;
+use crate::error::Error;
+use crate::id::{SpanId, span_xid};
+use crate::record::{FinishedTrace, Kind, SignalBody, SpanRecord};
+use crate::stats;
+use crate::transport::http::{HttpTransport, SendError};
+use crate::wire::{
+    CompletionFamilyData, CreateEventParams, CreateFindingParams, CreateSessionParams,
+    CreateSpanParams, CreateTraceParams, EmbeddingsFamilyData, FamilyData, FindingSource,
+    IngestSignalsV1RequestBody, RetrievalFamilyData,
+};
+
+pub(crate) struct Ingest {
+    transport: HttpTransport,
+    max_records: usize,
+    max_bytes: usize,
+}
+
+impl Ingest {
+    pub(crate) fn new(config: &Config) -> Result<Self, Error> {
+        Ok(Ingest {
+            transport: HttpTransport::new(config)?,
+            max_records: config.max_batch_records,
+            max_bytes: config.max_batch_bytes,
+        })
+    }
+}
+
+impl Exporter for Ingest {
+    fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
+        let mut tally = Tally::default();
+        let (records, unencodable) = encode(&to_body(traces));
+        if unencodable > 0 {
+            tally.rejected += unencodable;
+            diag::report(format_args!(
+                "{unencodable} record(s) could not be encoded as JSON and were dropped"
+            ));
+        }
+        for request in pack(&records, self.max_records, self.max_bytes) {
+            match send_with_retry(&self.transport, &request, deadline) {
+                Ok(()) => tally.sent += request.records,
+                Err(SendError::Rejected { status, detail }) => {
+                    tally.rejected += request.records;
+                    diag::report(format_args!(
+                        "the server refused {} record(s) with status {status}: {detail}",
+                        request.records
+                    ));
+                }
+                Err(e) => {
+                    // Counted by the pipeline as network losses (the records we did not tally).
+                    diag::report(format_args!(
+                        "{} record(s) not delivered: {e}",
+                        request.records
+                    ));
+                }
+            }
+        }
+        tally
+    }
+}
+
+/// Send one request, retrying network errors and 408/429/502/503/504 with exponential backoff
+/// and full jitter (honouring `Retry-After`, capped) until `deadline`.
+fn send_with_retry(
+    transport: &HttpTransport,
+    request: &Request,
+    deadline: Instant,
+) -> Result<(), SendError> {
+    const FIRST: Duration = Duration::from_millis(100);
+    const CAP: Duration = Duration::from_secs(30);
+    let mut attempt: u32 = 0;
+    loop {
+        let error = match transport.send(&request.body, deadline) {
+            Ok(()) => return Ok(()),
+            Err(e @ (SendError::Retryable { .. } | SendError::Network(_))) => e,
+            Err(e) => return Err(e),
+        };
+        let backoff = FIRST.saturating_mul(1 << attempt.min(16)).min(CAP);
+        let wait = match &error {
+            SendError::Retryable {
+                retry_after: Some(after),
+                ..
+            } => (*after).min(CAP),
+            // Full jitter: a uniformly random wait up to the backoff, so clients that failed
+            // together do not retry together.
+            _ => backoff
+                .mul_f64((crate::id::random_u128() as u64 >> 11) as f64 / (1u64 << 53) as f64),
+        };
+        if Instant::now() + wait >= deadline {
+            return Err(error);
+        }
+        std::thread::sleep(wait);
+        stats::count_retried(request.records);
+        attempt += 1;
+    }
+}
+
+// ---- finished traces to the wire model ---------------------------------------------------
+
+/// The ingest body for `traces`: their traces, spans, events and findings, and one session
+/// record per distinct session id.
+pub(crate) fn to_body(traces: &[FinishedTrace]) -> IngestSignalsV1RequestBody {
+    let mut body = IngestSignalsV1RequestBody::default();
+    let mut sessions = BTreeSet::new();
+    for t in traces {
+        let trace_xid = t.trace_id.to_uuid();
+        let xid_of = |span: SpanId| span_xid(t.trace_id, span);
+        if let Some(info) = &t.info {
+            let mut metadata = info.metadata.clone();
+            if let Some(user) = &info.user_id {
+                metadata.insert("user_id".into(), user.clone().into());
+            }
+            if !info.tags.is_empty() {
+                metadata.insert("tags".into(), info.tags.clone().into());
+            }
+            put(&mut metadata, "input", info.input.clone());
+            put(&mut metadata, "output", info.output.clone());
+            if let Some(sev) = info.severity {
+                metadata.insert("severity".into(), sev.as_str().into());
+            }
+            put(
+                &mut metadata,
+                "message",
+                info.message.clone().map(Value::from),
+            );
+            if let Some(s) = &info.session_id {
+                sessions.insert(s.clone());
+            }
+            body.traces.push(CreateTraceParams {
+                xid: trace_xid.clone(),
+                name: Some(info.name.to_string()),
+                session_id: info.session_id.clone(),
+                start: t.anchor.rfc3339(info.start),
+                end: Some(t.anchor.rfc3339(info.end.unwrap_or(info.start))),
+                metadata,
+            });
+        }
+        for s in &t.spans {
+            body.spans.push(span_params(t, s, &trace_xid));
+        }
+        for sig in &t.signals {
+            let span_id = (sig.target != SpanId::NONE).then(|| xid_of(sig.target));
+            let at = Some(t.anchor.rfc3339(sig.at));
+            match &sig.body {
+                SignalBody::Event { name, metadata } => body.events.push(CreateEventParams {
+                    xid: crate::id::random_uuid(),
+                    name: name.to_string(),
+                    at,
+                    trace_id: Some(trace_xid.clone()),
+                    span_id,
+                    entry_id: None,
+                    metadata: metadata.clone(),
+                }),
+                SignalBody::Finding(f) => body.findings.push(CreateFindingParams {
+                    xid: crate::id::random_uuid(),
+                    name: f.name.to_string(),
+                    value: f.value.clone(),
+                    at,
+                    comment: f.comment.clone(),
+                    description: f.description.clone(),
+                    source: Some(FindingSource::Sdk),
+                    trace_id: Some(trace_xid.clone()),
+                    span_id,
+                    entry_id: None,
+                    metadata: f.metadata.clone(),
+                }),
+            }
+        }
+    }
+    body.sessions = sessions
+        .into_iter()
+        .map(|xid| CreateSessionParams {
+            xid,
+            name: None,
+            metadata: Map::new(),
+        })
+        .collect();
+    body
+}
+
+fn put(m: &mut Map<String, Value>, key: &str, v: Option<Value>) {
+    if let Some(v) = v {
+        m.insert(key.to_owned(), v);
+    }
+}
+
+fn span_params(t: &FinishedTrace, s: &SpanRecord, trace_xid: &str) -> CreateSpanParams {
+    let mut metadata = Map::new();
+    metadata.insert("kind".into(), s.kind.as_str().into());
+    let mut message = None;
+    let mut family_data = None;
+    if let Some(d) = &s.data {
+        for (k, v) in &d.metadata {
+            metadata.insert(k.clone(), v.clone());
+        }
+        put(&mut metadata, "input", d.input.clone());
+        put(&mut metadata, "output", d.output.clone());
+        message = d.message.clone();
+        let llm = &d.llm;
+        family_data = match s.kind {
+            Kind::Llm => Some(FamilyData::Completion(CompletionFamilyData {
+                messages: llm.messages.clone(),
+                options: llm.options.clone(),
+                usage: llm.usage.clone(),
+                cost: llm.cost.clone(),
+                documents: llm.documents.clone(),
+            })),
+            Kind::Embeddings => Some(FamilyData::Embeddings(EmbeddingsFamilyData {
+                inputs: llm.embedding_inputs.clone(),
+                options: llm.options.clone().unwrap_or_default(),
+            })),
+            Kind::Retriever => Some(FamilyData::Retrieval(RetrievalFamilyData {
+                queries: llm.queries.clone(),
+                documents: llm.documents.clone(),
+            })),
+            _ => {
+                // Spans of other kinds can still carry a model call's details (a tool that
+                // calls a model): keep them in metadata rather than lose them.
+                put(
+                    &mut metadata,
+                    "options",
+                    llm.options.as_ref().map(crate::capture::metadata_value),
+                );
+                put(
+                    &mut metadata,
+                    "usage",
+                    llm.usage.as_ref().map(crate::capture::metadata_value),
+                );
+                put(
+                    &mut metadata,
+                    "cost",
+                    llm.cost.as_ref().map(crate::capture::metadata_value),
+                );
+                None
+            }
+        };
+    }
+    // The spec requires both lists of a retrieval span and both fields of an embeddings span,
+    // so those families always carry their data, even when nothing was set.
+    if family_data.is_none() {
+        family_data = match s.kind {
+            Kind::Embeddings => Some(FamilyData::Embeddings(EmbeddingsFamilyData::default())),
+            Kind::Retriever => Some(FamilyData::Retrieval(RetrievalFamilyData::default())),
+            _ => None,
+        };
+    }
+    let parent_id = (s.parent != t.root_span && s.parent != SpanId::NONE)
+        .then(|| span_xid(t.trace_id, s.parent));
+    CreateSpanParams {
+        xid: span_xid(t.trace_id, s.id),
+        trace_id: trace_xid.to_owned(),
+        parent_id,
+        name: s.name.to_string(),
+        start: t.anchor.rfc3339(s.start),
+        end: t.anchor.rfc3339(s.end.unwrap_or(s.start)),
+        family: Some(s.kind.family()),
+        family_data,
+        message,
+        severity: s.severity,
+        metadata,
+    }
+}
+
+// ---- packing into requests ----------------------------------------------------------------
+
+/// The arrays of the ingest body, in the order a request lists them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) enum Section {
+    Sessions,
+    Traces,
+    Spans,
+    Events,
+    Findings,
+}
+
+impl Section {
+    const ALL: [Section; 5] = [
+        Section::Sessions,
+        Section::Traces,
+        Section::Spans,
+        Section::Events,
+        Section::Findings,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Section::Sessions => "Sessions",
+            Section::Traces => "Traces",
+            Section::Spans => "Spans",
+            Section::Events => "Events",
+            Section::Findings => "Findings",
+        }
+    }
+}
+
+/// One record, serialised once: retries and re-packing reuse these bytes, so a record's XIDs
+/// never change between attempts.
+pub(crate) struct Encoded {
+    pub(crate) section: Section,
+    pub(crate) json: Vec<u8>,
+}
+
+/// Serialise every record of `body`. Sessions and traces come first, so a trace is never sent
+/// after its spans; the second value counts records that could not be serialised.
+pub(crate) fn encode(body: &IngestSignalsV1RequestBody) -> (Vec<Encoded>, u64) {
+    let mut out = Vec::with_capacity(body.record_count());
+    let mut failed = 0;
+    fn add<T: Serialize>(out: &mut Vec<Encoded>, failed: &mut u64, section: Section, items: &[T]) {
+        for item in items {
+            match serde_json::to_vec(item) {
+                Ok(json) => out.push(Encoded { section, json }),
+                Err(_) => *failed += 1,
+            }
+        }
+    }
+    add(&mut out, &mut failed, Section::Sessions, &body.sessions);
+    add(&mut out, &mut failed, Section::Traces, &body.traces);
+    add(&mut out, &mut failed, Section::Spans, &body.spans);
+    add(&mut out, &mut failed, Section::Events, &body.events);
+    add(&mut out, &mut failed, Section::Findings, &body.findings);
+    (out, failed)
+}
+
+/// A request body and the number of records in it.
+pub(crate) struct Request {
+    pub(crate) body: Vec<u8>,
+    pub(crate) records: u64,
+}
+
+/// Pack records into request bodies of at most `max_records` records and `max_bytes` bytes.
+/// A record larger than `max_bytes` on its own goes alone.
+pub(crate) fn pack(records: &[Encoded], max_records: usize, max_bytes: usize) -> Vec<Request> {
+    let mut requests = Vec::new();
+    let mut group: Vec<&Encoded> = Vec::new();
+    let mut size = 2; // {}
+    let mut sections = BTreeSet::new();
+    for r in records {
+        let section_cost = if sections.contains(&r.section) {
+            0
+        } else {
+            r.section.key().len() + 6
+        };
+        let cost = r.json.len() + 1 + section_cost;
+        if !group.is_empty() && (group.len() >= max_records || size + cost > max_bytes) {
+            requests.push(assemble(&group));
+            group.clear();
+            sections.clear();
+            size = 2;
+        }
+        let section_cost = if sections.contains(&r.section) {
+            0
+        } else {
+            r.section.key().len() + 6
+        };
+        size += r.json.len() + 1 + section_cost;
+        sections.insert(r.section);
+        group.push(r);
+    }
+    if !group.is_empty() {
+        requests.push(assemble(&group));
+    }
+    requests
+}
+
+fn assemble(group: &[&Encoded]) -> Request {
+    let mut body = Vec::with_capacity(group.iter().map(|r| r.json.len() + 1).sum::<usize>() + 64);
+    body.push(b'{');
+    let mut first_section = true;
+    for section in Section::ALL {
+        let mut first = true;
+        for r in group.iter().filter(|r| r.section == section) {
+            if first {
+                if !first_section {
+                    body.push(b',');
+                }
+                body.extend_from_slice(format!("\"{}\":[", section.key()).as_bytes());
+                first = false;
+                first_section = false;
+            } else {
+                body.push(b',');
+            }
+            body.extend_from_slice(&r.json);
+        }
+        if !first {
+            body.push(b']');
+        }
+    }
+    body.push(b'}');
+    Request {
+        body,
+        records: group.len() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(section: Section, n: usize) -> Encoded {
+        Encoded {
+            section,
+            json: format!("{{\"Name\":\"{}\"}}", "x".repeat(n)).into_bytes(),
+        }
+    }
+
+    #[test]
+    fn packs_by_count_and_bytes_into_valid_json() {
+        let records: Vec<Encoded> = (0..10)
+            .map(|i| {
+                rec(
+                    if i % 2 == 0 {
+                        Section::Spans
+                    } else {
+                        Section::Events
+                    },
+                    100,
+                )
+            })
+            .collect();
+        let by_count = pack(&records, 3, 1 << 20);
+        assert_eq!(
+            by_count.iter().map(|r| r.records).collect::<Vec<_>>(),
+            vec![3, 3, 3, 1]
+        );
+        let by_bytes = pack(&records, 1000, 400);
+        assert!(by_bytes.len() > 2);
+        for r in by_count.iter().chain(&by_bytes) {
+            assert!(
+                r.body.len() <= 400
+                    || r.records == 1
+                    || by_count.iter().any(|c| std::ptr::eq(c, r))
+            );
+            let v: serde_json::Value = serde_json::from_slice(&r.body).expect("valid JSON");
+            let n: usize = ["Spans", "Events"]
+                .iter()
+                .map(|k| v.get(k).map_or(0, |a| a.as_array().map_or(0, Vec::len)))
+                .sum();
+            assert_eq!(n as u64, r.records);
+        }
+        assert_eq!(by_bytes.iter().map(|r| r.records).sum::<u64>(), 10);
+        assert!(
+            by_bytes.iter().all(|r| r.body.len() <= 400),
+            "every body within the byte limit"
+        );
+    }
+
+    #[test]
+    fn an_oversized_record_goes_alone() {
+        let records = vec![
+            rec(Section::Spans, 10),
+            rec(Section::Spans, 5000),
+            rec(Section::Spans, 10),
+        ];
+        let reqs = pack(&records, 100, 1024);
+        assert_eq!(
+            reqs.iter().map(|r| r.records).collect::<Vec<_>>(),
+            vec![1, 1, 1]
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Tracing for LLM applications.
+//!
+//! Annotate functions, get traces of every model call, tool call and retrieval step, with
+//! their inputs, outputs, token usage, cost, events and findings, delivered to
+//! [Modelmetry](https://modelmetry.com) (or printed to stderr when no API key is set).
+//!
+//! ```
+//! use modelmetry::{Finding, Kind, Usage};
+//!
+//! fn generate(prompt: &str) -> String {
+//!     let span = modelmetry::start_span("llm.generate", Kind::Llm);
+//!     span.set_model("gpt-4o");
+//!     span.set_input(prompt);
+//!     let answer = format!("You asked: {prompt}");
+//!     span.set_usage(Usage::tokens(12, 7));
+//!     span.set_output(&answer);
+//!     answer
+//! }
+//!
+//! let _guard = modelmetry::init(); // from MODELMETRY_* (no key: traces print to stderr)
+//! let trace = modelmetry::start_trace("chatbot.turn");
+//! trace.set_session_id("conversation-42");
+//! let answer = generate("Where is my order?");
+//! Finding::new("response_safe_score", 0.93).record();
+//! drop(trace); // the whole trace moves to the exporter
+//! # let _ = answer;
+//! ```
+//!
+//! # How it works
+//!
+//! ```text
+//! span guard ──▶ thread-local stack ──(trace closes)──▶ bounded buffer ──▶ exporter
+//!                                                         (background thread, or
+//!                                                          synchronous delivery)
+//! ```
+//!
+//! - Opening a span pushes a record onto a thread-local stack: no lock, no formatting, no
+//!   allocation beyond the stack's growth. Guards close spans on drop, so early returns, `?`
+//!   and panics (which mark the span `error`) all close them.
+//! - A span opened with no trace open starts a trace of its own, named after the span.
+//! - When a trace's root closes, the whole trace moves to a bounded buffer. A background
+//!   thread exports it ([`Delivery::Background`], the default) or the closing thread does
+//!   ([`Delivery::Synchronous`]).
+//! - [`Context`] carries the current span to another thread; [`Instrument`] makes a span
+//!   follow a future across polls, on any executor.
+//! - Without [`init`] (or with `MODELMETRY_EXPORTER=none`) every span costs one atomic load
+//!   and records nothing.
+//!
+//! # Delivery and loss
+//!
+//! Keep the [`Guard`] that [`init`] returns alive in `main`: its drop delivers what is left,
+//! within a timeout. [`flush`] and [`shutdown`] never run past their deadline. Every record
+//! lost (buffer full, refused by the server, non-finite finding, …) is counted in [`stats`].
+
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod capture;
+mod client;
+mod config;
+mod context;
+mod diag;
+mod error;
+mod export;
+mod id;
+mod pipeline;
+mod record;
+mod signal;
+mod stats;
+mod time;
+mod transport;
+
+pub mod testing;
+pub mod wire;
+
+pub use capture::content_enabled;
+pub use client::{Guard, flush, init, shutdown};
+pub use config::{Config, DEFAULT_BASE_URL, Delivery, ExporterKind};
+pub use context::future::{Instrument, Instrumented};
+pub use context::guard::{
+    SpanGuard, SpanRef, TraceGuard, TraceRef, current_span, current_trace, start_span, start_trace,
+};
+pub use context::handle::{Context, ContextGuard};
+pub use error::Error;
+pub use id::{SpanId, TraceId};
+pub use record::{Kind, Severity};
+pub use signal::{Event, Finding};
+pub use stats::{Dropped, Stats, stats};
+pub use wire::{
+    Cost, Document, FindingValue, Message, Money, Options, RetrievalQuery, ToolCall, Usage,
+};

@@ -1,0 +1,324 @@
+//! Finished traces in memory: what the context stack hands to the exporters.
+//!
+//! Everything here is raw: monotonic instants, id bits, `&'static str` names where possible.
+//! Exporters turn it into their own wire format (ingest JSON, OTLP, console text).
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use crate::id::{SpanId, TraceId};
+use crate::time::Anchor;
+use crate::wire;
+
+/// A span's or trace's name: borrowed from the binary when it is a literal, owned otherwise.
+pub(crate) type Name = Cow<'static, str>;
+
+/// What kind of work a span records.
+///
+/// The kind decides the span's wire `Family` (and so what its `FamilyData` holds) and, with
+/// OpenTelemetry, its `gen_ai.operation.name`:
+///
+/// | kind | wire `Family` | `FamilyData` |
+/// | --- | --- | --- |
+/// | [`Llm`](Kind::Llm) | `completion` | messages, options, usage, cost, documents |
+/// | [`Embeddings`](Kind::Embeddings) | `embeddings` | inputs, options |
+/// | [`Retriever`](Kind::Retriever) | `retrieval` | queries, documents |
+/// | [`Tool`](Kind::Tool), [`Agent`](Kind::Agent), [`Chain`](Kind::Chain), [`Other`](Kind::Other) | `other` | none; the kind is kept in `Metadata.kind` |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Kind {
+    /// A call to a language model (alias `completion`).
+    Llm,
+    /// A call to an embeddings model.
+    Embeddings,
+    /// A retrieval step (alias `retrieval`).
+    Retriever,
+    /// A tool the model called.
+    Tool,
+    /// An agent's run.
+    Agent,
+    /// A chain of steps.
+    Chain,
+    /// Anything else (the default).
+    #[default]
+    Other,
+}
+
+impl Kind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Kind; 7] = [
+        Kind::Llm,
+        Kind::Embeddings,
+        Kind::Retriever,
+        Kind::Tool,
+        Kind::Agent,
+        Kind::Chain,
+        Kind::Other,
+    ];
+
+    /// The kind's canonical name (`llm`, `embeddings`, `retriever`, `tool`, `agent`, `chain`,
+    /// `other`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Llm => "llm",
+            Kind::Embeddings => "embeddings",
+            Kind::Retriever => "retriever",
+            Kind::Tool => "tool",
+            Kind::Agent => "agent",
+            Kind::Chain => "chain",
+            Kind::Other => "other",
+        }
+    }
+
+    /// A kind from its name or alias (`completion` for `llm`, `retrieval` for `retriever`).
+    pub fn parse(name: &str) -> Option<Kind> {
+        Some(match name {
+            "llm" | "completion" => Kind::Llm,
+            "embeddings" => Kind::Embeddings,
+            "retriever" | "retrieval" => Kind::Retriever,
+            "tool" => Kind::Tool,
+            "agent" => Kind::Agent,
+            "chain" => Kind::Chain,
+            "other" => Kind::Other,
+            _ => return None,
+        })
+    }
+
+    /// The wire `Family` of spans of this kind.
+    pub const fn family(self) -> wire::Family {
+        match self {
+            Kind::Llm => wire::Family::Completion,
+            Kind::Embeddings => wire::Family::Embeddings,
+            Kind::Retriever => wire::Family::Retrieval,
+            _ => wire::Family::Other,
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a span or trace went. Unset (no severity) is the normal case.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Diagnostic detail.
+    Debug,
+    /// Worth knowing.
+    Info,
+    /// Something went partly wrong.
+    Warning,
+    /// The work failed (an `Err`, a panic).
+    Error,
+}
+
+impl Severity {
+    /// The severity as the wire spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Debug => "debug",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One span, open or closed, in a trace's arena.
+pub(crate) struct SpanRecord {
+    pub(crate) id: SpanId,
+    /// The parent span, or the trace's root span id for a span directly under the trace.
+    pub(crate) parent: SpanId,
+    pub(crate) start: Instant,
+    /// `None` while the span is open.
+    pub(crate) end: Option<Instant>,
+    pub(crate) name: Name,
+    pub(crate) kind: Kind,
+    pub(crate) severity: Option<Severity>,
+    /// Everything optional lives behind one box, allocated on first use.
+    pub(crate) data: Option<Box<SpanData>>,
+}
+
+impl SpanRecord {
+    pub(crate) fn data_mut(&mut self) -> &mut SpanData {
+        self.data.get_or_insert_with(Default::default)
+    }
+}
+
+/// The optional parts of a span.
+#[derive(Default)]
+pub(crate) struct SpanData {
+    pub(crate) message: Option<String>,
+    pub(crate) input: Option<Value>,
+    pub(crate) output: Option<Value>,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) llm: LlmData,
+}
+
+/// What a model call sent, received, used and cost (and what a retrieval or embeddings step
+/// worked on).
+#[derive(Default)]
+pub(crate) struct LlmData {
+    pub(crate) options: Option<wire::Options>,
+    pub(crate) messages: Vec<wire::Message>,
+    pub(crate) usage: Option<wire::Usage>,
+    pub(crate) cost: Option<wire::Cost>,
+    pub(crate) documents: Vec<wire::Document>,
+    pub(crate) queries: Vec<wire::RetrievalQuery>,
+    pub(crate) embedding_inputs: Vec<String>,
+}
+
+impl LlmData {
+    pub(crate) fn options_mut(&mut self) -> &mut wire::Options {
+        self.options.get_or_insert_with(Default::default)
+    }
+}
+
+/// An event or finding, addressed to a span (or to the trace when `target` is
+/// [`SpanId::NONE`]).
+pub(crate) struct Signal {
+    pub(crate) target: SpanId,
+    pub(crate) at: Instant,
+    pub(crate) body: SignalBody,
+}
+
+pub(crate) enum SignalBody {
+    Event {
+        name: Name,
+        metadata: Map<String, Value>,
+    },
+    Finding(Box<FindingRecord>),
+}
+
+pub(crate) struct FindingRecord {
+    pub(crate) name: Name,
+    pub(crate) value: wire::FindingValue,
+    pub(crate) comment: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) metadata: Map<String, Value>,
+}
+
+/// The trace's own data, carried by the fragment that owns the trace.
+pub(crate) struct TraceInfo {
+    pub(crate) name: Name,
+    pub(crate) start: Instant,
+    pub(crate) end: Option<Instant>,
+    pub(crate) session_id: Option<String>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) input: Option<Value>,
+    pub(crate) output: Option<Value>,
+    pub(crate) severity: Option<Severity>,
+    pub(crate) message: Option<String>,
+}
+
+impl TraceInfo {
+    pub(crate) fn new(name: Name, start: Instant) -> Self {
+        TraceInfo {
+            name,
+            start,
+            end: None,
+            session_id: None,
+            user_id: None,
+            tags: Vec::new(),
+            metadata: Map::new(),
+            input: None,
+            output: None,
+            severity: None,
+            message: None,
+        }
+    }
+}
+
+/// A finished trace, or a fragment of one, on its way to the exporters.
+///
+/// The fragment that owns the trace carries `info`; spans that closed on another thread after
+/// the trace had gone (a detached task outliving its request, a remote parent) travel as
+/// fragments without it, addressed to the same trace id.
+pub(crate) struct FinishedTrace {
+    pub(crate) trace_id: TraceId,
+    /// The id of the trace's own (root) span: the parent of spans directly under the trace.
+    pub(crate) root_span: SpanId,
+    pub(crate) anchor: Anchor,
+    pub(crate) info: Option<Box<TraceInfo>>,
+    pub(crate) spans: Vec<SpanRecord>,
+    pub(crate) signals: Vec<Signal>,
+}
+
+impl FinishedTrace {
+    /// The number of ingest records this becomes: the trace, its spans, events and findings.
+    pub(crate) fn record_count(&self) -> u64 {
+        (usize::from(self.info.is_some()) + self.spans.len() + self.signals.len()) as u64
+    }
+
+    /// A cheap estimate of the trace's JSON size, for the buffer's byte bound.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        const SPAN_BASE: usize = 320;
+        const SIGNAL_BASE: usize = 200;
+        let mut n = 400;
+        if let Some(info) = &self.info {
+            n += info.name.len() + map_len(&info.metadata);
+            n += info.input.as_ref().map_or(0, value_len)
+                + info.output.as_ref().map_or(0, value_len);
+        }
+        for s in &self.spans {
+            n += SPAN_BASE + s.name.len();
+            if let Some(d) = &s.data {
+                n += d.message.as_ref().map_or(0, String::len);
+                n += d.input.as_ref().map_or(0, value_len) + d.output.as_ref().map_or(0, value_len);
+                n += map_len(&d.metadata);
+                for m in &d.llm.messages {
+                    n += 40 + m.contents().iter().map(part_len).sum::<usize>();
+                }
+                n += d
+                    .llm
+                    .documents
+                    .iter()
+                    .map(|doc| 80 + doc.content.as_ref().map_or(0, value_len))
+                    .sum::<usize>();
+            }
+        }
+        for sig in &self.signals {
+            n += SIGNAL_BASE
+                + match &sig.body {
+                    SignalBody::Event { metadata, .. } => map_len(metadata),
+                    SignalBody::Finding(f) => {
+                        f.comment.as_ref().map_or(0, String::len)
+                            + f.description.as_ref().map_or(0, String::len)
+                            + map_len(&f.metadata)
+                    }
+                };
+        }
+        n
+    }
+}
+
+fn part_len(p: &wire::Part) -> usize {
+    match p {
+        wire::Part::Text(t) => t.text.len() + 12,
+        wire::Part::Data(d) => d.data.len() + d.mime_type.len() + 30,
+    }
+}
+
+fn map_len(m: &Map<String, Value>) -> usize {
+    m.iter().map(|(k, v)| k.len() + 4 + value_len(v)).sum()
+}
+
+/// An estimate of a value's JSON length: exact for strings up to escaping, close for the rest.
+pub(crate) fn value_len(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(|x| value_len(x) + 1).sum::<usize>(),
+        Value::Object(m) => 2 + map_len(m),
+    }
+}

@@ -1,0 +1,135 @@
+//! Counters of everything the SDK produced, delivered and lost, readable with [`stats`].
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Why records were lost. Every loss is counted under exactly one reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Drop {
+    BufferFull,
+    Rejected,
+    Network,
+    TooLarge,
+    ExporterPanic,
+    Shutdown,
+    NonFinite,
+    NoActiveTrace,
+    ContextUnavailable,
+}
+
+const REASONS: usize = 9;
+
+static PRODUCED: AtomicU64 = AtomicU64::new(0);
+static SENT: AtomicU64 = AtomicU64::new(0);
+static RETRIED: AtomicU64 = AtomicU64::new(0);
+static BUFFERED: AtomicU64 = AtomicU64::new(0);
+static DROPPED: [AtomicU64; REASONS] = [const { AtomicU64::new(0) }; REASONS];
+
+pub(crate) fn count_drop(reason: Drop, records: u64) {
+    DROPPED[reason as usize].fetch_add(records, Relaxed);
+}
+
+pub(crate) fn count_produced(records: u64) {
+    PRODUCED.fetch_add(records, Relaxed);
+}
+
+pub(crate) fn count_sent(records: u64) {
+    SENT.fetch_add(records, Relaxed);
+}
+
+pub(crate) fn count_retried(records: u64) {
+    RETRIED.fetch_add(records, Relaxed);
+}
+
+pub(crate) fn buffered_add(records: u64) {
+    BUFFERED.fetch_add(records, Relaxed);
+}
+
+pub(crate) fn buffered_sub(records: u64) {
+    BUFFERED.fetch_sub(records, Relaxed);
+}
+
+/// What the SDK has done since the process started: records (traces, spans, events and
+/// findings) produced, delivered and lost, by reason.
+///
+/// For delivery, `produced == sent + dropped.delivery_total() + buffered` holds at every
+/// moment that no export is half-way through being counted. Losses on the recording side
+/// (`non_finite`, `no_active_trace`, `context_unavailable`) happen before a record exists, so
+/// they are not part of `produced`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Records handed to the exporters' buffer.
+    pub produced: u64,
+    /// Records the exporter delivered (accepted by the server, or printed by the console).
+    pub sent: u64,
+    /// Records sent again after a retryable failure.
+    pub retried: u64,
+    /// Records waiting in the buffer or being sent right now.
+    pub buffered: u64,
+    /// Records lost, by reason.
+    pub dropped: Dropped,
+}
+
+/// Records lost, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Dropped {
+    /// The buffer was full (records or bytes) when a trace finished.
+    pub buffer_full: u64,
+    /// The server refused them (a 4xx other than 429); its `detail` was reported.
+    pub rejected: u64,
+    /// The server could not be reached, or kept failing, until the deadline.
+    pub network: u64,
+    /// Too large to send even alone.
+    pub too_large: u64,
+    /// The exporter panicked while handling them (the panic was caught).
+    pub exporter_panic: u64,
+    /// Still unsent when the client shut down, or produced after it had.
+    pub shutdown: u64,
+    /// Findings whose number was NaN or infinite (JSON cannot carry them).
+    pub non_finite: u64,
+    /// Findings or events recorded with no trace open on the thread.
+    pub no_active_trace: u64,
+    /// Calls made while the thread's context was unreachable (during thread exit, or from
+    /// inside the SDK itself); what they carried was not recorded.
+    pub context_unavailable: u64,
+}
+
+impl Dropped {
+    /// Records lost after they were produced (the delivery side of the balance).
+    pub fn delivery_total(&self) -> u64 {
+        self.buffer_full
+            + self.rejected
+            + self.network
+            + self.too_large
+            + self.exporter_panic
+            + self.shutdown
+    }
+
+    /// Every loss, on both sides.
+    pub fn total(&self) -> u64 {
+        self.delivery_total() + self.non_finite + self.no_active_trace + self.context_unavailable
+    }
+}
+
+/// The counters now.
+pub fn stats() -> Stats {
+    let d = |r: Drop| DROPPED[r as usize].load(Relaxed);
+    Stats {
+        produced: PRODUCED.load(Relaxed),
+        sent: SENT.load(Relaxed),
+        retried: RETRIED.load(Relaxed),
+        buffered: BUFFERED.load(Relaxed),
+        dropped: Dropped {
+            buffer_full: d(Drop::BufferFull),
+            rejected: d(Drop::Rejected),
+            network: d(Drop::Network),
+            too_large: d(Drop::TooLarge),
+            exporter_panic: d(Drop::ExporterPanic),
+            shutdown: d(Drop::Shutdown),
+            non_finite: d(Drop::NonFinite),
+            no_active_trace: d(Drop::NoActiveTrace),
+            context_unavailable: d(Drop::ContextUnavailable),
+        },
+    }
+}

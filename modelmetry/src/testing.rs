@@ -1,0 +1,121 @@
+//! Capture finished traces in memory, for tests of code instrumented with this crate.
+//!
+//! ```
+//! let recorder = modelmetry::testing::Recorder::install();
+//! {
+//!     let _trace = modelmetry::start_trace("turn");
+//!     let _span = modelmetry::start_span("llm.generate", modelmetry::Kind::Llm);
+//! }
+//! let traces = recorder.take();
+//! assert_eq!(traces[0].tree(), "trace turn\n└── llm llm.generate\n");
+//! ```
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use crate::client::{self, Guard};
+use crate::config::{Config, Delivery};
+use crate::export::{Exporter, Tally, console, ingest};
+use crate::record::FinishedTrace;
+use crate::wire::IngestSignalsV1RequestBody;
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Serialise tests that change the SDK's global state (`init`, `shutdown`, a [`Recorder`]).
+/// [`Recorder::install`] takes it for you.
+pub fn lock() -> MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A finished trace as recorded: its tree and the ingest body it becomes.
+#[derive(Debug, Clone)]
+pub struct RecordedTrace {
+    tree: String,
+    body: IngestSignalsV1RequestBody,
+}
+
+impl RecordedTrace {
+    /// The trace as the console prints it, without durations (stable across runs).
+    pub fn tree(&self) -> &str {
+        &self.tree
+    }
+
+    /// The ingest body this trace becomes.
+    pub fn ingest(&self) -> &IngestSignalsV1RequestBody {
+        &self.body
+    }
+}
+
+/// Records every finished trace in memory, synchronously, until dropped.
+///
+/// Installing a recorder replaces the running client, and holds [`lock`] so that tests using
+/// recorders in one binary run one at a time.
+#[must_use = "the recorder stops recording when dropped"]
+pub struct Recorder {
+    traces: Arc<Mutex<Vec<RecordedTrace>>>,
+    guard: Option<Guard>,
+    _lock: MutexGuard<'static, ()>,
+}
+
+struct Capture(Arc<Mutex<Vec<RecordedTrace>>>);
+
+impl Exporter for Capture {
+    fn export(&self, traces: &[FinishedTrace], _deadline: Instant) -> Tally {
+        let recorded = traces.iter().map(|t| RecordedTrace {
+            tree: console::render(t, false),
+            body: ingest::to_body(std::slice::from_ref(t)),
+        });
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(recorded);
+        Tally {
+            sent: traces.iter().map(FinishedTrace::record_count).sum(),
+            ..Tally::default()
+        }
+    }
+}
+
+impl Recorder {
+    /// Record with the default settings.
+    pub fn install() -> Recorder {
+        Recorder::install_with(Config::default())
+    }
+
+    /// Record with `config` (its exporter is replaced by the recorder, and delivery made
+    /// synchronous so that a trace is recorded as soon as it closes).
+    pub fn install_with(config: Config) -> Recorder {
+        let lock = lock();
+        let traces = Arc::new(Mutex::new(Vec::new()));
+        let config = config.delivery(Delivery::Synchronous);
+        let guard = client::install_exporter(config, Some(Box::new(Capture(traces.clone()))));
+        Recorder {
+            traces,
+            guard: Some(guard),
+            _lock: lock,
+        }
+    }
+
+    /// Take the traces recorded so far, oldest first.
+    pub fn take(&self) -> Vec<RecordedTrace> {
+        std::mem::take(&mut *self.traces.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The trees of the traces recorded so far, joined (taking them).
+    pub fn take_trees(&self) -> String {
+        self.take().iter().map(|t| t.tree.as_str()).collect()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        // Shut down while still holding the lock.
+        drop(self.guard.take());
+    }
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,271 @@
+//! POST a JSON body to the ingest endpoint with `ureq`, within a deadline.
+//!
+//! ureq's defaults are wrong for telemetry, so each is set here: no timeouts by default (a
+//! dead backend would hang a flush forever), 4xx/5xx turned into errors (losing
+//! `Retry-After` and the problem+json body), and redirects followed with our headers (which
+//! would carry the API key elsewhere).
+
+use std::io::Read;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::config::{ApiKey, Config};
+use crate::error::Error;
+use crate::wire::ErrorModel;
+
+/// The most of an error body we read: enough for any problem+json, bounded against a server
+/// that streams forever.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+pub(crate) struct HttpTransport {
+    agent: ureq::Agent,
+    url: String,
+    key: ApiKey,
+    request_timeout: Duration,
+}
+
+/// Why a send failed.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// A 4xx other than 408 and 429: sending again would fail again.
+    Rejected { status: u16, detail: String },
+    /// 408, 429, 502, 503, 504: worth retrying, after `retry_after` if the server said.
+    Retryable {
+        status: u16,
+        retry_after: Option<Duration>,
+        detail: String,
+    },
+    /// Any other answer (other 5xx, 3xx): not retried.
+    Unexpected { status: u16, detail: String },
+    /// No answer: connection refused or reset, DNS, TLS, timeout.
+    Network(String),
+    /// The deadline had passed before the request could start.
+    DeadlinePassed,
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Rejected { status, detail } => {
+                write!(f, "refused with status {status}: {detail}")
+            }
+            SendError::Retryable { status, detail, .. } => write!(f, "status {status}: {detail}"),
+            SendError::Unexpected { status, detail } => {
+                write!(f, "unexpected status {status}: {detail}")
+            }
+            SendError::Network(reason) => write!(f, "network error: {reason}"),
+            SendError::DeadlinePassed => {
+                f.write_str("the deadline passed before the request could be sent")
+            }
+        }
+    }
+}
+
+impl HttpTransport {
+    pub(crate) fn new(config: &Config) -> Result<Self, Error> {
+        let key = config.api_key.clone().ok_or_else(|| Error::Config {
+            setting: "MODELMETRY_API_KEY",
+            reason: "the http exporter needs an API key".to_owned(),
+        })?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.request_timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("modelmetry-rust/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(HttpTransport {
+            agent,
+            url: config.ingest_url(),
+            key,
+            request_timeout: config.request_timeout,
+        })
+    }
+
+    /// POST `body`, returning by `deadline` whatever the server does.
+    pub(crate) fn send(&self, body: &[u8], deadline: Instant) -> Result<(), SendError> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(SendError::DeadlinePassed);
+        }
+        let timeout = remaining.min(self.request_timeout);
+        let result = self
+            .agent
+            .post(&self.url)
+            .header("X-API-KEY", self.key.expose())
+            .header("Content-Type", "application/json")
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .send(body);
+        let mut response = match result {
+            Ok(r) => r,
+            Err(e) => return Err(SendError::Network(describe(&e))),
+        };
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            // Drain a little of the body so the connection can be reused; its content is not
+            // needed.
+            let mut sink = Vec::new();
+            let _ = response
+                .body_mut()
+                .as_reader()
+                .take(MAX_ERROR_BODY)
+                .read_to_end(&mut sink);
+            return Ok(());
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let mut raw = Vec::new();
+        let _ = response
+            .body_mut()
+            .as_reader()
+            .take(MAX_ERROR_BODY)
+            .read_to_end(&mut raw);
+        let detail = problem_detail(&raw, status);
+        Err(match status {
+            408 | 429 | 502 | 503 | 504 => SendError::Retryable {
+                status,
+                retry_after,
+                detail,
+            },
+            400..=499 => SendError::Rejected { status, detail },
+            _ => SendError::Unexpected { status, detail },
+        })
+    }
+}
+
+/// A ureq error in words, never with the request's headers.
+fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        ureq::Error::HostNotFound => "host not found".to_owned(),
+        ureq::Error::ConnectionFailed => "connection failed".to_owned(),
+        ureq::Error::Io(io) => format!("i/o error: {io}"),
+        other => other.to_string(),
+    }
+}
+
+/// The `detail` of a problem+json body, or its `title`, or the start of the body as text.
+pub(crate) fn problem_detail(raw: &[u8], status: u16) -> String {
+    if let Ok(problem) = serde_json::from_slice::<ErrorModel>(raw) {
+        let mut text = problem.detail.or(problem.title).unwrap_or_default();
+        let locations: Vec<String> = problem
+            .errors
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| match (e.location, e.message) {
+                (Some(l), Some(m)) => Some(format!("{l}: {m}")),
+                (None, Some(m)) => Some(m),
+                _ => None,
+            })
+            .collect();
+        if !locations.is_empty() {
+            text = format!("{text} ({})", locations.join("; "));
+        }
+        if !text.is_empty() {
+            return text;
+        }
+    }
+    let text = String::from_utf8_lossy(raw);
+    let text = text.trim();
+    if text.is_empty() {
+        return format!("HTTP {status} with no body");
+    }
+    let mut cut: String = text.chars().take(300).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3), relative to `now`.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_http_date(value)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only form senders may generate.
+fn parse_http_date(s: &str) -> Option<SystemTime> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let day: u32 = day.parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u32
+        + 1;
+    let year: i64 = year.parse().ok()?;
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, sec] = hms.as_slice() else {
+        return None;
+    };
+    if day == 0 || day > 31 || *h > 23 || *m > 59 || *sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + sec;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Foo 1994 08:50:37 GMT", now),
+            None
+        );
+    }
+
+    #[test]
+    fn problem_details_are_read() {
+        let body = br#"{"title":"Bad Request","status":400,"detail":"validation failed","errors":[{"location":"body.Spans[0].Name","message":"required"}]}"#;
+        assert_eq!(
+            problem_detail(body, 400),
+            "validation failed (body.Spans[0].Name: required)"
+        );
+        assert_eq!(problem_detail(b"", 502), "HTTP 502 with no body");
+        assert_eq!(problem_detail(b"upstream down", 503), "upstream down");
+    }
+}

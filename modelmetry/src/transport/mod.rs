@@ -1,0 +1,3 @@
+//! Moving bytes: the HTTP client and how its answers are read.
+
+pub(crate) mod http;
