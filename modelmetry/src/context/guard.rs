@@ -92,6 +92,11 @@ pub fn current_trace() -> TraceRef {
 /// Closes its span when dropped: at the end of scope, on early `return`, on `?`, and while a
 /// panic unwinds (the span then gets severity `error`). Dereferences to [`SpanRef`] for the
 /// setters.
+///
+/// The guard belongs to the thread that opened the span (it is `!Send`), so it cannot be held
+/// across an `.await` in a `Send` future: give a future its span with
+/// [`Instrument::in_span`](crate::Instrument::in_span) instead, which follows it across polls
+/// and threads.
 #[must_use = "the span closes as soon as this guard is dropped; bind it with `let _span = ...`"]
 pub struct SpanGuard {
     span: SpanRef,
