@@ -68,6 +68,7 @@ mod error;
 mod export;
 mod id;
 mod pipeline;
+pub mod propagation;
 mod record;
 mod signal;
 mod stats;
@@ -86,6 +87,8 @@ pub use context::guard::{
 };
 pub use context::handle::{Context, ContextGuard};
 pub use error::Error;
+#[cfg(feature = "otlp")]
+pub use export::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpConfig, OtlpProtocol};
 pub use id::{SpanId, TraceId};
 pub use record::{Kind, Severity};
 pub use signal::{Event, Finding};

@@ -173,6 +173,9 @@ pub(crate) struct LlmData {
     pub(crate) documents: Vec<wire::Document>,
     pub(crate) queries: Vec<wire::RetrievalQuery>,
     pub(crate) embedding_inputs: Vec<String>,
+    pub(crate) response_id: Option<String>,
+    pub(crate) response_model: Option<String>,
+    pub(crate) finish_reasons: Vec<String>,
 }
 
 impl LlmData {

@@ -295,6 +295,19 @@ impl SpanRef {
         }
     }
 
+    /// The provider's id of the response (`chatcmpl-…`), the model that actually answered, and
+    /// why generation stopped (`stop`, `length`, `tool_calls`, …), one reason per choice.
+    pub fn set_response(&self, id: Option<&str>, model: Option<&str>, finish_reasons: &[&str]) {
+        self.update(|r| {
+            let llm = &mut r.data_mut().llm;
+            llm.response_id = id.map(str::to_owned).or(llm.response_id.take());
+            llm.response_model = model.map(str::to_owned).or(llm.response_model.take());
+            if !finish_reasons.is_empty() {
+                llm.finish_reasons = finish_reasons.iter().map(|s| (*s).to_owned()).collect();
+            }
+        });
+    }
+
     /// Record a finding on this span.
     pub fn record_finding(&self, finding: Finding) {
         if let Some(slot) = self.slot {

@@ -51,11 +51,19 @@ impl Context {
     /// A context that continues a trace started elsewhere (another service), under the remote
     /// span `parent`. Spans recorded under it are delivered as part of that trace.
     pub fn remote(trace_id: TraceId, parent: SpanId) -> Context {
+        Context::remote_with_state(trace_id, parent, None)
+    }
+
+    pub(crate) fn remote_with_state(
+        trace_id: TraceId,
+        parent: SpanId,
+        state: Option<String>,
+    ) -> Context {
         if trace_id.0 == 0 || parent.0 == 0 {
             return Context::default();
         }
         Context {
-            inner: Some((SharedTrace::new_remote(trace_id, parent), parent)),
+            inner: Some((SharedTrace::new_remote(trace_id, state), parent)),
         }
     }
 

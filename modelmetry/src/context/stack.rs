@@ -83,6 +83,8 @@ pub(crate) struct SharedTrace {
     pub(crate) trace_id: TraceId,
     pub(crate) root_span: SpanId,
     pub(crate) anchor: Anchor,
+    /// The W3C `tracestate` that came with a remote parent, passed on unchanged.
+    pub(crate) trace_state: Option<String>,
     state: Mutex<SharedState>,
 }
 
@@ -106,6 +108,7 @@ impl SharedTrace {
             trace_id,
             root_span,
             anchor,
+            trace_state: None,
             state: Mutex::new(SharedState {
                 info,
                 ..Default::default()
@@ -137,8 +140,10 @@ impl SharedTrace {
     }
 
     /// A trace continued from a remote parent: spans recorded under it travel as fragments.
-    pub(crate) fn new_remote(trace_id: TraceId, parent: SpanId) -> Arc<SharedTrace> {
-        let shared = SharedTrace::new(trace_id, parent, Anchor::now(), None);
+    /// Its root span is "none": every span here has a parent, local or remote.
+    pub(crate) fn new_remote(trace_id: TraceId, trace_state: Option<String>) -> Arc<SharedTrace> {
+        let mut shared = SharedTrace::new(trace_id, SpanId::NONE, Anchor::now(), None);
+        shared.trace_state = trace_state;
         shared.lock().shipped = true;
         Arc::new(shared)
     }
@@ -485,6 +490,20 @@ pub(crate) fn with_trace_info<R>(f: impl FnOnce(&mut TraceInfo) -> R) -> Option<
 /// Run `f` on the data of the root frame `serial`.
 pub(crate) fn with_root_info<R>(serial: u64, f: impl FnOnce(&mut TraceInfo) -> R) -> Option<R> {
     with(|s| s.frame_mut(serial)?.with_info(f)).flatten()
+}
+
+/// The current trace id, the span to parent remote work under, and the `tracestate` to pass
+/// on, for W3C propagation.
+pub(crate) fn current_propagation() -> Option<(TraceId, SpanId, Option<String>)> {
+    with(|s| {
+        let frame = s.frames.last()?;
+        let state = match &frame.owner {
+            Owner::Attached { shared, .. } => shared.trace_state.clone(),
+            Owner::Root { .. } => None,
+        };
+        Some((frame.trace_id, frame.current_span(), state))
+    })
+    .flatten()
 }
 
 // ---- contexts -----------------------------------------------------------------------------

@@ -208,6 +208,20 @@ fn span_params(t: &FinishedTrace, s: &SpanRecord, trace_xid: &str) -> CreateSpan
         put(&mut metadata, "output", d.output.clone());
         message = d.message.clone();
         let llm = &d.llm;
+        // The wire model has no fields for these: keep them in metadata.
+        put(
+            &mut metadata,
+            "response_id",
+            llm.response_id.clone().map(Value::from),
+        );
+        put(
+            &mut metadata,
+            "response_model",
+            llm.response_model.clone().map(Value::from),
+        );
+        if !llm.finish_reasons.is_empty() {
+            metadata.insert("finish_reasons".into(), llm.finish_reasons.clone().into());
+        }
         family_data = match s.kind {
             Kind::Llm => Some(FamilyData::Completion(CompletionFamilyData {
                 messages: llm.messages.clone(),

@@ -6,6 +6,8 @@ use crate::record::FinishedTrace;
 
 pub(crate) mod console;
 pub(crate) mod ingest;
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
 
 /// What an export did with the records it was given. Records it does not account for are
 /// counted as lost to the network by the pipeline, so the counters always balance.

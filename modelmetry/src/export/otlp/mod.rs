@@ -1,0 +1,593 @@
+//! The OpenTelemetry exporter (cargo feature `otlp`): finished traces as OTLP/HTTP, in
+//! protobuf (the default) or JSON, with the GenAI semantic conventions.
+//!
+//! It reads the standard variables and nothing of the application's own OpenTelemetry set-up:
+//! no global tracer provider is installed, replaced or flushed, so an application that already
+//! uses the `opentelemetry` crates keeps its pipeline exactly as it was.
+
+pub(crate) mod map;
+pub(crate) mod proto;
+pub(crate) mod semconv;
+
+use prost::Message as _;
+
+use crate::error::Error;
+use crate::record::FinishedTrace;
+use proto::{
+    ExportTraceServiceRequest, InstrumentationScope, KeyValue, Resource, ResourceSpans, ScopeSpans,
+    any_value::Value as V,
+};
+
+/// The OTLP/HTTP encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// `http/protobuf`: `application/x-protobuf`, the default every collector accepts.
+    HttpProtobuf,
+    /// `http/json`: `application/json`.
+    HttpJson,
+}
+
+/// Settings of the OpenTelemetry exporter, from the standard `OTEL_*` variables or code.
+#[derive(Clone, Debug)]
+pub struct OtlpConfig {
+    pub(crate) endpoint: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) protocol: OtlpProtocol,
+    pub(crate) resource: Vec<(String, String)>,
+    pub(crate) options: map::MapOptions,
+}
+
+/// The default traces endpoint of a local collector.
+pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            endpoint: DEFAULT_OTLP_ENDPOINT.to_owned(),
+            headers: Vec::new(),
+            protocol: OtlpProtocol::HttpProtobuf,
+            resource: vec![(semconv::SERVICE_NAME.to_owned(), default_service_name())],
+            options: map::MapOptions {
+                content: true,
+                per_message_events: false,
+                confident: false,
+            },
+        }
+    }
+}
+
+impl OtlpConfig {
+    /// The settings the environment gives, or `None` when neither
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` nor `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set.
+    ///
+    /// | variable | meaning |
+    /// | --- | --- |
+    /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the traces URL, used as given |
+    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | a base URL; `v1/traces` is appended |
+    /// | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | `k=v,k2=v2` (values percent-decoded) |
+    /// | `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` | `http/protobuf` (default) or `http/json` |
+    /// | `OTEL_SERVICE_NAME` | the resource's `service.name` |
+    /// | `OTEL_RESOURCE_ATTRIBUTES` | more resource attributes, `k=v,k2=v2` |
+    /// | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | `false`: no content attributes on OTLP spans |
+    /// | `OTEL_SEMCONV_STABILITY_OPT_IN`, `MODELMETRY_OTLP_OPT_IN` | comma-separated: `gen_ai_message_events` adds the per-message events deprecated in v1.37; `confident` adds Confident AI's `confident.*` attributes |
+    pub fn from_env() -> Result<Option<OtlpConfig>, Error> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub(crate) fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<OtlpConfig>, Error> {
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let endpoint = match (
+            get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ) {
+            (Some(traces), _) => traces,
+            (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
+            (None, None) => return Ok(None),
+        };
+        let mut c = OtlpConfig {
+            endpoint,
+            ..OtlpConfig::default()
+        };
+        for var in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        ] {
+            if let Some(v) = get(var) {
+                for (k, v) in parse_pairs(&v) {
+                    c.headers.retain(|(old, _)| !old.eq_ignore_ascii_case(&k));
+                    c.headers.push((k, v));
+                }
+            }
+        }
+        let protocol = get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            .or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL"));
+        if let Some(p) = protocol {
+            c.protocol = match p.as_str() {
+                "http/protobuf" => OtlpProtocol::HttpProtobuf,
+                "http/json" => OtlpProtocol::HttpJson,
+                other => {
+                    return Err(Error::Config {
+                        setting: "OTEL_EXPORTER_OTLP_PROTOCOL",
+                        reason: format!(
+                            "`{other}` is not supported; use http/protobuf or http/json"
+                        ),
+                    });
+                }
+            };
+        }
+        if let Some(attrs) = get("OTEL_RESOURCE_ATTRIBUTES") {
+            for (k, v) in parse_pairs(&attrs) {
+                c.resource.retain(|(old, _)| *old != k);
+                c.resource.push((k, v));
+            }
+        }
+        if let Some(name) = get("OTEL_SERVICE_NAME") {
+            c.resource.retain(|(k, _)| k != semconv::SERVICE_NAME);
+            c.resource
+                .insert(0, (semconv::SERVICE_NAME.to_owned(), name));
+        }
+        if let Some(v) = get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT") {
+            c.options.content = !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "false" | "0" | "no" | "off"
+            );
+        }
+        for var in ["OTEL_SEMCONV_STABILITY_OPT_IN", "MODELMETRY_OTLP_OPT_IN"] {
+            for token in get(var).unwrap_or_default().split(',').map(str::trim) {
+                match token {
+                    "gen_ai_message_events" => c.options.per_message_events = true,
+                    "confident" => c.options.confident = true,
+                    _ => {}
+                }
+            }
+        }
+        Ok(Some(c))
+    }
+
+    /// The traces URL (default `http://localhost:4318/v1/traces`).
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = url.into();
+        self
+    }
+
+    /// Add a request header (an authentication token, for example).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The encoding (default protobuf).
+    pub fn protocol(mut self, protocol: OtlpProtocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The resource's `service.name`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.resource.retain(|(k, _)| k != semconv::SERVICE_NAME);
+        self.resource
+            .insert(0, (semconv::SERVICE_NAME.to_owned(), name.into()));
+        self
+    }
+
+    /// Write content attributes (default: yes, when content capture is on).
+    pub fn content(mut self, on: bool) -> Self {
+        self.options.content = on;
+        self
+    }
+
+    /// Also write the per-message events deprecated in GenAI conventions v1.37.
+    pub fn per_message_events(mut self, on: bool) -> Self {
+        self.options.per_message_events = on;
+        self
+    }
+
+    /// Also write Confident AI's `confident.*` attributes.
+    pub fn confident(mut self, on: bool) -> Self {
+        self.options.confident = on;
+        self
+    }
+
+    /// The request for `traces`.
+    pub(crate) fn request(&self, traces: &[FinishedTrace]) -> ExportTraceServiceRequest {
+        let mut resource: Vec<KeyValue> = self
+            .resource
+            .iter()
+            .map(|(k, v)| KeyValue::new(k, V::StringValue(v.clone())))
+            .collect();
+        for (k, v) in [
+            (semconv::TELEMETRY_SDK_NAME, "modelmetry"),
+            (semconv::TELEMETRY_SDK_LANGUAGE, "rust"),
+            (semconv::TELEMETRY_SDK_VERSION, env!("CARGO_PKG_VERSION")),
+        ] {
+            resource.push(KeyValue::new(k, V::StringValue(v.to_owned())));
+        }
+        let options = map::MapOptions {
+            content: self.options.content && crate::capture::content_enabled(),
+            ..self.options
+        };
+        let spans = traces.iter().flat_map(|t| map::spans(t, options)).collect();
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: resource,
+                }),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: "modelmetry".to_owned(),
+                        version: env!("CARGO_PKG_VERSION").to_owned(),
+                    }),
+                    spans,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+
+    /// The request body and its content type.
+    pub(crate) fn encode(&self, traces: &[FinishedTrace]) -> (Vec<u8>, &'static str) {
+        let req = self.request(traces);
+        match self.protocol {
+            OtlpProtocol::HttpProtobuf => (req.encode_to_vec(), "application/x-protobuf"),
+            OtlpProtocol::HttpJson => (
+                proto::to_json(&req).to_string().into_bytes(),
+                "application/json",
+            ),
+        }
+    }
+}
+
+fn default_service_name() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    format!(
+        "unknown_service:{}",
+        exe.unwrap_or_else(|| "rust".to_owned())
+    )
+}
+
+/// `k=v,k2=v2` with percent-encoded values (the W3C Baggage format the OTel variables use).
+/// Malformed members are skipped.
+fn parse_pairs(s: &str) -> Vec<(String, String)> {
+    s.split(',')
+        .filter_map(|member| {
+            let (k, v) = member.split_once('=')?;
+            let k = k.trim();
+            (!k.is_empty()).then(|| (k.to_owned(), percent_decode(v.trim())))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> Result<Option<OtlpConfig>, Error> {
+        OtlpConfig::from_lookup(|k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn endpoints_follow_the_spec() {
+        assert!(env(&[]).expect("ok").is_none());
+        let c = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")])
+            .expect("ok")
+            .expect("some");
+        assert_eq!(c.endpoint, "http://collector:4318/v1/traces");
+        let c = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://other/custom"),
+        ])
+        .expect("ok")
+        .expect("some");
+        assert_eq!(c.endpoint, "http://other/custom");
+    }
+
+    #[test]
+    fn headers_resource_and_protocol() {
+        let c = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=a%20b,broken,x=1"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_SERVICE_NAME", "chatbot"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=ignored,deployment.environment=prod",
+            ),
+            ("MODELMETRY_OTLP_OPT_IN", "confident, gen_ai_message_events"),
+        ])
+        .expect("ok")
+        .expect("some");
+        assert_eq!(
+            c.headers,
+            vec![("api-key".into(), "a b".into()), ("x".into(), "1".into())]
+        );
+        assert_eq!(c.protocol, OtlpProtocol::HttpJson);
+        assert_eq!(c.resource[0], ("service.name".into(), "chatbot".into()));
+        assert!(
+            c.resource
+                .contains(&("deployment.environment".into(), "prod".into()))
+        );
+        assert!(c.options.confident && c.options.per_message_events);
+        let e = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]);
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn percent_decoding_keeps_malformed_escapes() {
+        assert_eq!(percent_decode("a%2Cb%"), "a,b%");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+    }
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    //! Our OTLP bytes, read back by `opentelemetry-proto` (prost for protobuf, serde for JSON).
+
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::time::Instant;
+
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest as TheirRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as TheirValue;
+    use opentelemetry_proto::tonic::trace::v1::Span as TheirSpan;
+    use prost::Message as _;
+
+    use super::*;
+    use crate::config::{Config, Delivery};
+    use crate::export::{Exporter, Tally};
+    use crate::{Finding, Kind, Message, Usage};
+
+    type Encoded = (Vec<u8>, &'static str);
+
+    struct Keep(OtlpConfig, Arc<Mutex<Vec<Encoded>>>);
+
+    impl Exporter for Keep {
+        fn export(&self, traces: &[FinishedTrace], _: Instant) -> Tally {
+            self.1
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(self.0.encode(traces));
+            Tally {
+                sent: traces.iter().map(FinishedTrace::record_count).sum(),
+                ..Tally::default()
+            }
+        }
+    }
+
+    fn record(otlp: OtlpConfig) -> Encoded {
+        let _lock = crate::testing::lock();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let guard = crate::client::install_exporter(
+            Config::default().delivery(Delivery::Synchronous),
+            Some(Box::new(Keep(otlp, out.clone()))),
+        );
+        {
+            let trace = crate::start_trace("chatbot.turn");
+            trace.set_session_id("conv-1");
+            trace.set_user_id("u-1");
+            let llm = crate::start_span("llm.generate", Kind::Llm);
+            llm.set_model("gpt-4o");
+            llm.set_provider("openai");
+            llm.set_messages(vec![
+                Message::system("be brief"),
+                Message::user("hi"),
+                Message::assistant("hello"),
+            ]);
+            llm.set_usage(Usage::tokens(12, 3));
+            Finding::new("response_safe_score", 0.93)
+                .comment("fine")
+                .record();
+            Finding::new("verdict", "pass").record();
+            crate::Event::new("retry").with("attempt", &2).record();
+            {
+                let tool = crate::start_span("get_order", Kind::Tool);
+                tool.set_input(&serde_json::json!({"id": 7}));
+                tool.record_error(&"not found");
+            }
+            drop(llm);
+            drop(trace);
+        }
+        drop(guard);
+        let mut v = out.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(v.len(), 1);
+        v.remove(0)
+    }
+
+    fn attr<'a>(span: &'a TheirSpan, key: &str) -> Option<&'a TheirValue> {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|v| v.value.as_ref())
+    }
+
+    fn string(v: Option<&TheirValue>) -> Option<&str> {
+        match v {
+            Some(TheirValue::StringValue(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn check(req: &TheirRequest) {
+        let rs = &req.resource_spans[0];
+        let resource = rs.resource.as_ref().expect("resource");
+        assert!(
+            resource
+                .attributes
+                .iter()
+                .any(|kv| kv.key == "service.name")
+        );
+        let spans = &rs.scope_spans[0].spans;
+        assert_eq!(spans.len(), 3);
+        let root = &spans[0];
+        let llm = spans
+            .iter()
+            .find(|s| s.name == "chat gpt-4o")
+            .expect("llm span named by the conventions");
+        let tool = spans
+            .iter()
+            .find(|s| s.name == "execute_tool get_order")
+            .expect("tool span");
+        assert!(root.parent_span_id.is_empty());
+        assert_eq!(llm.parent_span_id, root.span_id);
+        assert_eq!(tool.parent_span_id, llm.span_id);
+        assert!(
+            spans
+                .iter()
+                .all(|s| s.trace_id == root.trace_id && s.trace_id.len() == 16)
+        );
+        assert!(
+            llm.start_time_unix_nano >= root.start_time_unix_nano
+                && llm.end_time_unix_nano <= root.end_time_unix_nano
+        );
+        assert_eq!(llm.kind, 3, "CLIENT");
+        assert_eq!(string(attr(root, "gen_ai.conversation.id")), Some("conv-1"));
+        assert_eq!(string(attr(llm, "gen_ai.operation.name")), Some("chat"));
+        assert_eq!(string(attr(llm, "gen_ai.provider.name")), Some("openai"));
+        assert_eq!(
+            attr(llm, "gen_ai.usage.input_tokens"),
+            Some(&TheirValue::IntValue(12))
+        );
+        let input = string(attr(llm, "gen_ai.input.messages")).expect("input messages");
+        assert_eq!(
+            input,
+            r#"[{"parts":[{"content":"hi","type":"text"}],"role":"user"}]"#
+        );
+        let output = string(attr(llm, "gen_ai.output.messages")).expect("output messages");
+        assert!(output.contains(r#""finish_reason":"stop""#), "{output}");
+        assert!(
+            string(attr(llm, "gen_ai.system_instructions")).is_some_and(|s| s.contains("be brief"))
+        );
+        let evals: Vec<_> = llm
+            .events
+            .iter()
+            .filter(|e| e.name == "gen_ai.evaluation.result")
+            .collect();
+        assert_eq!(evals.len(), 2);
+        let score = evals[0]
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "gen_ai.evaluation.score.value");
+        assert_eq!(
+            score
+                .and_then(|kv| kv.value.as_ref())
+                .and_then(|v| v.value.clone()),
+            Some(TheirValue::DoubleValue(0.93))
+        );
+        assert!(llm.events.iter().any(|e| e.name == "retry"));
+        assert_eq!(tool.status.as_ref().map(|s| s.code), Some(2), "ERROR");
+        assert_eq!(string(attr(tool, "error.type")), Some("_OTHER"));
+        assert_eq!(
+            string(attr(tool, "gen_ai.tool.call.arguments")),
+            Some(r#"{"id":7}"#)
+        );
+    }
+
+    #[test]
+    fn protobuf_decodes_with_opentelemetry_proto() {
+        let (bytes, content_type) = record(OtlpConfig::default());
+        assert_eq!(content_type, "application/x-protobuf");
+        let req =
+            TheirRequest::decode(bytes.as_slice()).expect("their prost types decode our bytes");
+        check(&req);
+    }
+
+    #[test]
+    fn json_deserialises_with_opentelemetry_proto() {
+        let (bytes, content_type) = record(OtlpConfig::default().protocol(OtlpProtocol::HttpJson));
+        assert_eq!(content_type, "application/json");
+        let text = String::from_utf8(bytes.clone()).expect("utf-8");
+        assert!(!text.contains("\"traceId\":\"\""), "{text}");
+        let raw: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        let trace_id = raw["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
+            .as_str()
+            .expect("hex id");
+        assert_eq!(trace_id.len(), 32);
+        assert!(trace_id.bytes().all(|b| b.is_ascii_hexdigit()));
+        let req: TheirRequest =
+            serde_json::from_slice(&bytes).expect("their serde types read our JSON");
+        check(&req);
+    }
+
+    #[test]
+    fn content_off_writes_no_content() {
+        let (bytes, _) = record(OtlpConfig::default().content(false));
+        let req = TheirRequest::decode(bytes.as_slice()).expect("decodes");
+        for span in &req.resource_spans[0].scope_spans[0].spans {
+            for key in [
+                "gen_ai.input.messages",
+                "gen_ai.output.messages",
+                "gen_ai.tool.call.arguments",
+                "gen_ai.system_instructions",
+            ] {
+                assert!(attr(span, key).is_none(), "{key} on {}", span.name);
+            }
+        }
+    }
+
+    #[test]
+    fn profiles_add_their_attributes_and_events() {
+        let (bytes, _) = record(
+            OtlpConfig::default()
+                .confident(true)
+                .per_message_events(true),
+        );
+        let req = TheirRequest::decode(bytes.as_slice()).expect("decodes");
+        let spans = &req.resource_spans[0].scope_spans[0].spans;
+        let llm = spans.iter().find(|s| s.name == "chat gpt-4o").expect("llm");
+        assert_eq!(string(attr(llm, "confident.span.type")), Some("llm"));
+        assert_eq!(string(attr(llm, "confident.llm.model")), Some("gpt-4o"));
+        let names: Vec<&str> = llm.events.iter().map(|e| e.name.as_str()).collect();
+        for n in [
+            "gen_ai.system.message",
+            "gen_ai.user.message",
+            "gen_ai.choice",
+        ] {
+            assert!(names.contains(&n), "{n} in {names:?}");
+        }
+        assert_eq!(
+            string(attr(&spans[0], "confident.trace.thread_id")),
+            Some("conv-1")
+        );
+        let tool = spans
+            .iter()
+            .find(|s| s.name.starts_with("execute_tool"))
+            .expect("tool");
+        assert_eq!(string(attr(tool, "confident.tool.name")), Some("get_order"));
+    }
+}
