@@ -59,6 +59,9 @@
 )]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(feature = "__bench")]
+#[doc(hidden)]
+pub mod bench_support;
 mod capture;
 mod client;
 mod config;

@@ -478,6 +478,11 @@ pub(crate) fn close_trace(serial: u64, panicking: bool) {
     .flatten();
     // Outside the borrow: a synchronous export may run user callbacks that trace.
     if let Some(trace) = finished {
+        #[cfg(feature = "__bench")]
+        if BENCH_TAKE.with(std::cell::Cell::get) {
+            BENCH_TAKEN.with(|c| *c.borrow_mut() = Some(trace));
+            return;
+        }
         client::submit(trace);
     }
 }
@@ -638,4 +643,20 @@ pub(crate) fn push_signal_at(slot: Slot, make: impl FnOnce(SpanId) -> Signal) ->
         true
     })
     .unwrap_or(false)
+}
+
+/// Run `f` (which opens and closes one trace on this thread) and return that trace instead of
+/// submitting it. For the benchmarks' synthetic data only.
+#[cfg(feature = "__bench")]
+pub(crate) fn record_for_bench(f: impl FnOnce()) -> Option<FinishedTrace> {
+    BENCH_TAKE.with(|c| c.set(true));
+    f();
+    BENCH_TAKE.with(|c| c.set(false));
+    BENCH_TAKEN.with(|c| c.borrow_mut().take())
+}
+
+#[cfg(feature = "__bench")]
+thread_local! {
+    static BENCH_TAKE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static BENCH_TAKEN: RefCell<Option<FinishedTrace>> = const { RefCell::new(None) };
 }

@@ -1,0 +1,93 @@
+//! Hooks for the workspace's benchmarks (`benches/`). Not an API: hidden, and compiled only
+//! with the `__bench` feature, which no user should enable.
+
+use std::time::Instant;
+
+use crate::client::{self, Guard};
+use crate::config::{Config, Delivery};
+use crate::export::{Exporter, Tally, ingest};
+use crate::record::FinishedTrace;
+use crate::{Kind, Usage};
+
+/// Counts the records it is given and drops them: the cost of export without a destination.
+struct Discard;
+
+impl Exporter for Discard {
+    fn export(&self, traces: &[FinishedTrace], _: Instant) -> Tally {
+        Tally {
+            sent: traces.iter().map(FinishedTrace::record_count).sum(),
+            ..Tally::default()
+        }
+    }
+}
+
+/// Tracing on, background delivery, finished traces dropped by the flusher thread.
+pub fn install_discarding(capture_content: bool) -> Guard {
+    client::install_exporter(
+        Config::default()
+            .capture_content(capture_content)
+            .delivery(Delivery::Background),
+        Some(Box::new(Discard)),
+    )
+}
+
+/// Tracing on, with traces left in the buffer (no flush for an hour): to measure memory.
+pub fn install_holding() -> Guard {
+    client::install_exporter(
+        Config::default()
+            .flush_interval(std::time::Duration::from_secs(3600))
+            .max_batch_records(usize::MAX)
+            .max_batch_bytes(usize::MAX)
+            .max_buffer_records(u64::MAX)
+            .max_buffer_bytes(usize::MAX),
+        Some(Box::new(Discard)),
+    )
+}
+
+/// Finished traces recorded through the public API, kept for the serialisation benchmarks.
+pub struct Synthetic {
+    traces: Vec<FinishedTrace>,
+}
+
+impl Synthetic {
+    /// One trace of `spans` spans, each like a small model call: kind, model, provider, usage,
+    /// a short input and output.
+    pub fn record(spans: usize) -> Synthetic {
+        let guard = client::install_exporter(
+            Config::default().delivery(Delivery::Synchronous),
+            Some(Box::new(Discard)),
+        );
+        let trace = crate::context::stack::record_for_bench(|| {
+            let _t = crate::start_trace("bench.trace");
+            for i in 0..spans {
+                let s = crate::start_span(
+                    "llm.generate",
+                    if i % 2 == 0 { Kind::Llm } else { Kind::Tool },
+                );
+                s.set_model("gpt-4o-mini");
+                s.set_provider("openai");
+                s.set_input("What is the status of order A-1042?");
+                s.set_output("Your order is in transit and arrives tomorrow.");
+                s.set_usage(Usage::tokens(120, 18));
+            }
+        });
+        drop(guard);
+        Synthetic {
+            traces: trace.into_iter().collect(),
+        }
+    }
+
+    /// Records (trace, spans) in the synthetic traces.
+    pub fn records(&self) -> u64 {
+        self.traces.iter().map(FinishedTrace::record_count).sum()
+    }
+
+    /// Turn the traces into ingest request bodies, as the exporter does; returns the bytes.
+    pub fn encode_ingest(&self, max_batch_bytes: usize) -> usize {
+        let (records, _) = ingest::encode(&ingest::to_body(&self.traces));
+        ingest::pack(&records, usize::MAX, max_batch_bytes)
+            .iter()
+            .map(|r| r.body.len())
+            .sum()
+    }
+}
