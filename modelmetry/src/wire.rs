@@ -76,8 +76,15 @@ pub struct CreateTraceParams {
 }
 
 /// `CreateSpanParams`: one span.
+///
+/// `FamilyData` is read according to `Family`: the JSON alone cannot tell an empty completion
+/// from the (always empty) data of another family.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "PascalCase",
+    deny_unknown_fields,
+    try_from = "SpanParamsRepr"
+)]
 pub struct CreateSpanParams {
     /// The span's id, a UUID.
     #[serde(rename = "XID")]
@@ -109,6 +116,61 @@ pub struct CreateSpanParams {
     /// Free-form metadata; the SDK keeps the span's kind, input and output here.
     #[serde(default, skip_serializing_if = "is_empty_map")]
     pub metadata: Metadata,
+}
+
+/// `CreateSpanParams` as read, before `FamilyData` is decoded by `Family`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct SpanParamsRepr {
+    #[serde(rename = "XID")]
+    xid: String,
+    #[serde(rename = "TraceID")]
+    trace_id: String,
+    #[serde(rename = "ParentID", default)]
+    parent_id: Option<String>,
+    name: String,
+    start: String,
+    end: String,
+    #[serde(default)]
+    family: Option<Family>,
+    #[serde(default)]
+    family_data: Option<Value>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    severity: Option<crate::Severity>,
+    #[serde(default)]
+    metadata: Metadata,
+}
+
+impl TryFrom<SpanParamsRepr> for CreateSpanParams {
+    type Error = serde_json::Error;
+
+    fn try_from(r: SpanParamsRepr) -> Result<Self, Self::Error> {
+        let family_data = match r.family_data {
+            None | Some(Value::Null) => None,
+            Some(data) => Some(match r.family {
+                Some(Family::Completion) => FamilyData::Completion(serde_json::from_value(data)?),
+                Some(Family::Embeddings) => FamilyData::Embeddings(serde_json::from_value(data)?),
+                Some(Family::Retrieval) => FamilyData::Retrieval(serde_json::from_value(data)?),
+                Some(Family::Other) => FamilyData::Other(serde_json::from_value(data)?),
+                None => serde_json::from_value(data)?,
+            }),
+        };
+        Ok(CreateSpanParams {
+            xid: r.xid,
+            trace_id: r.trace_id,
+            parent_id: r.parent_id,
+            name: r.name,
+            start: r.start,
+            end: r.end,
+            family: r.family,
+            family_data,
+            message: r.message,
+            severity: r.severity,
+            metadata: r.metadata,
+        })
+    }
 }
 
 /// The family of a span: what its `FamilyData` describes.
