@@ -1,0 +1,564 @@
+//! The wire contract: what the SDK sends validates against the Modelmetry OpenAPI spec's
+//! schemas (JSON Schema 2020-12, `$ref`s resolved inside the spec), not only against our own
+//! serde types. Batches are produced through the public API and recorded with
+//! `testing::Recorder`; hand-built wire values cover what the API never fills.
+
+mod openapi;
+
+use modelmetry::testing::Recorder;
+use modelmetry::wire::{
+    self, AssistantMessage, CompletionFamilyData, CreateEventParams, CreateFindingParams,
+    CreateSessionParams, CreateSpanParams, CreateTraceParams, DataPart, Detail, Family, FamilyData,
+    FindingSource, IngestSignalsV1RequestBody, OtherFamilyData, Part, SystemMessage, ToolMessage,
+    UserMessage,
+};
+use modelmetry::{
+    Cost, Document, Event, Finding, FindingValue, Kind, Message, Money, Options, RetrievalQuery,
+    Severity, ToolCall, Usage,
+};
+use openapi::{Component, assert_valid, body_errors};
+use serde_json::{Value, json};
+
+/// A one-pixel PNG, base64 (standard alphabet, padded).
+const PIXEL_PNG: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+
+fn full_options() -> Options {
+    Options {
+        api_version: Some("2024-06-01".into()),
+        base_url: Some("https://api.openai.com/v1".into()),
+        deployment_id: Some("prod-eu".into()),
+        frequency_penalty: Some(0.5),
+        function_call: Some("auto".into()),
+        functions: Some(vec!["GetOrderInformation".into()]),
+        logit_bias: Some(
+            json!({"50256": -100})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        logprobs: Some(true),
+        max_tokens: Some(512),
+        model: Some("gpt-4o-mini".into()),
+        model_list: Some(vec!["gpt-4o-mini".into(), "gpt-4o".into()]),
+        n: Some(1),
+        presence_penalty: Some(-0.25),
+        provider: Some("openai".into()),
+        response_format: Some(
+            json!({"type": "json_object"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        seed: Some(42),
+        stop: Some(
+            json!({"sequences": ["\n\n"]})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        stream: Some(false),
+        temperature: Some(0.7),
+        timeout: Some(30.0),
+        tool_choice: Some("auto".into()),
+        tools: Some(vec![wire::Tool {
+            name: "GetOrderInformation".into(),
+            description: "Look an order up by its id".into(),
+            parameters: json!({"type": "object", "properties": {"order_id": {"type": "string"}}}),
+        }]),
+        top_logprobs: Some(3),
+        top_p: Some(0.9),
+        user: Some("customer-7".into()),
+    }
+}
+
+fn document(id: &str) -> Document {
+    Document {
+        identifier: format!("kb://orders/{id}"),
+        title: format!("Order {id}"),
+        content_type: "text/plain".into(),
+        content: Some(json!("Orders ship within two days.")),
+        metadata: json!({"score": 0.82})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+/// One trace through the public API with every span family, every message role, text and data
+/// parts, tool calls, options, usage, cost, documents, queries, events on spans and on the
+/// trace, findings of all three value types, an error span and a session.
+fn record_everything() -> IngestSignalsV1RequestBody {
+    let recorder = Recorder::install();
+    {
+        let trace = modelmetry::start_trace("chatbot.turn");
+        trace.set_session_id("conversation-42");
+        trace.set_user_id("customer-7");
+        trace.add_tags(["support", "orders"]);
+        trace.set_metadata("release", "2026.11");
+        trace.set_input("Where is my order #A-1042?");
+        {
+            let llm = modelmetry::start_span("llm.generate", Kind::Llm);
+            llm.set_options(full_options());
+            let call = ToolCall::function(
+                "call_1",
+                "GetOrderInformation",
+                json!({"order_id": "A-1042"}),
+            );
+            llm.set_messages(vec![
+                Message::system("You are a support agent."),
+                Message::User(UserMessage {
+                    contents: vec![
+                        Part::text("Where is my order? Here is the receipt:"),
+                        Part::Data(DataPart {
+                            mime_type: "image/png".into(),
+                            data: PIXEL_PNG.into(),
+                            detail: Some(Detail::Low),
+                        }),
+                    ],
+                    name: Some("customer".into()),
+                }),
+                Message::assistant_tool_calls(vec![call]),
+                Message::tool("call_1", r#"{"status":"shipped"}"#),
+                Message::assistant("It shipped yesterday."),
+            ]);
+            llm.set_usage(Usage::tokens(120, 18));
+            llm.set_cost(Cost::new(0.000_018, 0.000_010_8, "USD"));
+            llm.add_document(document("A-1042"));
+            llm.set_input("Where is my order #A-1042?");
+            llm.set_output("It shipped yesterday.");
+            Event::new("tool_selected")
+                .with("tool", "GetOrderInformation")
+                .record();
+            Finding::new("input_tokens", 120).record();
+            Finding::new("grounded", true)
+                .description("answer cites a document")
+                .record();
+            Finding::new("verdict", "pass")
+                .comment("rule-based")
+                .metadata("rule", "r1")
+                .record();
+        }
+        {
+            let emb = modelmetry::start_span("embed.query", Kind::Embeddings);
+            emb.set_model("text-embedding-3-small");
+            emb.set_provider("openai");
+            emb.set_embedding_inputs(vec!["order A-1042 status".into()]);
+            let ret = modelmetry::start_span("kb.search", Kind::Retriever);
+            ret.add_query(RetrievalQuery {
+                text_representation: "order A-1042 status".into(),
+                embeddings: Some(vec![0.1, -0.2, 0.3]),
+            });
+            ret.add_document(document("A-1042"));
+            ret.add_document(document("shipping-policy"));
+        }
+        {
+            let tool = modelmetry::start_span("GetOrderInformation", Kind::Tool);
+            tool.set_input(&json!({"order_id": "A-1042"}));
+            tool.set_output(&json!({"status": "shipped"}));
+            tool.set_usage(Usage::tokens(1, 1)); // kept in metadata: a tool has no usage field
+            tool.record_error(&"upstream timed out once");
+        }
+        for kind in [Kind::Agent, Kind::Chain, Kind::Other] {
+            let span = modelmetry::start_span(kind.as_str(), kind);
+            span.set_severity(Severity::Warning);
+            span.set_message("slow");
+        }
+        // Signals on the trace itself.
+        modelmetry::current_trace().record_finding(Finding::new("response_safe_score", 0.93));
+        Event::new("turn_done").record();
+    }
+    let traces = recorder.take();
+    assert_eq!(traces.len(), 1, "one trace recorded");
+    traces[0].ingest().clone()
+}
+
+fn families(body: &IngestSignalsV1RequestBody) -> Vec<Option<Family>> {
+    body.spans.iter().map(|s| s.family).collect()
+}
+
+#[test]
+fn a_trace_of_every_family_validates_against_the_spec() {
+    let body = record_everything();
+    // The batch really holds what this test claims to check.
+    let fam = families(&body);
+    for f in [
+        Family::Completion,
+        Family::Embeddings,
+        Family::Retrieval,
+        Family::Other,
+    ] {
+        assert!(fam.contains(&Some(f)), "a {f:?} span in {fam:?}");
+    }
+    let completion = body
+        .spans
+        .iter()
+        .find_map(|s| match &s.family_data {
+            Some(FamilyData::Completion(c)) => Some(c),
+            _ => None,
+        })
+        .expect("a completion span");
+    let roles: Vec<&str> = completion.messages.iter().map(Message::role).collect();
+    for role in ["system", "user", "assistant", "tool"] {
+        assert!(roles.contains(&role), "a {role} message in {roles:?}");
+    }
+    assert!(completion.options.is_some() && completion.usage.is_some());
+    assert!(completion.cost.is_some() && !completion.documents.is_empty());
+    let values: Vec<&FindingValue> = body.findings.iter().map(|f| &f.value).collect();
+    assert!(values.iter().any(|v| matches!(v, FindingValue::Number(_))));
+    assert!(values.iter().any(|v| matches!(v, FindingValue::Bool(_))));
+    assert!(values.iter().any(|v| matches!(v, FindingValue::Text(_))));
+    assert!(
+        body.events.iter().any(|e| e.span_id.is_none()),
+        "an event on the trace"
+    );
+    assert!(
+        body.findings.iter().any(|f| f.span_id.is_none()),
+        "a finding on the trace"
+    );
+    assert_eq!(body.sessions.len(), 1);
+    assert_eq!(body.traces.len(), 1);
+
+    let json = serde_json::to_value(&body).expect("the body serialises");
+    assert_valid(&json);
+}
+
+#[test]
+fn each_record_validates_against_its_own_component() {
+    let body = serde_json::to_value(record_everything()).expect("serialises");
+    for (section, component) in [
+        ("Traces", "CreateTraceParams"),
+        ("Spans", "CreateSpanParams"),
+        ("Events", "CreateEventParams"),
+        ("Findings", "CreateFindingParams"),
+        ("Sessions", "CreateSessionParams"),
+    ] {
+        let schema = Component::new(component);
+        let records = body[section].as_array().expect("every section is present");
+        assert!(!records.is_empty(), "{section} is not empty");
+        for r in records {
+            let errors = schema.errors(r);
+            assert!(
+                errors.is_empty(),
+                "{section} record breaks {component}: {errors:?}\n{r}"
+            );
+        }
+    }
+}
+
+#[test]
+fn spans_with_nothing_set_still_carry_their_familys_required_fields() {
+    let recorder = Recorder::install();
+    {
+        let _t = modelmetry::start_trace("bare");
+        for kind in Kind::ALL {
+            let _s = modelmetry::start_span(kind.as_str(), kind);
+        }
+    }
+    let body = serde_json::to_value(recorder.take()[0].ingest()).expect("serialises");
+    assert_eq!(
+        body["Spans"].as_array().map(Vec::len),
+        Some(Kind::ALL.len())
+    );
+    assert_valid(&body);
+}
+
+/// Every field the API never fills (EntryID, event/finding ids, a session name and metadata,
+/// Message names, `Detail`, null-able arrays) still validates when set by hand.
+fn hand_built() -> IngestSignalsV1RequestBody {
+    let trace = "0190a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6b".to_owned();
+    let span = "0190a3c4-5b6d-7e8f-9a0b-000000000001".to_owned();
+    let at = "2026-11-22T03:14:57.123456Z".to_owned();
+    IngestSignalsV1RequestBody {
+        traces: vec![CreateTraceParams {
+            xid: trace.clone(),
+            name: Some("batch".into()),
+            session_id: Some("s-1".into()),
+            start: at.clone(),
+            end: Some("2026-11-22T03:14:58Z".into()),
+            metadata: json!({"nested": {"a": [1, 2.5, null, "x"]}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        }],
+        spans: vec![
+            CreateSpanParams {
+                xid: span.clone(),
+                trace_id: trace.clone(),
+                parent_id: None,
+                name: "llm".into(),
+                start: at.clone(),
+                end: at.clone(),
+                family: Some(Family::Completion),
+                family_data: Some(FamilyData::Completion(CompletionFamilyData {
+                    messages: vec![
+                        Message::System(SystemMessage {
+                            contents: vec![Part::text("be brief")],
+                            name: Some("policy".into()),
+                        }),
+                        Message::Assistant(AssistantMessage {
+                            contents: vec![],
+                            name: Some("bot".into()),
+                            tool_calls: Some(vec![ToolCall::function("c", "f", Value::Null)]),
+                        }),
+                        Message::Tool(ToolMessage {
+                            contents: vec![Part::Data(DataPart {
+                                mime_type: "application/octet-stream".into(),
+                                data: "AAEC".into(),
+                                detail: Some(Detail::Auto),
+                            })],
+                            tool_call_id: "c".into(),
+                        }),
+                    ],
+                    options: Some(Options {
+                        temperature: Some(0.0),
+                        top_p: Some(1.0),
+                        timeout: Some(0.0),
+                        ..Options::default()
+                    }),
+                    usage: Some(Usage {
+                        input: Some(wire::UsageValue {
+                            amount: 0.5,
+                            unit: "characters".into(),
+                        }),
+                        output: None,
+                        total: None,
+                    }),
+                    cost: Some(Cost {
+                        input: None,
+                        output: None,
+                        total: Some(Money::new(1e-9, "EUR")),
+                    }),
+                    documents: vec![Document {
+                        identifier: "d".into(),
+                        title: "t".into(),
+                        content_type: "application/json".into(),
+                        content: Some(json!({"k": [1, 2]})),
+                        metadata: Default::default(),
+                    }],
+                })),
+                message: Some("ok".into()),
+                severity: Some(Severity::Debug),
+                metadata: Default::default(),
+            },
+            CreateSpanParams {
+                xid: "0190a3c4-5b6d-7e8f-9a0b-000000000002".into(),
+                trace_id: trace.clone(),
+                parent_id: Some(span.clone()),
+                name: "noop".into(),
+                start: at.clone(),
+                end: at.clone(),
+                family: Some(Family::Other),
+                family_data: Some(FamilyData::Other(OtherFamilyData {})),
+                message: None,
+                severity: Some(Severity::Info),
+                metadata: Default::default(),
+            },
+        ],
+        events: vec![CreateEventParams {
+            xid: "0190a3c4-5b6d-7e8f-9a0b-00000000000e".into(),
+            name: "e".into(),
+            at: Some(at.clone()),
+            trace_id: Some(trace.clone()),
+            span_id: Some(span.clone()),
+            entry_id: Some("entry-1".into()),
+            metadata: Default::default(),
+        }],
+        findings: vec![CreateFindingParams {
+            xid: "0190a3c4-5b6d-7e8f-9a0b-00000000000f".into(),
+            name: "f".into(),
+            value: FindingValue::Number(-0.0),
+            at: Some(at),
+            comment: Some("c".into()),
+            description: Some("d".into()),
+            source: Some(FindingSource::Annotation),
+            trace_id: Some(trace),
+            span_id: None,
+            entry_id: Some("entry-1".into()),
+            metadata: Default::default(),
+        }],
+        sessions: vec![CreateSessionParams {
+            xid: "s-1".into(),
+            name: Some("support chat".into()),
+            metadata: json!({"channel": "web"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        }],
+    }
+}
+
+#[test]
+fn hand_built_wire_values_validate_and_round_trip() {
+    let body = hand_built();
+    let json = serde_json::to_value(&body).expect("serialises");
+    assert_valid(&json);
+    let back: IngestSignalsV1RequestBody = serde_json::from_value(json).expect("deserialises");
+    assert_eq!(back, body);
+}
+
+/// Each bad change to a valid body, and the JSON pointer of the value it changes.
+fn breakages() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "temperature above 1",
+            "/Spans/0/FamilyData/Options/Temperature",
+            json!(1.5),
+        ),
+        (
+            "negative top_p",
+            "/Spans/0/FamilyData/Options/TopP",
+            json!(-0.1),
+        ),
+        (
+            "negative timeout",
+            "/Spans/0/FamilyData/Options/Timeout",
+            json!(-1),
+        ),
+        (
+            "lower-case currency",
+            "/Spans/0/FamilyData/Cost/Total/Currency",
+            json!("eur"),
+        ),
+        (
+            "a NaN turned null",
+            "/Spans/0/FamilyData/Usage/Input/Amount",
+            Value::Null,
+        ),
+        (
+            "a date that is not RFC 3339",
+            "/Traces/0/Start",
+            json!("yesterday"),
+        ),
+        ("a finding value of null", "/Findings/0/Value", Value::Null),
+        (
+            "an unknown role",
+            "/Spans/0/FamilyData/Messages/0/Role",
+            json!("robot"),
+        ),
+        (
+            "data that is not base64",
+            "/Spans/0/FamilyData/Messages/2/Contents/0/Data",
+            json!("not base64!"),
+        ),
+        (
+            "an unknown detail",
+            "/Spans/0/FamilyData/Messages/2/Contents/0/Detail",
+            json!("max"),
+        ),
+        (
+            "a tool call of another type",
+            "/Spans/0/FamilyData/Messages/1/ToolCalls/0/Type",
+            json!("code"),
+        ),
+        (
+            "an unknown finding source",
+            "/Findings/0/Source",
+            json!("robot"),
+        ),
+        (
+            "a session XID that is a number",
+            "/Sessions/0/XID",
+            json!(7),
+        ),
+        (
+            "other-family data with a field",
+            "/Spans/1/FamilyData/Messages",
+            json!([]),
+        ),
+    ]
+}
+
+#[test]
+fn the_validator_rejects_known_bad_bodies() {
+    let good = serde_json::to_value(hand_built()).expect("serialises");
+    assert!(body_errors(&good).is_empty(), "the starting body is valid");
+    for (what, pointer, bad) in breakages() {
+        let mut body = good.clone();
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer with a parent");
+        let slot = body
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .unwrap_or_else(|| panic!("{what}: {parent} is an object"));
+        slot.insert(key.to_owned(), bad);
+        let errors = body_errors(&body);
+        // Refused, and for this change: an error points at the value or at its parent.
+        let at_the_change = errors.iter().any(|e| {
+            let path = e.split(':').next().unwrap_or("");
+            !path.is_empty() && pointer.starts_with(path)
+        });
+        assert!(
+            at_the_change,
+            "{what}: not refused at {pointer}: {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn the_validator_rejects_missing_required_fields_and_unknown_ones() {
+    let good = serde_json::to_value(hand_built()).expect("serialises");
+    for (what, pointer) in [
+        ("a span without Name", "/Spans/0/Name"),
+        ("a span without End", "/Spans/0/End"),
+        ("a trace without Start", "/Traces/0/Start"),
+        ("a finding without Value", "/Findings/0/Value"),
+        ("an event without XID", "/Events/0/XID"),
+        (
+            "a document without Title",
+            "/Spans/0/FamilyData/Documents/0/Title",
+        ),
+        (
+            "a tool message without ToolCallID",
+            "/Spans/0/FamilyData/Messages/2/ToolCallID",
+        ),
+        (
+            "a usage value without Unit",
+            "/Spans/0/FamilyData/Usage/Input/Unit",
+        ),
+    ] {
+        let mut body = good.clone();
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer with a parent");
+        let removed = body
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .and_then(|o| o.remove(key));
+        assert!(removed.is_some(), "{what}: {pointer} was there to remove");
+        assert!(
+            !body_errors(&body).is_empty(),
+            "{what}: the validator accepted it"
+        );
+    }
+    let mut body = good.clone();
+    body["Spans"][0]["Colour"] = json!("blue");
+    assert!(
+        !body_errors(&body).is_empty(),
+        "an unknown span field is refused"
+    );
+    let mut body = good;
+    body["Spans"][0]["FamilyData"]["Options"]["APIKey"] = json!("sk-1");
+    assert!(
+        body_errors(&body).is_empty(),
+        "APIKey is in the spec (the SDK never sends it, which wire.rs tests)"
+    );
+}
+
+#[test]
+fn the_spec_copy_matches_the_shared_reference() {
+    // The tests carry their own copy so that they run from the repository alone; when the
+    // shared reference sits beside the repository (as in CI), the copy must not have drifted.
+    let shared = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/reference/modelmetry-openapi.yaml"
+    );
+    match std::fs::read_to_string(shared) {
+        Ok(text) => assert!(
+            text == openapi::SPEC_YAML,
+            "tests/fixtures/modelmetry-openapi.yaml differs from {shared}: copy it again"
+        ),
+        Err(e) => eprintln!("note: {shared} not readable ({e}); the fixture is used alone"),
+    }
+    // Either way the fixture is the spec: it holds the ingest body and its components.
+    let doc = openapi::document();
+    assert!(doc["components"]["schemas"]["IngestSignalsV1RequestBody"].is_object());
+    assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+}
