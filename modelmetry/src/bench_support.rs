@@ -84,7 +84,10 @@ impl Synthetic {
 
     /// Turn the traces into ingest request bodies, as the exporter does; returns the bytes.
     pub fn encode_ingest(&self, max_batch_bytes: usize) -> usize {
-        let (records, _) = ingest::encode(&ingest::to_body(&self.traces));
+        let record_limit = crate::Config::default()
+            .max_batch_bytes(max_batch_bytes)
+            .record_limit();
+        let (records, _) = ingest::encode(&ingest::to_body(&self.traces, record_limit));
         ingest::pack(&records, usize::MAX, max_batch_bytes)
             .iter()
             .map(|r| r.body.len())

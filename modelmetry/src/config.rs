@@ -99,11 +99,19 @@ pub struct Config {
     pub(crate) export_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) capture_content: bool,
+    pub(crate) max_value_bytes: usize,
+    pub(crate) max_record_bytes: usize,
     pub(crate) allow_insecure_http: bool,
     pub(crate) on_error: Option<ErrorHook>,
     /// Problems found while reading the environment, reported by `init`.
     pub(crate) env_errors: Vec<Error>,
 }
+
+/// The default per-record limit: half a request, so a batch still packs more than one record.
+const DEFAULT_MAX_RECORD_BYTES: usize = 512 * 1024;
+
+/// The smallest per-record limit: room for a record's ids, times and the truncation marker.
+const MIN_RECORD_BYTES: usize = 4096;
 
 /// The default base URL of the Modelmetry API.
 pub const DEFAULT_BASE_URL: &str = "https://api.modelmetry.com";
@@ -125,6 +133,8 @@ impl Default for Config {
             export_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(5),
             capture_content: true,
+            max_value_bytes: crate::capture::DEFAULT_MAX_VALUE_BYTES,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             allow_insecure_http: false,
             on_error: None,
             env_errors: Vec::new(),
@@ -149,6 +159,8 @@ impl std::fmt::Debug for Config {
             .field("export_timeout", &self.export_timeout)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("capture_content", &self.capture_content)
+            .field("max_value_bytes", &self.max_value_bytes)
+            .field("max_record_bytes", &self.max_record_bytes)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .finish_non_exhaustive()
     }
@@ -306,6 +318,39 @@ impl Config {
     pub fn capture_content(mut self, on: bool) -> Self {
         self.capture_content = on;
         self
+    }
+
+    /// The most bytes of JSON one captured value (an input, an output, a metadata value) may
+    /// take (default 256 KiB, at least 1 KiB). A larger value is cut as it is captured:
+    /// strings end in `…`, arrays and maps keep their first entries, and nothing past the cap is
+    /// copied, so a huge prompt costs no more memory than the cap. The cut is listed in the
+    /// record's metadata under `modelmetry.truncated` (`{"field": "Metadata.input",
+    /// "original_bytes": 5242880}`) and counted in [`Stats::truncated`](crate::Stats).
+    pub fn max_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_value_bytes = bytes.max(1024);
+        self
+    }
+
+    /// The most bytes of JSON one record (a trace, span, event, finding or session) may take
+    /// when sent (default 512 KiB, at least 4 KiB, and never more than
+    /// [`max_batch_bytes`](Config::max_batch_bytes) less the request's own brackets). A larger
+    /// record is cut field by field, the largest strings first (inputs, outputs, messages,
+    /// metadata), then whole fields, until it fits; it is never dropped. What was cut is listed
+    /// in its metadata under `modelmetry.truncated` and counted in
+    /// [`Stats::truncated`](crate::Stats).
+    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
+        self.max_record_bytes = bytes.max(MIN_RECORD_BYTES);
+        self
+    }
+
+    /// The per-record limit in force: [`max_record_bytes`](Config::max_record_bytes), within
+    /// what one request can carry.
+    pub(crate) fn record_limit(&self) -> usize {
+        // `{"Sessions":[` … `]}`: the longest section key and its brackets.
+        const ENVELOPE: usize = 16;
+        self.max_record_bytes
+            .min(self.max_batch_bytes.saturating_sub(ENVELOPE))
+            .max(MIN_RECORD_BYTES)
     }
 
     /// Allow a plain `http://` base URL to a host that is not loopback (default `false`).

@@ -73,10 +73,12 @@ mod id;
 mod pipeline;
 pub mod propagation;
 mod record;
+mod sanitize;
 mod signal;
 mod stats;
 mod time;
 mod transport;
+mod truncate;
 
 pub mod testing;
 pub mod wire;

@@ -60,8 +60,7 @@ impl Finding {
 
     /// Add a metadata entry.
     pub fn metadata<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Self {
-        self.metadata
-            .insert(key.to_owned(), capture::metadata_value(value));
+        capture::metadata(value).insert_into(&mut self.metadata, key);
         self
     }
 
@@ -131,8 +130,7 @@ impl Event {
 
     /// Add a metadata entry.
     pub fn with<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Self {
-        self.metadata
-            .insert(key.to_owned(), capture::metadata_value(value));
+        capture::metadata(value).insert_into(&mut self.metadata, key);
         self
     }
 

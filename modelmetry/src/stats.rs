@@ -23,6 +23,8 @@ static SENT: AtomicU64 = AtomicU64::new(0);
 static RETRIED: AtomicU64 = AtomicU64::new(0);
 static BUFFERED: AtomicU64 = AtomicU64::new(0);
 static DROPPED: [AtomicU64; REASONS] = [const { AtomicU64::new(0) }; REASONS];
+static SANITIZED: AtomicU64 = AtomicU64::new(0);
+static TRUNCATED: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn count_drop(reason: Drop, records: u64) {
     DROPPED[reason as usize].fetch_add(records, Relaxed);
@@ -38,6 +40,14 @@ pub(crate) fn count_sent(records: u64) {
 
 pub(crate) fn count_retried(records: u64) {
     RETRIED.fetch_add(records, Relaxed);
+}
+
+pub(crate) fn count_sanitized(values: u64) {
+    SANITIZED.fetch_add(values, Relaxed);
+}
+
+pub(crate) fn count_truncated(values: u64) {
+    TRUNCATED.fetch_add(values, Relaxed);
 }
 
 pub(crate) fn buffered_add(records: u64) {
@@ -68,6 +78,17 @@ pub struct Stats {
     pub buffered: u64,
     /// Records lost, by reason.
     pub dropped: Dropped,
+    /// Values the SDK changed so that their record stays valid, instead of losing the record
+    /// (not losses: what was there is kept, changed or moved). A non-finite number captured as
+    /// the text `"NaN"`, `"Infinity"` or `"-Infinity"`; a value the spec refuses (a temperature
+    /// above 1, a currency that is not three capital letters, an empty required field, data
+    /// that is not base64, …) moved to the record's metadata under `modelmetry.invalid`.
+    pub sanitized: u64,
+    /// Values cut to fit a size limit: a captured value over
+    /// [`Config::max_value_bytes`](crate::Config::max_value_bytes), or a field of a record over
+    /// [`Config::max_record_bytes`](crate::Config::max_record_bytes). Each is listed in the
+    /// record's metadata under `modelmetry.truncated` with its original size.
+    pub truncated: u64,
 }
 
 /// Records lost, by reason.
@@ -120,6 +141,8 @@ pub fn stats() -> Stats {
         sent: SENT.load(Relaxed),
         retried: RETRIED.load(Relaxed),
         buffered: BUFFERED.load(Relaxed),
+        sanitized: SANITIZED.load(Relaxed),
+        truncated: TRUNCATED.load(Relaxed),
         dropped: Dropped {
             buffer_full: d(Drop::BufferFull),
             rejected: d(Drop::Rejected),

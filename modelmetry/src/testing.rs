@@ -32,6 +32,8 @@ pub fn lock() -> MutexGuard<'static, ()> {
 pub struct RecordedTrace {
     tree: String,
     body: IngestSignalsV1RequestBody,
+    max_batch_records: usize,
+    max_batch_bytes: usize,
 }
 
 impl RecordedTrace {
@@ -40,9 +42,21 @@ impl RecordedTrace {
         &self.tree
     }
 
-    /// The ingest body this trace becomes.
+    /// The ingest body this trace becomes: checked against the spec's constraints and with
+    /// each record cut to the per-record limit, as the HTTP exporter sends it.
     pub fn ingest(&self) -> &IngestSignalsV1RequestBody {
         &self.body
+    }
+
+    /// The request bodies (JSON) the HTTP exporter would send for this trace, packed by the
+    /// configured [`max_batch_records`](Config::max_batch_records) and
+    /// [`max_batch_bytes`](Config::max_batch_bytes).
+    pub fn requests(&self) -> Vec<String> {
+        let (records, _unencodable) = ingest::encode(&self.body);
+        ingest::pack(&records, self.max_batch_records, self.max_batch_bytes)
+            .into_iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect()
     }
 }
 
@@ -57,15 +71,22 @@ pub struct Recorder {
     _lock: MutexGuard<'static, ()>,
 }
 
-struct Capture(Arc<Mutex<Vec<RecordedTrace>>>);
+struct Capture {
+    traces: Arc<Mutex<Vec<RecordedTrace>>>,
+    record_limit: usize,
+    max_batch_records: usize,
+    max_batch_bytes: usize,
+}
 
 impl Exporter for Capture {
     fn export(&self, traces: &[FinishedTrace], _deadline: Instant) -> Tally {
         let recorded = traces.iter().map(|t| RecordedTrace {
             tree: console::render(t, false),
-            body: ingest::to_body(std::slice::from_ref(t)),
+            body: ingest::to_body(std::slice::from_ref(t), self.record_limit),
+            max_batch_records: self.max_batch_records,
+            max_batch_bytes: self.max_batch_bytes,
         });
-        self.0
+        self.traces
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend(recorded);
@@ -88,7 +109,13 @@ impl Recorder {
         let lock = lock();
         let traces = Arc::new(Mutex::new(Vec::new()));
         let config = config.delivery(Delivery::Synchronous);
-        let guard = client::install_exporter(config, Some(Box::new(Capture(traces.clone()))));
+        let capture = Capture {
+            traces: traces.clone(),
+            record_limit: config.record_limit(),
+            max_batch_records: config.max_batch_records,
+            max_batch_bytes: config.max_batch_bytes,
+        };
+        let guard = client::install_exporter(config, Some(Box::new(capture)));
         Recorder {
             traces,
             guard: Some(guard),

@@ -178,8 +178,11 @@ impl SpanRef {
     /// Record the span's input (captured as JSON; skipped when content capture is off).
     pub fn set_input<T: Serialize + ?Sized>(&self, input: &T) {
         if self.slot.is_some() {
-            if let Some(v) = capture::to_json(input) {
-                self.update(|r| r.data_mut().input = Some(v));
+            if let Some(c) = capture::content(input) {
+                self.update(|r| {
+                    let d = r.data_mut();
+                    d.input = Some(c.noted(&mut d.metadata, "Metadata.input"));
+                });
             }
         }
     }
@@ -187,8 +190,11 @@ impl SpanRef {
     /// Record the span's output (captured as JSON; skipped when content capture is off).
     pub fn set_output<T: Serialize + ?Sized>(&self, output: &T) {
         if self.slot.is_some() {
-            if let Some(v) = capture::to_json(output) {
-                self.update(|r| r.data_mut().output = Some(v));
+            if let Some(c) = capture::content(output) {
+                self.update(|r| {
+                    let d = r.data_mut();
+                    d.output = Some(c.noted(&mut d.metadata, "Metadata.output"));
+                });
             }
         }
     }
@@ -196,10 +202,8 @@ impl SpanRef {
     /// Set one metadata entry (always recorded: metadata is not content).
     pub fn set_metadata<T: Serialize + ?Sized>(&self, key: &str, value: &T) {
         if self.slot.is_some() {
-            let v = capture::metadata_value(value);
-            self.update(|r| {
-                r.data_mut().metadata.insert(key.to_owned(), v);
-            });
+            let c = capture::metadata(value);
+            self.update(|r| c.insert_into(&mut r.data_mut().metadata, key));
         }
     }
 
@@ -499,23 +503,21 @@ impl TraceRef {
 
     /// Set one metadata entry.
     pub fn set_metadata<T: Serialize + ?Sized>(&self, key: &str, value: &T) {
-        let v = capture::metadata_value(value);
-        self.update(|t| {
-            t.metadata.insert(key.to_owned(), v);
-        });
+        let c = capture::metadata(value);
+        self.update(|t| c.insert_into(&mut t.metadata, key));
     }
 
     /// Record the trace's input (skipped when content capture is off).
     pub fn set_input<T: Serialize + ?Sized>(&self, input: &T) {
-        if let Some(v) = capture::to_json(input) {
-            self.update(|t| t.input = Some(v));
+        if let Some(c) = capture::content(input) {
+            self.update(|t| t.input = Some(c.noted(&mut t.metadata, "Metadata.input")));
         }
     }
 
     /// Record the trace's output (skipped when content capture is off).
     pub fn set_output<T: Serialize + ?Sized>(&self, output: &T) {
-        if let Some(v) = capture::to_json(output) {
-            self.update(|t| t.output = Some(v));
+        if let Some(c) = capture::content(output) {
+            self.update(|t| t.output = Some(c.noted(&mut t.metadata, "Metadata.output")));
         }
     }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{Exporter, Tally};
+use crate::capture;
 use crate::config::Config;
 use crate::diag;
 use crate::error::Error;
@@ -20,11 +21,13 @@ use crate::wire::{
     CreateSpanParams, CreateTraceParams, EmbeddingsFamilyData, FamilyData, FindingSource,
     IngestSignalsV1RequestBody, RetrievalFamilyData,
 };
+use crate::{sanitize, truncate};
 
 pub(crate) struct Ingest {
     transport: HttpTransport,
     max_records: usize,
     max_bytes: usize,
+    record_limit: usize,
 }
 
 impl Ingest {
@@ -33,6 +36,7 @@ impl Ingest {
             transport: HttpTransport::new(config)?,
             max_records: config.max_batch_records,
             max_bytes: config.max_batch_bytes,
+            record_limit: config.record_limit(),
         })
     }
 }
@@ -40,7 +44,7 @@ impl Ingest {
 impl Exporter for Ingest {
     fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
         let mut tally = Tally::default();
-        let (records, unencodable) = encode(&to_body(traces));
+        let (records, unencodable) = encode(&to_body(traces, self.record_limit));
         if unencodable > 0 {
             tally.rejected += unencodable;
             diag::report(format_args!(
@@ -109,10 +113,10 @@ fn send_with_retry(
 // ---- finished traces to the wire model ---------------------------------------------------
 
 /// The ingest body for `traces`: their traces, spans, events and findings, and one session
-/// record per distinct session id.
-pub(crate) fn to_body(traces: &[FinishedTrace]) -> IngestSignalsV1RequestBody {
+/// record per distinct session id; checked against the spec's constraints (`sanitize`) and
+/// each record cut to `record_limit` bytes of JSON (`truncate`).
+pub(crate) fn to_body(traces: &[FinishedTrace], record_limit: usize) -> IngestSignalsV1RequestBody {
     let mut body = IngestSignalsV1RequestBody::default();
-    let mut sessions = BTreeSet::new();
     for t in traces {
         let trace_xid = t.trace_id.to_uuid();
         let xid_of = |span: SpanId| span_xid(t.trace_id, span);
@@ -134,9 +138,6 @@ pub(crate) fn to_body(traces: &[FinishedTrace]) -> IngestSignalsV1RequestBody {
                 "message",
                 info.message.clone().map(Value::from),
             );
-            if let Some(s) = &info.session_id {
-                sessions.insert(s.clone());
-            }
             body.traces.push(CreateTraceParams {
                 xid: trace_xid.clone(),
                 name: Some(info.name.to_string()),
@@ -178,15 +179,56 @@ pub(crate) fn to_body(traces: &[FinishedTrace]) -> IngestSignalsV1RequestBody {
             }
         }
     }
+    sanitize::body(&mut body);
+    // Sessions come from the traces once their ids are checked, so the two always agree.
+    let sessions: BTreeSet<&String> = body
+        .traces
+        .iter()
+        .filter_map(|t| t.session_id.as_ref())
+        .collect();
     body.sessions = sessions
         .into_iter()
         .map(|xid| CreateSessionParams {
-            xid,
+            xid: xid.clone(),
             name: None,
             metadata: Map::new(),
         })
         .collect();
+    fit_records(&mut body, record_limit);
     body
+}
+
+/// Cut every record over `limit` bytes, field by field, and count the fields cut.
+fn fit_records(body: &mut IngestSignalsV1RequestBody, limit: usize) {
+    let mut cut = 0;
+    cut += body
+        .traces
+        .iter_mut()
+        .map(|r| truncate::record(r, limit))
+        .sum::<u64>();
+    cut += body
+        .spans
+        .iter_mut()
+        .map(|r| truncate::record(r, limit))
+        .sum::<u64>();
+    cut += body
+        .events
+        .iter_mut()
+        .map(|r| truncate::record(r, limit))
+        .sum::<u64>();
+    cut += body
+        .findings
+        .iter_mut()
+        .map(|r| truncate::record(r, limit))
+        .sum::<u64>();
+    cut += body
+        .sessions
+        .iter_mut()
+        .map(|r| truncate::record(r, limit))
+        .sum::<u64>();
+    if cut > 0 {
+        stats::count_truncated(cut);
+    }
 }
 
 fn put(m: &mut Map<String, Value>, key: &str, v: Option<Value>) {
@@ -241,21 +283,15 @@ fn span_params(t: &FinishedTrace, s: &SpanRecord, trace_xid: &str) -> CreateSpan
             _ => {
                 // Spans of other kinds can still carry a model call's details (a tool that
                 // calls a model): keep them in metadata rather than lose them.
-                put(
-                    &mut metadata,
-                    "options",
-                    llm.options.as_ref().map(crate::capture::metadata_value),
-                );
-                put(
-                    &mut metadata,
-                    "usage",
-                    llm.usage.as_ref().map(crate::capture::metadata_value),
-                );
-                put(
-                    &mut metadata,
-                    "cost",
-                    llm.cost.as_ref().map(crate::capture::metadata_value),
-                );
+                if let Some(options) = &llm.options {
+                    capture::metadata(options).insert_into(&mut metadata, "options");
+                }
+                if let Some(usage) = &llm.usage {
+                    capture::metadata(usage).insert_into(&mut metadata, "usage");
+                }
+                if let Some(cost) = &llm.cost {
+                    capture::metadata(cost).insert_into(&mut metadata, "cost");
+                }
                 None
             }
         };
