@@ -393,3 +393,32 @@ fn many_metadata_entries_and_a_huge_name_still_fit() {
         Ok(None | Some(FamilyData::Other(_)))
     ));
 }
+
+#[test]
+fn wide_integers_are_exact_text_and_provider_keys_never_travel() {
+    let options: Options =
+        serde_json::from_value(json!({"Model": "gpt-4o", "APIKey": "sk-live-123"}))
+            .expect("options read");
+    let (_, body, _, _) = record(Config::default(), || {
+        let s = modelmetry::start_span("llm", Kind::Llm);
+        s.set_metadata("id", &u128::MAX);
+        s.set_options(options);
+    });
+    let s = span(&body, "llm");
+    assert_eq!(s["Metadata"]["id"], json!(u128::MAX.to_string()));
+    assert_eq!(s["FamilyData"]["Options"], json!({"Model": "gpt-4o"}));
+    assert!(!body.to_string().contains("sk-live-123"));
+}
+
+#[test]
+fn findings_and_events_with_no_trace_open_are_dropped_and_counted() {
+    let _recorder = Recorder::install();
+    let before = modelmetry::stats();
+    assert!(!Finding::new("orphan", 1).record());
+    assert!(!modelmetry::Event::new("orphan").record());
+    let after = modelmetry::stats();
+    assert_eq!(
+        after.dropped.no_active_trace - before.dropped.no_active_trace,
+        2
+    );
+}
