@@ -43,6 +43,11 @@ pub(crate) fn set_content_enabled(on: bool) {
     CONTENT.store(on, Relaxed);
 }
 
+/// The cap on one captured value, in bytes of JSON.
+pub(crate) fn value_limit() -> usize {
+    VALUE_LIMIT.load(Relaxed)
+}
+
 pub(crate) fn set_value_limit(bytes: usize) {
     VALUE_LIMIT.store(bytes, Relaxed);
 }

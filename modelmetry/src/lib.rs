@@ -69,6 +69,7 @@ mod context;
 mod diag;
 mod error;
 mod export;
+pub mod fold;
 mod id;
 mod pipeline;
 pub mod propagation;
@@ -91,6 +92,7 @@ pub use context::guard::{
     SpanGuard, SpanRef, TraceGuard, TraceRef, current_span, current_trace, start_span, start_trace,
 };
 pub use context::handle::{Context, ContextGuard};
+pub use context::stream::{Fold, FoldOutput, StreamSpan, Traced};
 pub use error::Error;
 #[cfg(feature = "otlp")]
 pub use export::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpConfig, OtlpProtocol};

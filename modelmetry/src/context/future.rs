@@ -3,16 +3,15 @@
 //! The span's record is owned by the future. Each poll lends it to the thread's stack (it is
 //! the current span while the future runs, so nested spans, findings and setters land on it)
 //! and takes it back when the poll returns. The span closes when the future completes, or when
-//! it is dropped before completing (then marked `cancelled` in its metadata).
+//! it is dropped before completing (then marked `cancelled` in its metadata, with the number of
+//! polls it had).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
 
-use super::stack::{self, SharedTrace};
-use crate::record::{Kind, Name, SpanRecord};
+use super::owned::Owned;
+use crate::record::{Kind, Name};
 
 pin_project_lite::pin_project! {
     /// A future wrapped in a span (or a trace): see [`Instrument`].
@@ -20,7 +19,7 @@ pin_project_lite::pin_project! {
     pub struct Instrumented<F> {
         #[pin]
         inner: F,
-        owner: Owner,
+        owner: FutureSpan,
     }
 }
 
@@ -37,7 +36,10 @@ pub trait Instrument: Future + Sized {
     fn in_span(self, name: impl Into<Name>, kind: Kind) -> Instrumented<Self> {
         Instrumented {
             inner: self,
-            owner: Owner::span(name.into(), kind),
+            owner: FutureSpan {
+                owned: Owned::span(name.into(), kind),
+                polls: 0,
+            },
         }
     }
 
@@ -45,123 +47,33 @@ pub trait Instrument: Future + Sized {
     fn in_trace(self, name: impl Into<Name>) -> Instrumented<Self> {
         Instrumented {
             inner: self,
-            owner: Owner::trace(name.into()),
+            owner: FutureSpan {
+                owned: Owned::trace(name.into()),
+                polls: 0,
+            },
         }
     }
 }
 
 impl<F: Future> Instrument for F {}
 
-/// What an instrumented future owns: its span (and its trace, when it started one).
-struct Owner {
-    state: Option<OwnerState>,
-}
-
-struct OwnerState {
-    shared: Arc<SharedTrace>,
-    /// The span the future carries; `None` for a future that is only a trace's root.
-    record: Option<SpanRecord>,
-    owns_trace: bool,
+struct FutureSpan {
+    owned: Owned,
     polls: u64,
 }
 
-impl Owner {
-    fn span(name: Name, kind: Kind) -> Owner {
-        if !crate::client::is_enabled() {
-            return Owner { state: None };
-        }
-        let (shared, parent, owns_trace) = match stack::current_shared() {
-            Some((shared, parent)) if stack::in_trace() => (shared, parent, false),
-            _ => {
-                let shared = SharedTrace::new_root(name.clone());
-                let parent = shared.root_span;
-                (shared, parent, true)
-            }
-        };
-        let record = stack::new_detached_span(name, kind, parent);
-        Owner {
-            state: Some(OwnerState {
-                shared,
-                record: Some(record),
-                owns_trace,
-                polls: 0,
-            }),
-        }
-    }
-
-    fn trace(name: Name) -> Owner {
-        if !crate::client::is_enabled() {
-            return Owner { state: None };
-        }
-        if stack::in_trace() {
-            let mut owner = Owner::span(name, Kind::Other);
-            if let Some(rec) = owner.state.as_mut().and_then(|s| s.record.as_mut()) {
-                rec.data_mut()
-                    .metadata
-                    .insert("nested_trace".into(), true.into());
-            }
-            return owner;
-        }
-        let shared = SharedTrace::new_root(name);
-        Owner {
-            state: Some(OwnerState {
-                shared,
-                record: None,
-                owns_trace: true,
-                polls: 0,
-            }),
-        }
-    }
-
-    /// Close the span (and the trace it owns). `cancelled`: dropped before completion.
-    fn close(&mut self, cancelled: bool) {
-        let Some(mut st) = self.state.take() else {
-            return;
-        };
-        let now = Instant::now();
-        let panicking = std::thread::panicking();
-        if let Some(mut rec) = st.record.take() {
-            rec.end = Some(now);
-            if cancelled && !panicking {
+impl Drop for FutureSpan {
+    fn drop(&mut self) {
+        // Still open here: the future was dropped before it completed.
+        if self.owned.is_open() && !std::thread::panicking() {
+            let polls = self.polls;
+            if let Some(rec) = self.owned.record_mut() {
                 let data = rec.data_mut();
                 data.metadata.insert("cancelled".into(), true.into());
-                data.metadata.insert("polls".into(), st.polls.into());
-            }
-            stack::submit_detached(&st.shared, rec, panicking);
-        }
-        if st.owns_trace {
-            if panicking {
-                st.shared.with_info(|info| {
-                    info.severity = Some(crate::Severity::Error);
-                    info.message
-                        .get_or_insert_with(|| stack::PANIC_MESSAGE.to_owned());
-                });
-            }
-            st.shared.finish(now);
-        }
-    }
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        self.close(true);
-    }
-}
-
-/// Lends the carried span to the stack for one poll, and takes it back even if the poll panics.
-struct Entered<'a> {
-    serial: Option<u64>,
-    owner: &'a mut OwnerState,
-}
-
-impl Drop for Entered<'_> {
-    fn drop(&mut self) {
-        if let Some(serial) = self.serial {
-            let back = stack::detach(serial);
-            if self.owner.record.is_none() {
-                self.owner.record = back;
+                data.metadata.insert("polls".into(), polls.into());
             }
         }
+        self.owned.close();
     }
 }
 
@@ -170,30 +82,15 @@ impl<F: Future> Future for Instrumented<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let Some(state) = this.owner.state.as_mut() else {
+        if !this.owner.owned.is_open() {
             return this.inner.poll(cx);
-        };
-        state.polls += 1;
-        let parent = match &state.record {
-            Some(rec) => rec.parent,
-            None => state.shared.root_span,
-        };
-        let carried = state.record.take();
-        let had_record = carried.is_some();
-        let serial = stack::attach(state.shared.clone(), parent, carried);
-        if serial.is_none() && had_record {
-            // The stack was unreachable: the record is gone with the failed attach. Counted
-            // by the stack; the future still runs.
-            state.record = None;
         }
-        let entered = Entered {
-            serial,
-            owner: state,
-        };
+        this.owner.polls += 1;
+        let entered = this.owner.owned.enter();
         let poll = this.inner.poll(cx);
         drop(entered);
         if poll.is_ready() {
-            this.owner.close(false);
+            this.owner.owned.close();
         }
         poll
     }
@@ -202,7 +99,7 @@ impl<F: Future> Future for Instrumented<F> {
 impl<F> std::fmt::Debug for Instrumented<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Instrumented")
-            .field("recording", &self.owner.state.is_some())
+            .field("recording", &self.owner.owned.is_open())
             .finish()
     }
 }

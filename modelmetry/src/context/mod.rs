@@ -5,4 +5,6 @@
 pub(crate) mod future;
 pub(crate) mod guard;
 pub(crate) mod handle;
+pub(crate) mod owned;
 pub(crate) mod stack;
+pub(crate) mod stream;

@@ -302,6 +302,12 @@ fn span(rec: &SpanRecord, opts: MapOptions, nanos: &impl Fn(Instant) -> u64) -> 
         }
     }
     if let Some(d) = data {
+        // Time to first token of a streamed span (see `Traced`): no `gen_ai.*` span attribute
+        // exists for it, so it gets a name of ours beside the `first_token` span event.
+        a.f64_opt(
+            sc::MM_TTFT_MS,
+            d.metadata.get("ttft_ms").and_then(Value::as_f64),
+        );
         a.metadata(&d.metadata);
         if opts.content {
             if rec.kind == Kind::Tool {

@@ -1,0 +1,275 @@
+//! Spans that live exactly as long as a stream of items: an iterator, or (feature `stream`) a
+//! `futures_core::Stream`.
+//!
+//! The span opens when the stream is created (or earlier, with [`StreamSpan`]) and closes when
+//! the stream ends, when it yields an item the fold calls an error (the span is then marked
+//! `error` with its text), or when it is dropped before the end (marked `cancelled`, with the
+//! number of items it had yielded). Each `next()` (or `poll_next`) makes the span current, so
+//! findings, events, usage and nested spans recorded while an item is produced land on it.
+//!
+//! The arrival of the first item is recorded as a `first_token` event at that instant and as
+//! `ttft_ms` (milliseconds since the span opened) in the span's metadata; the OpenTelemetry
+//! exporter writes it as `modelmetry.ttft_ms` (the GenAI conventions name time to first token
+//! only as a server metric, so no `gen_ai.*` span attribute exists for it).
+//!
+//! ```
+//! # let rec = modelmetry::testing::Recorder::install();
+//! use modelmetry::{Kind, Traced, fold};
+//! let chunks = vec!["Hel", "lo", "!"].into_iter();
+//! let stream = Traced::new(chunks, "llm.stream", Kind::Llm, fold::Text::default());
+//! let answer: String = stream.collect();
+//! assert_eq!(answer, "Hello!");
+//! # assert!(rec.take_trees().contains("event first_token"));
+//! ```
+
+use std::task::Poll;
+use std::time::Instant;
+
+use super::owned::Owned;
+use crate::record::{Kind, Name};
+
+pin_project_lite::pin_project! {
+    /// A stream (iterator or async stream) whose span lives exactly as long as it does.
+    #[must_use = "streams do nothing unless consumed"]
+    pub struct Traced<S, F>
+    where
+        F: FoldOutput,
+    {
+        #[pin]
+        inner: S,
+        span: Tracking<F>,
+    }
+}
+
+/// A span opened before its stream exists: open it when the work starts, run the code that
+/// builds the stream inside it, then hand it the stream.
+///
+/// ```
+/// # let _rec = modelmetry::testing::Recorder::install();
+/// use modelmetry::{Kind, StreamSpan, fold};
+/// let mut span = StreamSpan::open("llm.stream", Kind::Llm);
+/// let chunks = span.in_scope(|| {
+///     modelmetry::current_span().set_model("gpt-4o");
+///     vec!["a", "b"].into_iter()
+/// });
+/// let stream = span.wrap(chunks, fold::Text::default());
+/// assert_eq!(stream.count(), 2);
+/// ```
+#[must_use = "the span closes when this is dropped, unless it is given its stream"]
+pub struct StreamSpan {
+    owned: Owned,
+    opened: Instant,
+}
+
+impl StreamSpan {
+    /// Open a span under the current span (or in a trace of its own).
+    pub fn open(name: impl Into<Name>, kind: Kind) -> StreamSpan {
+        StreamSpan {
+            owned: Owned::span(name.into(), kind),
+            opened: Instant::now(),
+        }
+    }
+
+    /// Run `f` with this span current.
+    pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let _entered = self.owned.enter();
+        f()
+    }
+
+    /// Hand the span its stream: it now closes when the stream ends or is dropped.
+    pub fn wrap<S, F: FoldOutput>(self, inner: S, fold: F) -> Traced<S, F> {
+        Traced {
+            inner,
+            span: Tracking {
+                owned: self.owned,
+                opened: self.opened,
+                fold,
+                items: 0,
+                first_seen: false,
+                ended: false,
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for StreamSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamSpan")
+            .field("recording", &self.owned.is_open())
+            .finish()
+    }
+}
+
+impl<S, F: FoldOutput> Traced<S, F> {
+    /// Wrap `inner` in a span that opens now and closes with the stream. `fold` turns the
+    /// items into the span's output: see [`fold`](crate::fold).
+    pub fn new(inner: S, name: impl Into<Name>, kind: Kind, fold: F) -> Self {
+        StreamSpan::open(name, kind).wrap(inner, fold)
+    }
+
+    /// The number of items yielded so far.
+    pub fn items(&self) -> u64 {
+        self.span.items
+    }
+}
+
+impl<S, F: FoldOutput> std::fmt::Debug for Traced<S, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Traced")
+            .field("items", &self.span.items)
+            .field("recording", &!self.span.ended)
+            .finish()
+    }
+}
+
+/// What a fold hands over when its stream's span closes: the output, and whether it was cut.
+pub trait FoldOutput {
+    /// The output so far (`None`: no output).
+    fn output(&mut self) -> Option<serde_json::Value>;
+
+    /// The size in bytes of everything seen, if the output had to be cut to stay within the
+    /// capture limit; the cut is then marked in the span's metadata.
+    fn original_bytes(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// How a traced stream sees its items: which are errors, and what goes into the output.
+///
+/// `item` runs while the stream's span is current, so a fold can also record on it (usage
+/// from a final chunk, for example, with [`current_span`](crate::current_span)).
+pub trait Fold<T>: FoldOutput {
+    /// See one item. `Err(text)` says the item is a failure: the span closes as an error with
+    /// that text.
+    fn item(&mut self, item: &T) -> Result<(), String>;
+}
+
+struct Tracking<F: FoldOutput> {
+    owned: Owned,
+    opened: Instant,
+    fold: F,
+    items: u64,
+    first_seen: bool,
+    ended: bool,
+}
+
+impl<F: FoldOutput> Tracking<F> {
+    /// Produce one item (or learn that none is ready yet) with the span current, and look at it
+    /// there. Closes the span at the end of the stream or at an error item; after that, items
+    /// pass through untraced.
+    fn step<T>(&mut self, produce: impl FnOnce() -> Poll<Option<T>>) -> Poll<Option<T>>
+    where
+        F: Fold<T>,
+    {
+        if self.ended {
+            return produce();
+        }
+        let Tracking {
+            owned,
+            opened,
+            fold,
+            items,
+            first_seen,
+            ..
+        } = self;
+        let entered = owned.enter();
+        let polled = produce();
+        let close = match &polled {
+            Poll::Pending => false,
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(item)) => {
+                *items += 1;
+                if !*first_seen {
+                    *first_seen = true;
+                    crate::Event::new("first_token").record();
+                    let ttft_ms = opened.elapsed().as_secs_f64() * 1000.0;
+                    crate::current_span()
+                        .set_metadata("ttft_ms", &((ttft_ms * 1000.0).round() / 1000.0));
+                }
+                match fold.item(item) {
+                    Ok(()) => false,
+                    Err(text) => {
+                        crate::current_span().record_error(&text);
+                        true
+                    }
+                }
+            }
+        };
+        drop(entered);
+        if close {
+            self.close(false);
+        }
+        polled
+    }
+
+    /// Close the span with the output so far. `cancelled`: dropped before the end.
+    fn close(&mut self, cancelled: bool) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        let items = self.items;
+        let output = crate::capture::content_enabled()
+            .then(|| self.fold.output())
+            .flatten();
+        let original = self.fold.original_bytes();
+        if let Some(rec) = self.owned.record_mut() {
+            let data = rec.data_mut();
+            data.metadata.insert("items".into(), items.into());
+            if cancelled {
+                data.metadata.insert("cancelled".into(), true.into());
+            }
+            if let Some(value) = output {
+                let captured = crate::capture::metadata(&value);
+                let value = captured.noted(&mut data.metadata, "Metadata.output");
+                if let Some(original) = original {
+                    crate::capture::note_truncated(&mut data.metadata, "Metadata.output", original);
+                }
+                data.output = Some(value);
+            }
+        }
+        self.owned.close();
+    }
+}
+
+impl<F: FoldOutput> Drop for Tracking<F> {
+    fn drop(&mut self) {
+        // Dropped before the end (a caller that stopped reading): closed now, and said so.
+        // During a panic the span is closed as an error instead, by `Owned`.
+        let cancelled = !std::thread::panicking();
+        self.close(cancelled);
+    }
+}
+
+impl<S: Iterator, F: Fold<S::Item>> Iterator for Traced<S, F> {
+    type Item = S::Item;
+
+    fn next(&mut self) -> Option<S::Item> {
+        let inner = &mut self.inner;
+        match self.span.step(|| Poll::Ready(inner.next())) {
+            Poll::Ready(item) => item,
+            Poll::Pending => None, // never: an iterator is always ready
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(feature = "stream")]
+impl<S: futures_core::Stream, F: Fold<S::Item>> futures_core::Stream for Traced<S, F> {
+    type Item = S::Item;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        let this = self.project();
+        let inner = this.inner;
+        this.span.step(|| inner.poll_next(cx))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,366 @@
+//! Streamed answers: a span that lives exactly as long as its stream, with time to first token.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskCx, Poll, Wake, Waker};
+use std::time::Duration;
+
+use modelmetry::testing::{RecordedTrace, Recorder};
+use modelmetry::{Finding, Kind, StreamSpan, Traced, Usage, fold, start_span, start_trace};
+use serde_json::json;
+
+fn only_span<'a>(t: &'a RecordedTrace, name: &str) -> &'a modelmetry::wire::CreateSpanParams {
+    t.ingest()
+        .spans
+        .iter()
+        .find(|s| s.name == name)
+        .expect("span present")
+}
+
+fn millis_between(start: &str, end: &str) -> f64 {
+    // RFC 3339 with microseconds, same day: compare the seconds-of-day parts.
+    let secs = |t: &str| {
+        let time = &t[11..t.len() - 1];
+        let mut parts = time.split(':');
+        let h: f64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0.0);
+        let m: f64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0.0);
+        let s: f64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0.0);
+        h * 3600.0 + m * 60.0 + s
+    };
+    (secs(end) - secs(start)) * 1000.0
+}
+
+fn slow_chunks() -> impl Iterator<Item = &'static str> {
+    ["Your ", "order ", "ships ", "tomorrow."]
+        .into_iter()
+        .inspect(|_| std::thread::sleep(Duration::from_millis(15)))
+}
+
+#[test]
+fn a_consumed_stream_closes_after_its_last_item() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let stream = Traced::new(
+            slow_chunks(),
+            "llm.stream",
+            Kind::Llm,
+            fold::Text::default(),
+        );
+        let answer: String = stream.collect();
+        assert_eq!(answer, "Your order ships tomorrow.");
+        let _after = start_span("after", Kind::Other);
+    }
+    let traces = rec.take();
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n├── llm llm.stream\n│   └── event first_token\n└── other after\n"
+    );
+    let span = only_span(&traces[0], "llm.stream");
+    assert_eq!(span.metadata["output"], json!("Your order ships tomorrow."));
+    assert_eq!(span.metadata["items"], json!(4));
+    assert!(span.metadata.get("cancelled").is_none());
+    let duration = millis_between(&span.start, &span.end);
+    assert!(
+        duration >= 55.0,
+        "the span covers the consumption of all four items: {duration} ms"
+    );
+    let ttft = span.metadata["ttft_ms"].as_f64().expect("ttft_ms");
+    assert!(
+        (14.0..duration).contains(&ttft),
+        "first token after the first item's 15 ms: {ttft}"
+    );
+    let event = traces[0]
+        .ingest()
+        .events
+        .iter()
+        .find(|e| e.name == "first_token")
+        .expect("event");
+    assert_eq!(event.span_id.as_ref(), Some(&span.xid));
+    assert!(millis_between(&span.start, event.at.as_deref().expect("at")) >= 14.0);
+}
+
+#[test]
+fn a_stream_dropped_early_is_closed_and_marked_cancelled() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let mut stream = Traced::new(
+            slow_chunks(),
+            "llm.stream",
+            Kind::Llm,
+            fold::Text::default(),
+        );
+        assert_eq!(stream.next(), Some("Your "));
+        drop(stream); // the caller hung up
+    }
+    let traces = rec.take();
+    let span = only_span(&traces[0], "llm.stream");
+    assert_eq!(span.metadata["cancelled"], json!(true));
+    assert_eq!(span.metadata["items"], json!(1));
+    assert_eq!(span.metadata["output"], json!("Your "));
+}
+
+#[test]
+fn an_error_item_closes_the_span_as_an_error() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let items: Vec<Result<&str, String>> =
+            vec![Ok("partial "), Err("upstream reset".into()), Ok("late")];
+        let stream = Traced::new(
+            items.into_iter(),
+            "llm.stream",
+            Kind::Llm,
+            fold::Results(fold::Text::default()),
+        );
+        let seen: Vec<_> = stream.collect();
+        assert_eq!(seen.len(), 3, "the stream itself is unchanged");
+    }
+    let traces = rec.take();
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n└── llm llm.stream  error: upstream reset\n    └── event first_token\n"
+    );
+    let span = only_span(&traces[0], "llm.stream");
+    assert_eq!(span.metadata["output"], json!("partial "));
+    assert_eq!(span.metadata["items"], json!(2));
+}
+
+#[test]
+fn work_done_while_streaming_lands_on_the_stream_span() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let chunks = ["a", "b", "c"].into_iter().enumerate().map(|(i, c)| {
+            // Runs inside next(): the stream's span is current.
+            Finding::new("chunk", i as f64).record();
+            if i == 2 {
+                modelmetry::current_span().set_usage(Usage::tokens(10, 3));
+            }
+            let _tool = start_span(format!("tokenize {c}"), Kind::Tool);
+            c
+        });
+        let stream = Traced::new(chunks, "llm.stream", Kind::Llm, fold::Text::default());
+        assert_eq!(stream.collect::<String>(), "abc");
+    }
+    let traces = rec.take();
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n\
+         └── llm llm.stream  tokens 10→3\n    \
+             ├── finding chunk = 0\n    \
+             ├── tool tokenize a\n    \
+             ├── event first_token\n    \
+             ├── finding chunk = 1\n    \
+             ├── tool tokenize b\n    \
+             ├── finding chunk = 2\n    \
+             └── tool tokenize c\n"
+    );
+}
+
+#[test]
+fn a_stream_inside_a_stream_nests() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let outer = ["x", "y"].into_iter().map(|c| {
+            let inner = Traced::new(
+                vec![c, c].into_iter(),
+                "inner",
+                Kind::Llm,
+                fold::Text::default(),
+            );
+            inner.collect::<String>()
+        });
+        let stream = Traced::new(outer, "outer", Kind::Agent, fold::Json::default());
+        assert_eq!(stream.collect::<Vec<_>>(), vec!["xx", "yy"]);
+    }
+    let traces = rec.take();
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n\
+         └── agent outer\n    \
+             ├── llm inner\n    \
+             │   └── event first_token\n    \
+             ├── event first_token\n    \
+             └── llm inner\n        \
+                 └── event first_token\n"
+    );
+    let outer = only_span(&traces[0], "outer");
+    assert_eq!(outer.metadata["output"], json!(["xx", "yy"]));
+}
+
+#[test]
+fn a_span_opened_before_its_stream_covers_the_set_up() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let mut span = StreamSpan::open("llm.stream", Kind::Llm);
+        let chunks = span.in_scope(|| {
+            modelmetry::current_span().set_model("gpt-4o");
+            std::thread::sleep(Duration::from_millis(20)); // the request before the first byte
+            vec!["hi"].into_iter()
+        });
+        let stream = span.wrap(chunks, fold::Text::default());
+        assert_eq!(stream.count(), 1);
+    }
+    let traces = rec.take();
+    let span = only_span(&traces[0], "llm.stream");
+    assert!(
+        span.metadata["ttft_ms"].as_f64().is_some_and(|t| t >= 20.0),
+        "{:?}",
+        span.metadata
+    );
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n└── llm llm.stream  gpt-4o\n    └── event first_token\n"
+    );
+}
+
+#[test]
+fn a_custom_fold_keeps_what_it_wants() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let chunks = vec![("he", None), ("llo", Some((12u64, 2u64)))].into_iter();
+        let last_usage = fold::FromFn::new(
+            |out: &mut serde_json::Value, chunk: &(&str, Option<(u64, u64)>)| {
+                if let Some((input, output)) = chunk.1 {
+                    // Providers send usage in the last chunk: record it on the stream's span.
+                    modelmetry::current_span().set_usage(Usage::tokens(input, output));
+                    *out = json!({"input_tokens": input, "output_tokens": output});
+                }
+                Ok(())
+            },
+        );
+        let stream = Traced::new(chunks, "llm.stream", Kind::Llm, last_usage);
+        assert_eq!(stream.count(), 2);
+    }
+    let traces = rec.take();
+    let span = only_span(&traces[0], "llm.stream");
+    assert_eq!(
+        span.metadata["output"],
+        json!({"input_tokens": 12, "output_tokens": 2})
+    );
+    assert!(
+        traces[0].tree().contains("tokens 12→2"),
+        "{}",
+        traces[0].tree()
+    );
+}
+
+#[test]
+fn a_huge_stream_is_bounded_and_the_cut_marked() {
+    let rec = Recorder::install_with(modelmetry::Config::default().max_value_bytes(1024));
+    {
+        let _t = start_trace("turn");
+        let chunks = std::iter::repeat_n("0123456789", 1000);
+        let stream = Traced::new(chunks, "llm.stream", Kind::Llm, fold::Text::default());
+        assert_eq!(stream.count(), 1000);
+    }
+    let traces = rec.take();
+    let span = only_span(&traces[0], "llm.stream");
+    let out = span.metadata["output"].as_str().expect("text");
+    assert!(out.len() <= 1024, "{}", out.len());
+    let cut = span.metadata["modelmetry.truncated"]
+        .as_array()
+        .expect("marked");
+    assert!(
+        cut.iter()
+            .any(|c| c["field"] == "Metadata.output" && c["original_bytes"] == json!(10_000)),
+        "{cut:?}"
+    );
+}
+
+#[test]
+fn with_content_capture_off_nothing_is_collected() {
+    let rec = Recorder::install_with(modelmetry::Config::default().capture_content(false));
+    {
+        let _t = start_trace("turn");
+        let stream = Traced::new(
+            slow_chunks(),
+            "llm.stream",
+            Kind::Llm,
+            fold::Text::default(),
+        );
+        assert_eq!(stream.count(), 4);
+    }
+    let traces = rec.take();
+    let span = only_span(&traces[0], "llm.stream");
+    assert!(span.metadata.get("output").is_none(), "{:?}", span.metadata);
+    assert_eq!(span.metadata["items"], json!(4));
+}
+
+// ---- async streams --------------------------------------------------------------------------
+
+/// Yields its chunks, pending once before each: a stream that really suspends.
+struct Chunks {
+    left: Vec<&'static str>,
+    ready: bool,
+}
+
+impl futures_core::Stream for Chunks {
+    type Item = &'static str;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Option<&'static str>> {
+        if !self.ready {
+            self.ready = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.ready = false;
+        Poll::Ready(if self.left.is_empty() {
+            None
+        } else {
+            Some(self.left.remove(0))
+        })
+    }
+}
+
+struct Noop;
+impl Wake for Noop {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Drain a stream on this thread, counting the polls.
+fn drain<S: futures_core::Stream + Unpin>(mut s: S) -> (Vec<S::Item>, usize) {
+    let waker = Waker::from(Arc::new(Noop));
+    let mut cx = TaskCx::from_waker(&waker);
+    let (mut items, mut polls) = (Vec::new(), 0);
+    loop {
+        polls += 1;
+        match Pin::new(&mut s).poll_next(&mut cx) {
+            Poll::Ready(Some(item)) => items.push(item),
+            Poll::Ready(None) => return (items, polls),
+            Poll::Pending => {}
+        }
+    }
+}
+
+#[test]
+fn an_async_stream_keeps_its_span_until_it_ends() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let chunks = Chunks {
+            left: vec!["a", "b", "c"],
+            ready: false,
+        };
+        let stream = Traced::new(chunks, "llm.stream", Kind::Llm, fold::Text::default());
+        let (items, polls) = drain(stream);
+        assert_eq!(items, vec!["a", "b", "c"]);
+        assert_eq!(polls, 8, "pending before every item and before the end");
+    }
+    let traces = rec.take();
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n└── llm llm.stream\n    └── event first_token\n"
+    );
+    let span = only_span(&traces[0], "llm.stream");
+    assert_eq!(span.metadata["output"], json!("abc"));
+    assert_eq!(span.metadata["items"], json!(3));
+    assert!(
+        span.metadata.get("cancelled").is_none(),
+        "pending is not the end"
+    );
+}
