@@ -134,6 +134,20 @@ pub fn shutdown(timeout: Duration) -> Result<(), Error> {
     }
 }
 
+/// Send what the disk spool holds now (see [`Config::spool_dir`]), on this thread, waiting at
+/// most `timeout`. The client also does this by itself when it starts, and after a
+/// successful send once earlier sends were spooled.
+///
+/// Returns [`Error::Timeout`] with the number of records still on disk if some could not be
+/// delivered (the server is still unreachable, or the time ran out). Without a client or a
+/// spool, returns `Ok`.
+pub fn replay_spool(timeout: Duration) -> Result<(), Error> {
+    match current() {
+        Some(p) => p.replay_spool(timeout),
+        None => Ok(()),
+    }
+}
+
 /// Returned by [`init`]: shuts the client down (delivering what is left, within the
 /// configured shutdown timeout) when dropped.
 #[must_use = "dropping the guard shuts tracing down at once; keep it alive: `let _guard = modelmetry::init();`"]

@@ -1,5 +1,6 @@
 //! [`Config`]: every setting, from code or from the environment.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +84,9 @@ pub(crate) type ErrorHook = Arc<dyn Fn(&str) + Send + Sync>;
 /// | `MODELMETRY_CAPTURE_CONTENT` | [`capture_content`](Config::capture_content) | `true` |
 /// | `MODELMETRY_FLUSH_INTERVAL_MS` | [`flush_interval`](Config::flush_interval) | 1000 |
 /// | `MODELMETRY_ALLOW_INSECURE_HTTP` | [`allow_insecure_http`](Config::allow_insecure_http) | `false` |
+/// | `MODELMETRY_SPOOL_DIR` | [`spool_dir`](Config::spool_dir) | none (spool off) |
+/// | `MODELMETRY_SPOOL_MAX_BYTES` | [`max_spool_bytes`](Config::max_spool_bytes) | 64 MiB |
+/// | `MODELMETRY_DEBUG` | [`debug`](Config::debug) | `false` |
 #[derive(Clone)]
 pub struct Config {
     pub(crate) api_key: Option<ApiKey>,
@@ -102,6 +106,9 @@ pub struct Config {
     pub(crate) max_value_bytes: usize,
     pub(crate) max_record_bytes: usize,
     pub(crate) allow_insecure_http: bool,
+    pub(crate) spool_dir: Option<PathBuf>,
+    pub(crate) max_spool_bytes: u64,
+    pub(crate) debug: bool,
     pub(crate) on_error: Option<ErrorHook>,
     /// Problems found while reading the environment, reported by `init`.
     pub(crate) env_errors: Vec<Error>,
@@ -136,6 +143,9 @@ impl Default for Config {
             max_value_bytes: crate::capture::DEFAULT_MAX_VALUE_BYTES,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             allow_insecure_http: false,
+            spool_dir: None,
+            max_spool_bytes: 64 * 1024 * 1024,
+            debug: false,
             on_error: None,
             env_errors: Vec::new(),
         }
@@ -162,6 +172,9 @@ impl std::fmt::Debug for Config {
             .field("max_value_bytes", &self.max_value_bytes)
             .field("max_record_bytes", &self.max_record_bytes)
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("spool_dir", &self.spool_dir)
+            .field("max_spool_bytes", &self.max_spool_bytes)
+            .field("debug", &self.debug)
             .finish_non_exhaustive()
     }
 }
@@ -208,6 +221,7 @@ impl Config {
         for (name, slot) in [
             ("MODELMETRY_CAPTURE_CONTENT", &mut c.capture_content),
             ("MODELMETRY_ALLOW_INSECURE_HTTP", &mut c.allow_insecure_http),
+            ("MODELMETRY_DEBUG", &mut c.debug),
         ] {
             if let Some(v) = present(name) {
                 match parse_bool(&v) {
@@ -225,6 +239,18 @@ impl Config {
                 _ => c.env_errors.push(Error::Config {
                     setting: "MODELMETRY_FLUSH_INTERVAL_MS",
                     reason: format!("`{v}` is not a positive number of milliseconds"),
+                }),
+            }
+        }
+        if let Some(dir) = present("MODELMETRY_SPOOL_DIR") {
+            c.spool_dir = Some(PathBuf::from(dir));
+        }
+        if let Some(v) = present("MODELMETRY_SPOOL_MAX_BYTES") {
+            match v.parse::<u64>() {
+                Ok(bytes) if bytes > 0 => c.max_spool_bytes = bytes,
+                _ => c.env_errors.push(Error::Config {
+                    setting: "MODELMETRY_SPOOL_MAX_BYTES",
+                    reason: format!("`{v}` is not a positive number of bytes"),
                 }),
             }
         }
@@ -356,6 +382,32 @@ impl Config {
     /// Allow a plain `http://` base URL to a host that is not loopback (default `false`).
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Keep batches that cannot be delivered in time (the backend is down, or shutdown ran out
+    /// of time) in this directory, and send them on the next start or on
+    /// [`replay_spool`](crate::replay_spool). Off by default. Each request is written there
+    /// (temp file, then rename) before it is sent and removed once the server has answered,
+    /// so with the spool on nothing is lost across a restart, even if the process dies
+    /// mid-send; a record may then arrive twice, with the same `XID`.
+    pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spool_dir = Some(dir.into());
+        self
+    }
+
+    /// The most bytes the spool directory may hold (default 64 MiB). Records that would pass
+    /// it are dropped and counted (`stats().dropped.spool_full`).
+    pub fn max_spool_bytes(mut self, bytes: u64) -> Self {
+        self.max_spool_bytes = bytes.max(1);
+        self
+    }
+
+    /// Report each request's payload (its first 4 KiB) through the diagnostics (default
+    /// `false`). Payloads hold your users' prompts and answers: they are never logged
+    /// otherwise. The API key is never logged.
+    pub fn debug(mut self, on: bool) -> Self {
+        self.debug = on;
         self
     }
 

@@ -85,7 +85,7 @@ pub mod testing;
 pub mod wire;
 
 pub use capture::content_enabled;
-pub use client::{Guard, flush, init, shutdown};
+pub use client::{Guard, flush, init, replay_spool, shutdown};
 pub use config::{Config, DEFAULT_BASE_URL, Delivery, ExporterKind};
 pub use context::future::{Instrument, Instrumented};
 pub use context::guard::{

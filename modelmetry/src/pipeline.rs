@@ -4,6 +4,11 @@
 //! Closing a trace only pushes it here (one short lock); the flusher thread exports batches
 //! every `flush_interval`, sooner when a batch fills up, and at once on `flush`. In
 //! synchronous delivery there is no thread: the closing thread exports.
+//!
+//! The buffer's bounds (records and bytes) cover the traces being exported too, so memory
+//! held by finished traces never passes them. While the server's rate limit is in force (a
+//! 429) the flusher leaves traces in the buffer. Only shutdown shortens an export's deadline:
+//! a `flush` that times out leaves its records to be delivered by the export under way.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Delivery};
 use crate::diag;
 use crate::error::Error;
-use crate::export::{Exporter, Tally};
+use crate::export::Exporter;
 use crate::record::FinishedTrace;
 use crate::stats::{self, Drop as DropReason};
 
@@ -34,12 +39,13 @@ struct Queue {
     traces: VecDeque<FinishedTrace>,
     records: u64,
     bytes: usize,
-    /// Records taken by the flusher and not yet counted as sent or dropped.
+    /// Records and bytes taken by the flusher and not yet counted as sent or dropped.
     in_flight: u64,
+    in_flight_bytes: usize,
     /// Flush requests made and completed: a flush waits until `completed` reaches its number.
     requested: u64,
     completed: u64,
-    /// The earliest deadline among pending flush requests.
+    /// Shutdown's deadline: the last export must end by then.
     deadline: Option<Instant>,
     stopping: bool,
     stopped: bool,
@@ -56,6 +62,17 @@ impl Pipeline {
             progress: Condvar::new(),
             worker: Mutex::new(None),
         });
+        if !background && p.exporter.keeps() {
+            // What earlier runs left in the spool goes out on a thread of its own: in
+            // synchronous delivery there is no flusher, and `init` must not wait for it.
+            let replayer = p.clone();
+            let _ = std::thread::Builder::new()
+                .name("modelmetry-replay".into())
+                .spawn(move || {
+                    let deadline = Instant::now() + replayer.config.export_timeout;
+                    let _ = catch_unwind(AssertUnwindSafe(|| replayer.exporter.replay(deadline)));
+                });
+        }
         if background {
             let worker = p.clone();
             let spawned = std::thread::Builder::new()
@@ -103,8 +120,8 @@ impl Pipeline {
             stats::count_drop(DropReason::Shutdown, records);
             return;
         }
-        if q.records + records > self.config.max_buffer_records
-            || q.bytes + bytes > self.config.max_buffer_bytes
+        if q.records + q.in_flight + records > self.config.max_buffer_records
+            || q.bytes + q.in_flight_bytes + bytes > self.config.max_buffer_bytes
         {
             drop(q);
             stats::count_drop(DropReason::BufferFull, records);
@@ -132,7 +149,7 @@ impl Pipeline {
     fn export(&self, traces: Vec<FinishedTrace>, records: u64, deadline: Instant) {
         let outcome = catch_unwind(AssertUnwindSafe(|| self.exporter.export(&traces, deadline)));
         match outcome {
-            Ok(tally) => account(&tally, records),
+            Ok(tally) => tally.count(records),
             Err(_) => {
                 stats::count_drop(DropReason::ExporterPanic, records);
                 diag::report(format_args!(
@@ -148,41 +165,63 @@ impl Pipeline {
 
     /// The flusher thread.
     fn run(self: Arc<Self>) {
+        if self.exporter.keeps() {
+            // First, what earlier runs left in the spool.
+            let deadline = Instant::now() + self.config.export_timeout;
+            if catch_unwind(AssertUnwindSafe(|| self.exporter.replay(deadline))).is_err() {
+                diag::report(format_args!(
+                    "the spool replay panicked; the files stay on disk"
+                ));
+            }
+        }
         let mut next_due = Instant::now() + self.config.flush_interval;
         loop {
             let mut q = self.lock();
             loop {
+                let now = Instant::now();
                 let batch_full = q.records >= self.config.max_batch_records as u64
                     || q.bytes >= self.config.max_batch_bytes;
-                if q.stopping || q.requested > q.completed || batch_full {
-                    break;
-                }
-                let now = Instant::now();
-                if now >= next_due {
-                    break;
-                }
+                let due = q.stopping || q.requested > q.completed || batch_full || now >= next_due;
+                // After a 429 the server asked for silence: traces wait here (bounded, and
+                // counted if the buffer fills) instead of being sent or dropped. Shutdown
+                // cannot wait; its export deals with the limit.
+                let paused = if q.stopping {
+                    None
+                } else {
+                    self.exporter.paused_until()
+                };
+                let wake_at = match (due, paused) {
+                    (true, None) => break,
+                    (_, Some(until)) => until.max(now + Duration::from_millis(1)),
+                    (false, None) => next_due,
+                };
                 q = self
                     .wake
-                    .wait_timeout(q, next_due - now)
+                    .wait_timeout(q, wake_at.saturating_duration_since(now))
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
             }
             let generation = q.requested;
             let stopping = q.stopping;
-            let deadline = q
-                .deadline
-                .take()
-                .unwrap_or_else(|| Instant::now() + self.config.export_timeout);
+            let deadline = match q.deadline {
+                Some(d) if stopping => d,
+                _ => Instant::now() + self.config.export_timeout,
+            };
             let traces: Vec<FinishedTrace> = q.traces.drain(..).collect();
             let records = std::mem::take(&mut q.records);
-            q.bytes = 0;
             q.in_flight = records;
+            q.in_flight_bytes = std::mem::take(&mut q.bytes);
             drop(q);
 
             if !traces.is_empty() {
                 if Instant::now() >= deadline {
-                    // Shutdown's deadline passed before this batch could go: say so.
-                    stats::count_drop(DropReason::Shutdown, records);
+                    // Shutdown's deadline passed before this batch could go: keep it in the
+                    // spool if there is one, else say it is lost.
+                    match catch_unwind(AssertUnwindSafe(|| self.exporter.keep(&traces))) {
+                        Ok(Some(tally)) => tally.count(records),
+                        _ => stats::count_drop(DropReason::Shutdown, records),
+                    }
+                    drop(traces);
                     stats::buffered_sub(records);
                 } else {
                     self.export(traces, records, deadline);
@@ -192,6 +231,7 @@ impl Pipeline {
 
             let mut q = self.lock();
             q.in_flight = 0;
+            q.in_flight_bytes = 0;
             q.completed = q.completed.max(generation);
             let done = stopping && q.traces.is_empty();
             if done {
@@ -217,9 +257,18 @@ impl Pipeline {
         }
         q.requested += 1;
         let generation = q.requested;
-        q.deadline = Some(q.deadline.map_or(deadline, |d| d.min(deadline)));
         self.wake.notify_one();
         self.wait(q, deadline, |q| q.completed >= generation)
+    }
+
+    /// Send what the spool holds now, on this thread, until `timeout`.
+    pub(crate) fn replay_spool(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        catch_unwind(AssertUnwindSafe(|| self.exporter.replay(deadline))).unwrap_or_else(|_| {
+            Err(Error::Transport {
+                reason: "the spool replay panicked; the files stay on disk".to_owned(),
+            })
+        })
     }
 
     /// Export what is buffered, stop the flusher and wait for it, until `timeout`. Anything
@@ -237,7 +286,19 @@ impl Pipeline {
             q.deadline = Some(q.deadline.map_or(deadline, |d| d.min(deadline)));
         }
         self.wake.notify_one();
-        let result = self.wait(q, deadline, |q| q.stopped);
+        // With a spool, stop waiting a little early: what is still buffered then (the flusher
+        // is stuck on a slow server) must reach the disk before the deadline.
+        let reserve = if self.exporter.keeps() {
+            timeout.min(Duration::from_millis(500)) / 5
+        } else {
+            Duration::ZERO
+        };
+        let early = deadline.checked_sub(reserve).unwrap_or(deadline);
+        let mut result = self.wait(q, early, |q| q.stopped);
+        if result.is_err() {
+            self.give_up_buffered();
+            result = self.wait(self.lock(), deadline, |q| q.stopped);
+        }
         if result.is_ok() {
             if let Some(handle) = self
                 .worker
@@ -250,6 +311,26 @@ impl Pipeline {
             }
         }
         result
+    }
+
+    /// Shutdown ran out of time with traces still buffered (the flusher is stuck on a slow
+    /// server): keep them in the spool if there is one, else count them as dropped.
+    fn give_up_buffered(&self) {
+        let (traces, records) = {
+            let mut q = self.lock();
+            let traces: Vec<FinishedTrace> = q.traces.drain(..).collect();
+            q.bytes = 0;
+            (traces, std::mem::take(&mut q.records))
+        };
+        if traces.is_empty() {
+            return;
+        }
+        match catch_unwind(AssertUnwindSafe(|| self.exporter.keep(&traces))) {
+            Ok(Some(tally)) => tally.count(records),
+            _ => stats::count_drop(DropReason::Shutdown, records),
+        }
+        drop(traces);
+        stats::buffered_sub(records);
     }
 
     fn wait(
@@ -273,14 +354,4 @@ impl Pipeline {
         }
         Ok(())
     }
-}
-
-/// Count an export's outcome; whatever the exporter did not account for is counted as a
-/// network loss, so the balance always holds.
-fn account(tally: &Tally, records: u64) {
-    stats::count_sent(tally.sent);
-    stats::count_drop(DropReason::Rejected, tally.rejected);
-    stats::count_drop(DropReason::TooLarge, tally.too_large);
-    let unaccounted = records.saturating_sub(tally.sent + tally.rejected + tally.too_large);
-    stats::count_drop(DropReason::Network, unaccounted);
 }

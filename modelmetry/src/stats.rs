@@ -14,14 +14,21 @@ pub(crate) enum Drop {
     NonFinite,
     NoActiveTrace,
     ContextUnavailable,
+    RateLimited,
+    SpoolFull,
+    SpoolWriteFailed,
 }
 
-const REASONS: usize = 9;
+const REASONS: usize = 12;
 
 static PRODUCED: AtomicU64 = AtomicU64::new(0);
 static SENT: AtomicU64 = AtomicU64::new(0);
 static RETRIED: AtomicU64 = AtomicU64::new(0);
 static BUFFERED: AtomicU64 = AtomicU64::new(0);
+static SPOOLED: AtomicU64 = AtomicU64::new(0);
+static REPLAYED: AtomicU64 = AtomicU64::new(0);
+static SKIPPED_SENDS: AtomicU64 = AtomicU64::new(0);
+static SPOOL_CORRUPT_FILES: AtomicU64 = AtomicU64::new(0);
 static DROPPED: [AtomicU64; REASONS] = [const { AtomicU64::new(0) }; REASONS];
 static SANITIZED: AtomicU64 = AtomicU64::new(0);
 static TRUNCATED: AtomicU64 = AtomicU64::new(0);
@@ -50,6 +57,22 @@ pub(crate) fn count_truncated(values: u64) {
     TRUNCATED.fetch_add(values, Relaxed);
 }
 
+pub(crate) fn count_spooled(records: u64) {
+    SPOOLED.fetch_add(records, Relaxed);
+}
+
+pub(crate) fn count_replayed(records: u64) {
+    REPLAYED.fetch_add(records, Relaxed);
+}
+
+pub(crate) fn count_skipped_send() {
+    SKIPPED_SENDS.fetch_add(1, Relaxed);
+}
+
+pub(crate) fn count_spool_corrupt_file() {
+    SPOOL_CORRUPT_FILES.fetch_add(1, Relaxed);
+}
+
 pub(crate) fn buffered_add(records: u64) {
     BUFFERED.fetch_add(records, Relaxed);
 }
@@ -61,14 +84,15 @@ pub(crate) fn buffered_sub(records: u64) {
 /// What the SDK has done since the process started: records (traces, spans, events and
 /// findings) produced, delivered and lost, by reason.
 ///
-/// For delivery, `produced == sent + dropped.delivery_total() + buffered` holds at every
-/// moment that no export is half-way through being counted. Losses on the recording side
-/// (`non_finite`, `no_active_trace`, `context_unavailable`) happen before a record exists, so
-/// they are not part of `produced`.
+/// For delivery, `produced == sent + spooled + dropped.delivery_total() + buffered` holds at
+/// every moment that no export is half-way through being counted ([`Stats::unaccounted`] is
+/// then zero). Losses on the recording side (`non_finite`, `no_active_trace`,
+/// `context_unavailable`) happen before a record exists, so they are not part of `produced`.
+/// Records read back from the disk spool are produced again (and counted in `replayed` too).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Records handed to the exporters' buffer.
+    /// Records handed to the exporters' buffer, and records read back from the spool.
     pub produced: u64,
     /// Records the exporter delivered (accepted by the server, or printed by the console).
     pub sent: u64,
@@ -76,6 +100,16 @@ pub struct Stats {
     pub retried: u64,
     /// Records waiting in the buffer or being sent right now.
     pub buffered: u64,
+    /// Records that could not be delivered in time and were kept in the disk spool, to be
+    /// sent on the next start or by [`replay_spool`](crate::replay_spool). Not lost.
+    pub spooled: u64,
+    /// Records read back from the disk spool (also counted in `produced`).
+    pub replayed: u64,
+    /// Requests not sent because the server's rate limit (a 429's `Retry-After`) was still in
+    /// force when their deadline came.
+    pub skipped_sends: u64,
+    /// Spool files that could not be read back (renamed `*.corrupt`, skipped).
+    pub spool_corrupt_files: u64,
     /// Records lost, by reason.
     pub dropped: Dropped,
     /// Values the SDK changed so that their record stays valid, instead of losing the record
@@ -97,11 +131,15 @@ pub struct Stats {
 pub struct Dropped {
     /// The buffer was full (records or bytes) when a trace finished.
     pub buffer_full: u64,
-    /// The server refused them (a 4xx other than 429); its `detail` was reported.
+    /// The server refused them (a 4xx other than 413 and 429); its `detail` was reported.
     pub rejected: u64,
-    /// The server could not be reached, or kept failing, until the deadline.
+    /// The server could not be reached, kept failing until the deadline, or answered with a
+    /// status nothing can be done about (a redirect, a 500), and the spool was off.
     pub network: u64,
-    /// Too large to send even alone.
+    /// The server's rate limit (a 429's `Retry-After`) outlasted the deadline, and the spool
+    /// was off.
+    pub rate_limited: u64,
+    /// Too large to send even alone (over the request byte limit, or refused with 413).
     pub too_large: u64,
     /// The exporter panicked while handling them (the panic was caught).
     pub exporter_panic: u64,
@@ -114,6 +152,10 @@ pub struct Dropped {
     /// Calls made while the thread's context was unreachable (during thread exit, or from
     /// inside the SDK itself); what they carried was not recorded.
     pub context_unavailable: u64,
+    /// Undeliverable in time, and the spool had no room for them (see `max_spool_bytes`).
+    pub spool_full: u64,
+    /// Undeliverable in time, and writing them to the spool failed (an I/O error).
+    pub spool_write_failed: u64,
 }
 
 impl Dropped {
@@ -125,11 +167,26 @@ impl Dropped {
             + self.too_large
             + self.exporter_panic
             + self.shutdown
+            + self.rate_limited
+            + self.spool_full
+            + self.spool_write_failed
     }
 
     /// Every loss, on both sides.
     pub fn total(&self) -> u64 {
         self.delivery_total() + self.non_finite + self.no_active_trace + self.context_unavailable
+    }
+}
+
+impl Stats {
+    /// `produced - (sent + spooled + dropped.delivery_total() + buffered)`: zero whenever no
+    /// export is half-way through being counted. Anything else is a record unaccounted for.
+    pub fn unaccounted(&self) -> i128 {
+        i128::from(self.produced)
+            - i128::from(self.sent)
+            - i128::from(self.spooled)
+            - i128::from(self.dropped.delivery_total())
+            - i128::from(self.buffered)
     }
 }
 
@@ -143,6 +200,10 @@ pub fn stats() -> Stats {
         buffered: BUFFERED.load(Relaxed),
         sanitized: SANITIZED.load(Relaxed),
         truncated: TRUNCATED.load(Relaxed),
+        spooled: SPOOLED.load(Relaxed),
+        replayed: REPLAYED.load(Relaxed),
+        skipped_sends: SKIPPED_SENDS.load(Relaxed),
+        spool_corrupt_files: SPOOL_CORRUPT_FILES.load(Relaxed),
         dropped: Dropped {
             buffer_full: d(Drop::BufferFull),
             rejected: d(Drop::Rejected),
@@ -153,6 +214,9 @@ pub fn stats() -> Stats {
             non_finite: d(Drop::NonFinite),
             no_active_trace: d(Drop::NoActiveTrace),
             context_unavailable: d(Drop::ContextUnavailable),
+            rate_limited: d(Drop::RateLimited),
+            spool_full: d(Drop::SpoolFull),
+            spool_write_failed: d(Drop::SpoolWriteFailed),
         },
     }
 }

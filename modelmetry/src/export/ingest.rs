@@ -2,11 +2,13 @@
 //! requests bounded by record count and bytes, sent by the HTTP transport.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::ops::Range;
+use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::delivery::Delivery;
 use super::{Exporter, Tally};
 use crate::capture;
 use crate::config::Config;
@@ -15,7 +17,6 @@ use crate::error::Error;
 use crate::id::{SpanId, span_xid};
 use crate::record::{FinishedTrace, Kind, SignalBody, SpanRecord};
 use crate::stats;
-use crate::transport::http::{HttpTransport, SendError};
 use crate::wire::{
     CompletionFamilyData, CreateEventParams, CreateFindingParams, CreateSessionParams,
     CreateSpanParams, CreateTraceParams, EmbeddingsFamilyData, FamilyData, FindingSource,
@@ -24,18 +25,14 @@ use crate::wire::{
 use crate::{sanitize, truncate};
 
 pub(crate) struct Ingest {
-    transport: HttpTransport,
-    max_records: usize,
-    max_bytes: usize,
+    delivery: Delivery,
     record_limit: usize,
 }
 
 impl Ingest {
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
         Ok(Ingest {
-            transport: HttpTransport::new(config)?,
-            max_records: config.max_batch_records,
-            max_bytes: config.max_batch_bytes,
+            delivery: Delivery::new(config)?,
             record_limit: config.record_limit(),
         })
     }
@@ -43,70 +40,34 @@ impl Ingest {
 
 impl Exporter for Ingest {
     fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
-        let mut tally = Tally::default();
         let (records, unencodable) = encode(&to_body(traces, self.record_limit));
+        let mut tally = self.delivery.deliver(&records, deadline);
         if unencodable > 0 {
             tally.rejected += unencodable;
             diag::report(format_args!(
                 "{unencodable} record(s) could not be encoded as JSON and were dropped"
             ));
         }
-        for request in pack(&records, self.max_records, self.max_bytes) {
-            match send_with_retry(&self.transport, &request, deadline) {
-                Ok(()) => tally.sent += request.records,
-                Err(SendError::Rejected { status, detail }) => {
-                    tally.rejected += request.records;
-                    diag::report(format_args!(
-                        "the server refused {} record(s) with status {status}: {detail}",
-                        request.records
-                    ));
-                }
-                Err(e) => {
-                    // Counted by the pipeline as network losses (the records we did not tally).
-                    diag::report(format_args!(
-                        "{} record(s) not delivered: {e}",
-                        request.records
-                    ));
-                }
-            }
-        }
         tally
     }
-}
 
-/// Send one request, retrying network errors and 408/429/502/503/504 with exponential backoff
-/// and full jitter (honouring `Retry-After`, capped) until `deadline`.
-fn send_with_retry(
-    transport: &HttpTransport,
-    request: &Request,
-    deadline: Instant,
-) -> Result<(), SendError> {
-    const FIRST: Duration = Duration::from_millis(100);
-    const CAP: Duration = Duration::from_secs(30);
-    let mut attempt: u32 = 0;
-    loop {
-        let error = match transport.send(&request.body, deadline) {
-            Ok(()) => return Ok(()),
-            Err(e @ (SendError::Retryable { .. } | SendError::Network(_))) => e,
-            Err(e) => return Err(e),
-        };
-        let backoff = FIRST.saturating_mul(1 << attempt.min(16)).min(CAP);
-        let wait = match &error {
-            SendError::Retryable {
-                retry_after: Some(after),
-                ..
-            } => (*after).min(CAP),
-            // Full jitter: a uniformly random wait up to the backoff, so clients that failed
-            // together do not retry together.
-            _ => backoff
-                .mul_f64((crate::id::random_u128() as u64 >> 11) as f64 / (1u64 << 53) as f64),
-        };
-        if Instant::now() + wait >= deadline {
-            return Err(error);
-        }
-        std::thread::sleep(wait);
-        stats::count_retried(request.records);
-        attempt += 1;
+    fn paused_until(&self) -> Option<Instant> {
+        self.delivery.paused_until()
+    }
+
+    fn keeps(&self) -> bool {
+        self.delivery.has_spool()
+    }
+
+    fn keep(&self, traces: &[FinishedTrace]) -> Option<Tally> {
+        let (records, unencodable) = encode(&to_body(traces, self.record_limit));
+        let mut tally = self.delivery.keep(&records)?;
+        tally.rejected += unencodable;
+        Some(tally)
+    }
+
+    fn replay(&self, deadline: Instant) -> Result<(), Error> {
+        self.delivery.replay(deadline)
     }
 }
 
@@ -343,6 +304,11 @@ impl Section {
         Section::Findings,
     ];
 
+    /// The section a body's key names.
+    pub(crate) fn from_key(key: &str) -> Option<Section> {
+        Section::ALL.into_iter().find(|s| s.key() == key)
+    }
+
     fn key(self) -> &'static str {
         match self {
             Section::Sessions => "Sessions",
@@ -382,10 +348,11 @@ pub(crate) fn encode(body: &IngestSignalsV1RequestBody) -> (Vec<Encoded>, u64) {
     (out, failed)
 }
 
-/// A request body and the number of records in it.
+/// A request body, the number of records in it, and where they lie in the packed slice.
 pub(crate) struct Request {
     pub(crate) body: Vec<u8>,
     pub(crate) records: u64,
+    pub(crate) range: Range<usize>,
 }
 
 /// Pack records into request bodies of at most `max_records` records and `max_bytes` bytes.
@@ -393,9 +360,10 @@ pub(crate) struct Request {
 pub(crate) fn pack(records: &[Encoded], max_records: usize, max_bytes: usize) -> Vec<Request> {
     let mut requests = Vec::new();
     let mut group: Vec<&Encoded> = Vec::new();
+    let mut start = 0;
     let mut size = 2; // {}
     let mut sections = BTreeSet::new();
-    for r in records {
+    for (i, r) in records.iter().enumerate() {
         let section_cost = if sections.contains(&r.section) {
             0
         } else {
@@ -403,7 +371,11 @@ pub(crate) fn pack(records: &[Encoded], max_records: usize, max_bytes: usize) ->
         };
         let cost = r.json.len() + 1 + section_cost;
         if !group.is_empty() && (group.len() >= max_records || size + cost > max_bytes) {
-            requests.push(assemble(&group));
+            requests.push(Request {
+                range: start..i,
+                ..assemble(&group)
+            });
+            start = i;
             group.clear();
             sections.clear();
             size = 2;
@@ -418,12 +390,16 @@ pub(crate) fn pack(records: &[Encoded], max_records: usize, max_bytes: usize) ->
         group.push(r);
     }
     if !group.is_empty() {
-        requests.push(assemble(&group));
+        requests.push(Request {
+            range: start..records.len(),
+            ..assemble(&group)
+        });
     }
     requests
 }
 
-fn assemble(group: &[&Encoded]) -> Request {
+/// One request body holding `group`, each record in its section.
+pub(crate) fn assemble(group: &[&Encoded]) -> Request {
     let mut body = Vec::with_capacity(group.iter().map(|r| r.json.len() + 1).sum::<usize>() + 64);
     body.push(b'{');
     let mut first_section = true;
@@ -450,6 +426,7 @@ fn assemble(group: &[&Encoded]) -> Request {
     Request {
         body,
         records: group.len() as u64,
+        range: 0..group.len(),
     }
 }
 

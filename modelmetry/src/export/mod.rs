@@ -2,23 +2,80 @@
 
 use std::time::Instant;
 
+use crate::error::Error;
 use crate::record::FinishedTrace;
+use crate::stats::{self, Drop as DropReason};
 
 pub(crate) mod console;
+pub(crate) mod delivery;
 pub(crate) mod ingest;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 
 /// What an export did with the records it was given. Records it does not account for are
-/// counted as lost to the network by the pipeline, so the counters always balance.
+/// counted as lost to the network, so the counters always balance.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Tally {
     pub(crate) sent: u64,
+    /// Kept in the disk spool for a later delivery.
+    pub(crate) spooled: u64,
     pub(crate) rejected: u64,
     pub(crate) too_large: u64,
+    pub(crate) network: u64,
+    pub(crate) rate_limited: u64,
+    pub(crate) spool_full: u64,
+    pub(crate) spool_write_failed: u64,
+}
+
+impl Tally {
+    /// Count the outcome of an export of `records` records.
+    pub(crate) fn count(&self, records: u64) {
+        stats::count_sent(self.sent);
+        stats::count_spooled(self.spooled);
+        stats::count_drop(DropReason::Rejected, self.rejected);
+        stats::count_drop(DropReason::TooLarge, self.too_large);
+        stats::count_drop(DropReason::RateLimited, self.rate_limited);
+        stats::count_drop(DropReason::SpoolFull, self.spool_full);
+        stats::count_drop(DropReason::SpoolWriteFailed, self.spool_write_failed);
+        let unaccounted = records.saturating_sub(self.total() - self.network);
+        stats::count_drop(DropReason::Network, unaccounted);
+    }
+
+    fn total(&self) -> u64 {
+        self.sent
+            + self.spooled
+            + self.rejected
+            + self.too_large
+            + self.network
+            + self.rate_limited
+            + self.spool_full
+            + self.spool_write_failed
+    }
 }
 
 pub(crate) trait Exporter: Send + Sync + 'static {
     /// Deliver `traces`, returning by `deadline` whatever happens.
     fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally;
+
+    /// The destination asked for nothing to be sent before this instant (a 429).
+    fn paused_until(&self) -> Option<Instant> {
+        None
+    }
+
+    /// True if this exporter can keep traces it has no time to send (a disk spool).
+    fn keeps(&self) -> bool {
+        false
+    }
+
+    /// Keep `traces` for a later run without sending them (shutdown ran out of time).
+    fn keep(&self, traces: &[FinishedTrace]) -> Option<Tally> {
+        let _ = traces;
+        None
+    }
+
+    /// Send what was kept by earlier runs, until `deadline`.
+    fn replay(&self, deadline: Instant) -> Result<(), Error> {
+        let _ = deadline;
+        Ok(())
+    }
 }

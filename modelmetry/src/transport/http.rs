@@ -6,6 +6,7 @@
 //! would carry the API key elsewhere).
 
 use std::io::Read;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{ApiKey, Config};
@@ -21,14 +22,16 @@ pub(crate) struct HttpTransport {
     url: String,
     key: ApiKey,
     request_timeout: Duration,
+    /// After a 429, nothing is sent before this instant, by any thread (the server asked).
+    paused_until: Mutex<Option<Instant>>,
 }
 
 /// Why a send failed.
 #[derive(Debug)]
 pub(crate) enum SendError {
-    /// A 4xx other than 408 and 429: sending again would fail again.
+    /// A 4xx other than 429: sending again would fail again.
     Rejected { status: u16, detail: String },
-    /// 408, 429, 502, 503, 504: worth retrying, after `retry_after` if the server said.
+    /// 429, 502, 503, 504: worth retrying, after `retry_after` if the server said.
     Retryable {
         status: u16,
         retry_after: Option<Duration>,
@@ -40,6 +43,8 @@ pub(crate) enum SendError {
     Network(String),
     /// The deadline had passed before the request could start.
     DeadlinePassed,
+    /// Not sent: the server's rate limit (a 429's `Retry-After`) lasts past the deadline.
+    RateLimited,
 }
 
 impl std::fmt::Display for SendError {
@@ -56,6 +61,9 @@ impl std::fmt::Display for SendError {
             SendError::DeadlinePassed => {
                 f.write_str("the deadline passed before the request could be sent")
             }
+            SendError::RateLimited => f.write_str(
+                "not sent: the server's rate limit (429 Retry-After) outlasts the deadline",
+            ),
         }
     }
 }
@@ -79,7 +87,26 @@ impl HttpTransport {
             url: config.ingest_url(),
             key,
             request_timeout: config.request_timeout,
+            paused_until: Mutex::new(None),
         })
+    }
+
+    /// The instant before which nothing may be sent, if it is still ahead.
+    pub(crate) fn paused_until(&self) -> Option<Instant> {
+        let until = *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        until.filter(|t| *t > Instant::now())
+    }
+
+    /// Send nothing before `until` (a later pause already in force is kept).
+    pub(crate) fn pause_until(&self, until: Instant) {
+        let mut slot = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *slot = Some(slot.map_or(until, |t| t.max(until)));
     }
 
     /// POST `body`, returning by `deadline` whatever the server does.
@@ -127,7 +154,7 @@ impl HttpTransport {
             .read_to_end(&mut raw);
         let detail = problem_detail(&raw, status);
         Err(match status {
-            408 | 429 | 502 | 503 | 504 => SendError::Retryable {
+            429 | 502 | 503 | 504 => SendError::Retryable {
                 status,
                 retry_after,
                 detail,

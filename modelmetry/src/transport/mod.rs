@@ -1,3 +1,4 @@
 //! Moving bytes: the HTTP client and how its answers are read.
 
 pub(crate) mod http;
+pub(crate) mod spool;

@@ -1,0 +1,545 @@
+//! Delivering encoded records: requests packed by count and bytes, retries with backoff and
+//! jitter, the 429 gate, splitting refused and oversized batches, and the disk spool.
+//!
+//! The rules, in the order a request meets them:
+//!
+//! - A request over the byte limit is never sent: it is split in half, down to single records;
+//!   a single record over the limit is dropped as too large.
+//! - Network errors and 429/502/503/504 are retried with exponential backoff and full jitter
+//!   until the deadline; `Retry-After` (seconds or an HTTP date) is honoured, capped at
+//!   [`MAX_RETRY_AFTER`].
+//! - After a 429 nothing at all is sent (by any thread of this client) until its
+//!   `Retry-After` has passed; a request whose deadline comes first is skipped and counted.
+//! - A 413, or a 400/422 for a batch of many records, splits the batch in half, again and
+//!   again, so the records the server refuses are isolated and the others delivered.
+//! - Every other 4xx is permanent: the records are counted as rejected and the server's
+//!   `detail` is reported once.
+//! - With a spool, every request is written to disk before it is sent and removed once the
+//!   server has answered for its records; what is still undelivered at the deadline stays
+//!   there for the next run or [`replay`](Delivery::replay).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::Tally;
+use super::ingest::{Encoded, Section, assemble, pack};
+use crate::config::Config;
+use crate::diag;
+use crate::error::Error;
+use crate::stats;
+use crate::transport::http::{HttpTransport, SendError};
+use crate::transport::spool::{Spool, SpoolError, SpoolFile};
+
+/// The longest a `Retry-After` is obeyed: a server (or a clock) asking for more is capped.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The first backoff; it doubles with each retry, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How many times one request may be split to isolate records the server refuses with
+/// 400/422 (enough for a few bad records among thousands); past it, a refused batch is
+/// counted as rejected whole rather than hammering the server.
+const SPLIT_BUDGET: u32 = 64;
+/// How much of a payload debug output shows.
+const DEBUG_PAYLOAD: usize = 4096;
+/// How many distinct refusals are remembered so each is reported once.
+const REMEMBERED_REFUSALS: usize = 256;
+
+pub(crate) struct Delivery {
+    transport: HttpTransport,
+    spool: Option<Spool>,
+    max_records: usize,
+    max_bytes: usize,
+    debug: bool,
+    /// Refusals (status and detail) already reported: each is reported once per client.
+    reported: Mutex<HashSet<(u16, String)>>,
+    /// Set when records were left in the spool: a later successful send replays them.
+    backlog: AtomicBool,
+}
+
+/// Why a record was not delivered (yet).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Undelivered {
+    Network,
+    RateLimited,
+}
+
+/// The state of one delivery: what happened to each record, and what to report.
+struct Run<'a> {
+    deadline: Instant,
+    tally: Tally,
+    /// Records without an answer, and why.
+    pending: Vec<(&'a Encoded, Undelivered)>,
+    /// Records refused, by status and detail.
+    refusals: BTreeMap<(u16, String), u64>,
+    splits_left: u32,
+    /// The last transport error, for the report.
+    last_error: Option<String>,
+}
+
+impl Delivery {
+    pub(crate) fn new(config: &Config) -> Result<Self, Error> {
+        let spool = config
+            .spool_dir
+            .as_deref()
+            .map(|dir| Spool::open(dir, config.max_spool_bytes));
+        let backlog = spool.as_ref().is_some_and(Spool::has_backlog);
+        Ok(Delivery {
+            transport: HttpTransport::new(config)?,
+            spool,
+            max_records: config.max_batch_records,
+            max_bytes: config.max_batch_bytes,
+            debug: config.debug,
+            reported: Mutex::new(HashSet::new()),
+            backlog: AtomicBool::new(backlog),
+        })
+    }
+
+    pub(crate) fn paused_until(&self) -> Option<Instant> {
+        self.transport.paused_until()
+    }
+
+    pub(crate) fn has_spool(&self) -> bool {
+        self.spool.is_some()
+    }
+
+    /// Deliver `records` by `deadline`. With a spool, each request is on disk before it goes.
+    pub(crate) fn deliver(&self, records: &[Encoded], deadline: Instant) -> Tally {
+        let requests = pack(records, self.max_records, self.max_bytes);
+        let files: Vec<Option<Result<SpoolFile, SpoolError>>> = requests
+            .iter()
+            .map(|r| self.spool.as_ref().map(|s| s.write(&r.body)))
+            .collect();
+        let mut tally = Tally::default();
+        for (request, file) in requests.into_iter().zip(files) {
+            let group: Vec<&Encoded> = records[request.range.clone()].iter().collect();
+            let mut run = Run::new(deadline);
+            self.send(&group, Some(request.body), &mut run);
+            self.settle(file, group.len(), &mut run);
+            self.report(&run);
+            add(&mut tally, &run.tally);
+        }
+        if tally.sent > 0 && self.backlog.load(Relaxed) && Instant::now() < deadline {
+            // The server is answering again: send what earlier failures left on disk.
+            let _ = self.replay(deadline);
+        }
+        tally
+    }
+
+    /// Write `records` to the spool without sending them.
+    pub(crate) fn keep(&self, records: &[Encoded]) -> Option<Tally> {
+        let spool = self.spool.as_ref()?;
+        let mut tally = Tally::default();
+        for request in pack(records, self.max_records, self.max_bytes) {
+            let n = request.records;
+            match spool.write(&request.body) {
+                Ok(f) => {
+                    spool.release(f);
+                    tally.spooled += n;
+                    self.backlog.store(true, Relaxed);
+                }
+                Err(e) => spool_failed(&mut tally, n, &e),
+            }
+        }
+        Some(tally)
+    }
+
+    /// Send every spool file nobody in this process is sending, oldest first, until
+    /// `deadline`. Stops at the first file that cannot be delivered (the server is still
+    /// down). `Err(Timeout)` tells how many records are still on disk.
+    pub(crate) fn replay(&self, deadline: Instant) -> Result<(), Error> {
+        let Some(spool) = &self.spool else {
+            return Ok(());
+        };
+        self.backlog.store(false, Relaxed);
+        let mut files = spool.claim_pending().into_iter();
+        let mut left_on_disk = 0;
+        let mut stalled = false;
+        for file in files.by_ref() {
+            if stalled || Instant::now() >= deadline {
+                left_on_disk += records_in(spool, &file);
+                spool.release(file);
+                continue;
+            }
+            let records = match spool.read(&file).map(|bytes| decode(&bytes)) {
+                Ok(Some(records)) => records,
+                Ok(None) => {
+                    stats::count_spool_corrupt_file();
+                    diag::report(format_args!(
+                        "spool file {} is not an ingest body; skipped and renamed *.corrupt",
+                        file.name()
+                    ));
+                    spool.quarantine(file);
+                    continue;
+                }
+                Err(e) => {
+                    diag::report(format_args!(
+                        "cannot read spool file {}: {e}; left for a later replay",
+                        file.name()
+                    ));
+                    spool.release(file);
+                    continue;
+                }
+            };
+            let n = records.len() as u64;
+            stats::count_produced(n);
+            stats::count_replayed(n);
+            stats::buffered_add(n);
+            let mut run = Run::new(deadline);
+            for request in pack(&records, self.max_records, self.max_bytes) {
+                let group: Vec<&Encoded> = records[request.range].iter().collect();
+                self.send(&group, Some(request.body), &mut run);
+            }
+            let stuck = run.pending.len() as u64;
+            self.settle(Some(Ok(file)), records.len(), &mut run);
+            self.report(&run);
+            run.tally.count(n);
+            stats::buffered_sub(n);
+            if stuck > 0 {
+                left_on_disk += stuck;
+                stalled = true;
+            }
+        }
+        if left_on_disk > 0 {
+            self.backlog.store(true, Relaxed);
+            return Err(Error::Timeout {
+                pending: left_on_disk,
+            });
+        }
+        Ok(())
+    }
+
+    /// Send `group` (its body already assembled, or not), splitting it as the rules say.
+    fn send<'a>(&self, group: &[&'a Encoded], body: Option<Vec<u8>>, run: &mut Run<'a>) {
+        let n = group.len() as u64;
+        let body = body.unwrap_or_else(|| assemble(group).body);
+        if body.len() > self.max_bytes {
+            if group.len() > 1 {
+                return self.halves(group, run);
+            }
+            run.tally.too_large += 1;
+            // Status 0: refused here, never sent.
+            *run.refusals
+                .entry((
+                    0,
+                    format!(
+                        "a record of {} bytes is over the request limit of {} bytes (not sent)",
+                        body.len(),
+                        self.max_bytes
+                    ),
+                ))
+                .or_insert(0) += 1;
+            return;
+        }
+        if self.debug {
+            let shown = String::from_utf8_lossy(&body[..body.len().min(DEBUG_PAYLOAD)]);
+            diag::report(format_args!(
+                "debug: sending {n} record(s), {} bytes: {shown}{}",
+                body.len(),
+                if body.len() > DEBUG_PAYLOAD {
+                    "…"
+                } else {
+                    ""
+                }
+            ));
+        }
+        match self.send_with_retry(&body, n, run.deadline) {
+            Ok(()) => run.tally.sent += n,
+            Err(SendError::Rejected { status, detail }) => {
+                let may_split = group.len() > 1
+                    && (status == 413 || (matches!(status, 400 | 422) && run.splits_left > 0));
+                if may_split {
+                    if status != 413 {
+                        run.splits_left -= 1;
+                    }
+                    return self.halves(group, run);
+                }
+                if status == 413 {
+                    run.tally.too_large += n;
+                } else {
+                    run.tally.rejected += n;
+                }
+                *run.refusals.entry((status, detail)).or_insert(0) += n;
+            }
+            Err(SendError::RateLimited) => {
+                run.pending
+                    .extend(group.iter().map(|r| (*r, Undelivered::RateLimited)));
+                run.last_error = Some(SendError::RateLimited.to_string());
+            }
+            Err(e) => {
+                run.pending
+                    .extend(group.iter().map(|r| (*r, Undelivered::Network)));
+                run.last_error = Some(e.to_string());
+            }
+        }
+    }
+
+    fn halves<'a>(&self, group: &[&'a Encoded], run: &mut Run<'a>) {
+        let (first, second) = group.split_at(group.len() / 2);
+        self.send(first, None, run);
+        self.send(second, None, run);
+    }
+
+    /// POST `body`, retrying network errors and 429/502/503/504 until `deadline`.
+    fn send_with_retry(
+        &self,
+        body: &[u8],
+        records: u64,
+        deadline: Instant,
+    ) -> Result<(), SendError> {
+        let mut attempt: u32 = 0;
+        loop {
+            if let Some(until) = self.transport.paused_until() {
+                if until >= deadline {
+                    stats::count_skipped_send();
+                    return Err(SendError::RateLimited);
+                }
+                std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            }
+            let error = match self.transport.send(body, deadline) {
+                Ok(()) => return Ok(()),
+                Err(e @ (SendError::Retryable { .. } | SendError::Network(_))) => e,
+                Err(e) => return Err(e),
+            };
+            let backoff = FIRST_BACKOFF
+                .saturating_mul(1 << attempt.min(16))
+                .min(MAX_BACKOFF);
+            let now = Instant::now();
+            let wait = match &error {
+                SendError::Retryable {
+                    status: 429,
+                    retry_after,
+                    ..
+                } => {
+                    // The gate: every sender of this client waits for it, not only this one.
+                    let wait = retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER);
+                    self.transport.pause_until(now + wait);
+                    if now + wait >= deadline {
+                        stats::count_skipped_send();
+                        return Err(SendError::RateLimited);
+                    }
+                    wait
+                }
+                SendError::Retryable {
+                    retry_after: Some(after),
+                    ..
+                } => (*after).min(MAX_RETRY_AFTER),
+                // Full jitter: a uniformly random wait up to the backoff, so clients that
+                // failed together do not retry together.
+                _ => backoff
+                    .mul_f64((crate::id::random_u128() as u64 >> 11) as f64 / (1u64 << 53) as f64),
+            };
+            if now + wait >= deadline {
+                return Err(error);
+            }
+            std::thread::sleep(wait);
+            stats::count_retried(records);
+            attempt += 1;
+        }
+    }
+
+    /// Settle what `run` left undelivered of a request of `records` records (written ahead
+    /// to `file`, when there is a spool): into the spool, or counted as lost.
+    fn settle(
+        &self,
+        file: Option<Result<SpoolFile, SpoolError>>,
+        records: usize,
+        run: &mut Run<'_>,
+    ) {
+        let pending = std::mem::take(&mut run.pending);
+        let n = pending.len() as u64;
+        match (file, &self.spool) {
+            (Some(Ok(file)), Some(spool)) => {
+                if pending.is_empty() {
+                    spool.remove(file);
+                } else if pending.len() == records {
+                    spool.release(file);
+                } else {
+                    // Keep only what is still undelivered. If that write fails the whole
+                    // file stays: the delivered records may be sent twice, never lost.
+                    let left: Vec<&Encoded> = pending.iter().map(|(r, _)| *r).collect();
+                    let _ = spool.replace(file, &assemble(&left).body);
+                }
+                if n > 0 {
+                    run.tally.spooled += n;
+                    self.backlog.store(true, Relaxed);
+                }
+            }
+            (Some(Err(e)), _) => spool_failed(&mut run.tally, n, &e),
+            _ => {
+                for (_, why) in pending {
+                    match why {
+                        Undelivered::Network => run.tally.network += 1,
+                        Undelivered::RateLimited => run.tally.rate_limited += 1,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Report a delivery's refusals (each distinct one once per client) and losses.
+    fn report(&self, run: &Run<'_>) {
+        for ((status, detail), n) in &run.refusals {
+            let first = {
+                let mut seen = self.reported.lock().unwrap_or_else(PoisonError::into_inner);
+                if seen.len() >= REMEMBERED_REFUSALS {
+                    seen.clear();
+                }
+                seen.insert((*status, detail.clone()))
+            };
+            if first && *status == 0 {
+                diag::report(format_args!(
+                    "{n} record(s) dropped: {detail} (counted in stats().dropped.too_large; further drops like this one are counted, not reported)"
+                ));
+            } else if first {
+                let counted = if *status == 413 {
+                    "too_large"
+                } else {
+                    "rejected"
+                };
+                diag::report(format_args!(
+                    "the server refused {n} record(s) with status {status}: {detail} (counted in stats().dropped.{counted}; further refusals like this one are counted, not reported)"
+                ));
+            }
+        }
+        let t = &run.tally;
+        let lost = t.network + t.rate_limited;
+        if lost > 0 {
+            diag::report(format_args!(
+                "{lost} record(s) not delivered: {}",
+                run.last_error.as_deref().unwrap_or("unknown error")
+            ));
+        } else if t.spooled > 0 {
+            diag::report(format_args!(
+                "{} record(s) kept in the spool for a later delivery: {}",
+                t.spooled,
+                run.last_error.as_deref().unwrap_or("unknown error")
+            ));
+        }
+    }
+}
+
+impl<'a> Run<'a> {
+    fn new(deadline: Instant) -> Self {
+        Run {
+            deadline,
+            tally: Tally::default(),
+            pending: Vec::new(),
+            refusals: BTreeMap::new(),
+            splits_left: SPLIT_BUDGET,
+            last_error: None,
+        }
+    }
+}
+
+fn add(into: &mut Tally, t: &Tally) {
+    into.sent += t.sent;
+    into.spooled += t.spooled;
+    into.rejected += t.rejected;
+    into.too_large += t.too_large;
+    into.network += t.network;
+    into.rate_limited += t.rate_limited;
+    into.spool_full += t.spool_full;
+    into.spool_write_failed += t.spool_write_failed;
+}
+
+fn spool_failed(tally: &mut Tally, n: u64, e: &SpoolError) {
+    if n == 0 {
+        return;
+    }
+    match e {
+        SpoolError::Full => {
+            tally.spool_full += n;
+            diag::once(
+                "spool_full",
+                format_args!(
+                    "the spool is full; undeliverable records are dropped (counted in stats().dropped.spool_full)"
+                ),
+            );
+        }
+        SpoolError::Io(err) => {
+            tally.spool_write_failed += n;
+            diag::once(
+                "spool_write_failed",
+                format_args!(
+                    "cannot write to the spool ({err}); undeliverable records are dropped (counted in stats().dropped.spool_write_failed)"
+                ),
+            );
+        }
+    }
+}
+
+/// The records of a spool file, or `None` if it is not an ingest body we wrote.
+fn decode(bytes: &[u8]) -> Option<Vec<Encoded>> {
+    let body: BTreeMap<String, Vec<Value>> = serde_json::from_slice(bytes).ok()?;
+    let mut out = Vec::new();
+    for (key, items) in &body {
+        let section = Section::from_key(key)?;
+        for item in items {
+            if !item.is_object() {
+                return None;
+            }
+            out.push(Encoded {
+                section,
+                json: serde_json::to_vec(item).ok()?,
+            });
+        }
+    }
+    if out.is_empty() {
+        return None;
+    }
+    // Sessions and traces first, as the exporter sends them.
+    out.sort_by_key(|r| r.section);
+    Some(out)
+}
+
+/// How many records a spool file holds (0 if it cannot be read), for a report.
+fn records_in(spool: &Spool, file: &SpoolFile) -> u64 {
+    spool
+        .read(file)
+        .ok()
+        .and_then(|b| decode(&b))
+        .map_or(0, |r| r.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spool_files_decode_to_their_records_in_send_order() {
+        let body = br#"{"Spans":[{"XID":"s1"},{"XID":"s2"}],"Traces":[{"XID":"t"}]}"#;
+        let records = decode(body).expect("an ingest body");
+        let order: Vec<(Section, String)> = records
+            .iter()
+            .map(|r| (r.section, String::from_utf8_lossy(&r.json).into_owned()))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                (Section::Traces, r#"{"XID":"t"}"#.to_owned()),
+                (Section::Spans, r#"{"XID":"s1"}"#.to_owned()),
+                (Section::Spans, r#"{"XID":"s2"}"#.to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn anything_else_is_corrupt() {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"{}",
+            br#"{"Spans":[]}"#,
+            br#"{"Widgets":[{"XID":"x"}]}"#,
+            br#"{"Spans":[1]}"#,
+            b"\xff\xfe garbage",
+        ] {
+            assert!(decode(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}
