@@ -40,8 +40,10 @@ impl Ingest {
 
 impl Exporter for Ingest {
     fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
-        let (records, unencodable) = encode(&to_body(traces, self.record_limit));
+        let body = to_body(traces, self.record_limit);
+        let (records, unencodable) = encode(&body);
         let mut tally = self.delivery.deliver(&records, deadline);
+        tally.derived = body.sessions.len() as u64;
         if unencodable > 0 {
             tally.rejected += unencodable;
             diag::report(format_args!(
@@ -60,9 +62,11 @@ impl Exporter for Ingest {
     }
 
     fn keep(&self, traces: &[FinishedTrace]) -> Option<Tally> {
-        let (records, unencodable) = encode(&to_body(traces, self.record_limit));
+        let body = to_body(traces, self.record_limit);
+        let (records, unencodable) = encode(&body);
         let mut tally = self.delivery.keep(&records)?;
         tally.rejected += unencodable;
+        tally.derived = body.sessions.len() as u64;
         Some(tally)
     }
 

@@ -16,6 +16,9 @@ pub(crate) mod otlp;
 /// counted as lost to the network, so the counters always balance.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Tally {
+    /// Records the exporter made itself, beyond those it was given (one session record per
+    /// session id): counted as produced when the tally is.
+    pub(crate) derived: u64,
     pub(crate) sent: u64,
     /// Kept in the disk spool for a later delivery.
     pub(crate) spooled: u64,
@@ -30,6 +33,8 @@ pub(crate) struct Tally {
 impl Tally {
     /// Count the outcome of an export of `records` records.
     pub(crate) fn count(&self, records: u64) {
+        stats::count_produced(self.derived);
+        let records = records + self.derived;
         stats::count_sent(self.sent);
         stats::count_spooled(self.spooled);
         stats::count_drop(DropReason::Rejected, self.rejected);
