@@ -262,12 +262,30 @@ impl FinishedTrace {
         (usize::from(self.info.is_some()) + self.spans.len() + self.signals.len()) as u64
     }
 
-    /// A cheap estimate of the trace's JSON size, for the buffer's byte bound.
+    /// A cheap estimate of the trace's size, for the buffer's byte bound: its JSON, plus what
+    /// it holds in memory besides its text (its structs, their boxes and map nodes), so that
+    /// the bound holds for memory as well.
     pub(crate) fn approx_bytes(&self) -> usize {
+        use std::mem::size_of;
         const SPAN_BASE: usize = 320;
         const SIGNAL_BASE: usize = 200;
-        let mut n = 400;
+        let mut n = 400 + size_of::<FinishedTrace>();
+        // A span vector may hold up to twice its length while it grows.
+        n += 2 * size_of::<SpanRecord>() * self.spans.len();
+        n += 2 * size_of::<Signal>() * self.signals.len();
+        for s in &self.spans {
+            if let Some(d) = &s.data {
+                n += size_of::<SpanData>() + map_memory(&d.metadata);
+            }
+        }
+        for sig in &self.signals {
+            n += match &sig.body {
+                SignalBody::Event { metadata, .. } => map_memory(metadata),
+                SignalBody::Finding(f) => size_of::<FindingRecord>() + map_memory(&f.metadata),
+            };
+        }
         if let Some(info) = &self.info {
+            n += size_of::<TraceInfo>() + map_memory(&info.metadata);
             n += info.name.len() + map_len(&info.metadata);
             n += info.input.as_ref().map_or(0, value_len)
                 + info.output.as_ref().map_or(0, value_len);
@@ -309,6 +327,13 @@ fn part_len(p: &wire::Part) -> usize {
         wire::Part::Text(t) => t.text.len() + 12,
         wire::Part::Data(d) => d.data.len() + d.mime_type.len() + 30,
     }
+}
+
+/// The memory of a map's nodes beyond its keys' and values' text: a B-tree node holds up to
+/// eleven entries (a key and a value each) and is allocated whole.
+fn map_memory(m: &Map<String, Value>) -> usize {
+    const NODE: usize = 11 * (std::mem::size_of::<String>() + std::mem::size_of::<Value>()) + 64;
+    m.len().div_ceil(11) * NODE
 }
 
 fn map_len(m: &Map<String, Value>) -> usize {

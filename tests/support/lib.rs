@@ -371,9 +371,13 @@ fn serve(stream: TcpStream, state: &State) {
         if read_body(&mut reader, &request.headers, &mut request.body).is_err() {
             return;
         }
-        request.records = serde_json::from_slice::<Value>(&request.body)
-            .map(|v| xids_of(&v).len())
-            .unwrap_or(0);
+        // Counted on the bytes (every record has one `"XID":`), so a load test's server does
+        // not build a tree of every body.
+        request.records = request
+            .body
+            .windows(6)
+            .filter(|w| *w == b"\"XID\":")
+            .count();
         let reply = {
             let mut script = lock(&state.script);
             match script.queue.pop_front() {

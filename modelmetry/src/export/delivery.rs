@@ -435,7 +435,7 @@ impl<'a> Run<'a> {
     }
 }
 
-fn add(into: &mut Tally, t: &Tally) {
+pub(crate) fn add(into: &mut Tally, t: &Tally) {
     into.sent += t.sent;
     into.spooled += t.spooled;
     into.rejected += t.rejected;

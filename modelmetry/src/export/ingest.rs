@@ -27,28 +27,58 @@ use crate::{sanitize, truncate};
 pub(crate) struct Ingest {
     delivery: Delivery,
     record_limit: usize,
+    max_records: usize,
+    max_bytes: usize,
 }
+
+/// How many requests' worth of traces one round encodes at a time.
+const CHUNK_BATCHES: usize = 4;
 
 impl Ingest {
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
         Ok(Ingest {
             delivery: Delivery::new(config)?,
             record_limit: config.record_limit(),
+            max_records: config.max_batch_records,
+            max_bytes: config.max_batch_bytes,
         })
     }
 }
 
 impl Exporter for Ingest {
     fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
-        let body = to_body(traces, self.record_limit);
-        let (records, unencodable) = encode(&body);
-        let mut tally = self.delivery.deliver(&records, deadline);
-        tally.derived = body.sessions.len() as u64;
-        if unencodable > 0 {
-            tally.rejected += unencodable;
-            diag::report(format_args!(
-                "{unencodable} record(s) could not be encoded as JSON and were dropped"
-            ));
+        // A round may hold a whole buffer: encode and send it a few requests' worth at a
+        // time, so its wire body and JSON never take as much memory again.
+        let mut tally = Tally::default();
+        let mut rest = traces;
+        while !rest.is_empty() {
+            let mut take = 0;
+            let (mut records, mut bytes) = (0, 0);
+            for t in rest {
+                records += t.record_count() as usize;
+                bytes += t.approx_bytes();
+                if take > 0
+                    && (records > CHUNK_BATCHES * self.max_records
+                        || bytes > CHUNK_BATCHES * self.max_bytes)
+                {
+                    break;
+                }
+                take += 1;
+            }
+            let (chunk, later) = rest.split_at(take);
+            rest = later;
+            let body = to_body(chunk, self.record_limit);
+            let (encoded, unencodable) = encode(&body);
+            tally.derived += body.sessions.len() as u64;
+            drop(body);
+            let t = self.delivery.deliver(&encoded, deadline);
+            super::delivery::add(&mut tally, &t);
+            if unencodable > 0 {
+                tally.rejected += unencodable;
+                diag::report(format_args!(
+                    "{unencodable} record(s) could not be encoded as JSON and were dropped"
+                ));
+            }
         }
         tally
     }
