@@ -308,30 +308,16 @@ impl Delivery {
                 .saturating_mul(1 << attempt.min(16))
                 .min(MAX_BACKOFF);
             let now = Instant::now();
-            let wait = match &error {
-                SendError::Retryable {
-                    status: 429,
-                    retry_after,
-                    ..
-                } => {
-                    // The gate: every sender of this client waits for it, not only this one.
-                    let wait = retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER);
-                    self.transport.pause_until(now + wait);
-                    if now + wait >= deadline {
-                        stats::count_skipped_send();
-                        return Err(SendError::RateLimited);
-                    }
-                    wait
+            let jitter = (crate::id::random_u128() as u64 >> 11) as f64 / (1u64 << 53) as f64;
+            let wait = retry_wait(&error, backoff, jitter);
+            if matches!(error, SendError::Retryable { status: 429, .. }) {
+                // The gate: every sender of this client waits for it, not only this one.
+                self.transport.pause_until(now + wait);
+                if now + wait >= deadline {
+                    stats::count_skipped_send();
+                    return Err(SendError::RateLimited);
                 }
-                SendError::Retryable {
-                    retry_after: Some(after),
-                    ..
-                } => (*after).min(MAX_RETRY_AFTER),
-                // Full jitter: a uniformly random wait up to the backoff, so clients that
-                // failed together do not retry together.
-                _ => backoff
-                    .mul_f64((crate::id::random_u128() as u64 >> 11) as f64 / (1u64 << 53) as f64),
-            };
+            }
             if now + wait >= deadline {
                 return Err(error);
             }
@@ -422,6 +408,20 @@ impl Delivery {
     }
 }
 
+/// How long to wait before retrying after `error`: the server's `Retry-After` (capped at
+/// [`MAX_RETRY_AFTER`]), else for a 429 the backoff, else a random share (`jitter`, in
+/// [0, 1)) of the backoff, so that clients that failed together do not retry together.
+fn retry_wait(error: &SendError, backoff: Duration, jitter: f64) -> Duration {
+    match error {
+        SendError::Retryable {
+            retry_after: Some(after),
+            ..
+        } => (*after).min(MAX_RETRY_AFTER),
+        SendError::Retryable { status: 429, .. } => backoff.min(MAX_RETRY_AFTER),
+        _ => backoff.mul_f64(jitter.clamp(0.0, 1.0)),
+    }
+}
+
 impl<'a> Run<'a> {
     fn new(deadline: Instant) -> Self {
         Run {
@@ -508,6 +508,36 @@ fn records_in(spool: &Spool, file: &SpoolFile) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_obeyed_up_to_its_cap_and_backoff_is_jittered() {
+        let after = |status: u16, secs: Option<u64>| SendError::Retryable {
+            status,
+            retry_after: secs.map(Duration::from_secs),
+            detail: String::new(),
+        };
+        let backoff = Duration::from_millis(400);
+        assert_eq!(
+            retry_wait(&after(429, Some(3)), backoff, 0.5),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            retry_wait(&after(503, Some(7)), backoff, 0.5),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            retry_wait(&after(429, Some(86_400)), backoff, 0.5),
+            MAX_RETRY_AFTER
+        );
+        assert_eq!(retry_wait(&after(429, None), backoff, 0.5), backoff);
+        assert_eq!(
+            retry_wait(&after(503, None), backoff, 0.25),
+            Duration::from_millis(100)
+        );
+        let network = SendError::Network("refused".into());
+        assert_eq!(retry_wait(&network, backoff, 0.0), Duration::ZERO);
+        assert!(retry_wait(&network, backoff, 0.999) < backoff);
+    }
 
     #[test]
     fn spool_files_decode_to_their_records_in_send_order() {
