@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use modelmetry_tests::{Delta, Diagnostics, Reply, Server, config_for, record_trace, wait_until};
 
-const SLACK: Duration = Duration::from_millis(150);
+// Room for a loaded CI machine; a hang would overshoot by seconds.
+const SLACK: Duration = Duration::from_millis(250);
 
 #[test]
 fn flush_and_shutdown_return_by_their_deadline_when_the_server_never_answers() {
