@@ -124,6 +124,14 @@ pub fn flush(timeout: Duration) -> Result<(), Error> {
     }
 }
 
+/// Flush, waiting at most the configured shutdown timeout (for `#[trace(flush)]`).
+pub(crate) fn flush_with_configured_timeout() -> Result<(), Error> {
+    match current() {
+        Some(p) => p.flush(p.config().shutdown_timeout),
+        None => Ok(()),
+    }
+}
+
 /// Deliver what is left and stop, waiting at most `timeout`. Afterwards tracing is off (spans
 /// are no-ops) until the next [`init`]. What could not be delivered in time is counted in
 /// [`stats`](crate::stats)`().dropped.shutdown`.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::redact::RedactHook;
 
 /// Where finished traces go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +111,7 @@ pub struct Config {
     pub(crate) max_spool_bytes: u64,
     pub(crate) debug: bool,
     pub(crate) on_error: Option<ErrorHook>,
+    pub(crate) redact: Option<RedactHook>,
     /// Problems found while reading the environment, reported by `init`.
     pub(crate) env_errors: Vec<Error>,
 }
@@ -147,6 +149,7 @@ impl Default for Config {
             max_spool_bytes: 64 * 1024 * 1024,
             debug: false,
             on_error: None,
+            redact: None,
             env_errors: Vec::new(),
         }
     }
@@ -175,6 +178,7 @@ impl std::fmt::Debug for Config {
             .field("spool_dir", &self.spool_dir)
             .field("max_spool_bytes", &self.max_spool_bytes)
             .field("debug", &self.debug)
+            .field("redact", &self.redact.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -415,6 +419,50 @@ impl Config {
     /// finding, …) instead of having them printed to stderr. Never given a payload or the key.
     pub fn on_error(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.on_error = Some(Arc::new(hook));
+        self
+    }
+
+    /// Redact captured content before it leaves the process: `hook(path, value)` is called
+    /// for every captured value of every finished trace (inputs, outputs, metadata, messages,
+    /// options, documents, event metadata, findings' values, comments and descriptions,
+    /// error messages, session and user ids, tags), before any exporter sees it. `path` names
+    /// the value's place, e.g. `span.input`, `span.metadata.user_email`, `finding.comment`:
+    ///
+    /// | path | value |
+    /// | --- | --- |
+    /// | `trace.input`, `trace.output`, `span.input`, `span.output` | captured arguments and return values |
+    /// | `trace.metadata.<key>`, `span.metadata.<key>`, `event.metadata.<key>`, `finding.metadata.<key>` | one metadata entry |
+    /// | `trace.message`, `span.message` | an error's text, as a string |
+    /// | `trace.session_id`, `trace.user_id`, `trace.tags` | the trace's ids (strings) and tags (array) |
+    /// | `span.messages`, `span.options`, `span.documents`, `span.queries`, `span.embedding_inputs` | model-call content, as its wire JSON |
+    /// | `finding.value`, `finding.comment`, `finding.description` | a finding's value and texts |
+    ///
+    /// Edit the value in place; `null` removes it (a finding's value becomes `""`). A typed
+    /// value that loses its shape (messages that are no longer messages) is removed, not sent.
+    /// The hook runs once per value when the trace is exported (on the flusher thread in
+    /// background delivery): never on the application's path. If it panics, the trace is
+    /// dropped and counted in [`Dropped::redaction_failed`](crate::Dropped::redaction_failed):
+    /// nothing unredacted is exported.
+    ///
+    /// ```
+    /// let config = modelmetry::Config::from_env().redact(|path, value| {
+    ///     if path == "span.metadata.api_token" {
+    ///         *value = "<redacted>".into();
+    ///     }
+    ///     // Scrub e-mail addresses wherever they are.
+    ///     modelmetry::redact_strings(value, |s| {
+    ///         if s.contains('@') {
+    ///             *s = "<email>".to_owned();
+    ///         }
+    ///     });
+    /// });
+    /// # drop(config);
+    /// ```
+    pub fn redact(
+        mut self,
+        hook: impl Fn(&str, &mut serde_json::Value) + Send + Sync + 'static,
+    ) -> Self {
+        self.redact = Some(Arc::new(hook));
         self
     }
 

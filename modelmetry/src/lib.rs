@@ -74,6 +74,7 @@ mod id;
 mod pipeline;
 pub mod propagation;
 mod record;
+mod redact;
 mod sanitize;
 mod signal;
 mod stats;
@@ -81,8 +82,13 @@ mod time;
 mod transport;
 mod truncate;
 
+pub mod llm;
 pub mod testing;
 pub mod wire;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 
 pub use capture::content_enabled;
 pub use client::{Guard, flush, init, replay_spool, shutdown};
@@ -97,7 +103,9 @@ pub use error::Error;
 #[cfg(feature = "otlp")]
 pub use export::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpConfig, OtlpProtocol};
 pub use id::{SpanId, TraceId};
+pub use modelmetry_macros::{event, finding, span, trace};
 pub use record::{Kind, Severity};
+pub use redact::redact_strings;
 pub use signal::{Event, Finding};
 pub use stats::{Dropped, Stats, stats};
 pub use wire::{

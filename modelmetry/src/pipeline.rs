@@ -21,6 +21,7 @@ use crate::diag;
 use crate::error::Error;
 use crate::export::Exporter;
 use crate::record::FinishedTrace;
+use crate::redact;
 use crate::stats::{self, Drop as DropReason};
 
 pub(crate) struct Pipeline {
@@ -146,14 +147,17 @@ impl Pipeline {
     }
 
     /// Export `traces` (holding `records` records) and count the outcome, whatever happens.
-    fn export(&self, traces: Vec<FinishedTrace>, records: u64, deadline: Instant) {
+    fn export(&self, mut traces: Vec<FinishedTrace>, records: u64, deadline: Instant) {
+        // Every captured value passes the user's redaction hook before any exporter sees it.
+        let redaction_lost = redact::apply(self.config.redact.as_ref(), &mut traces);
+        let exportable = records - redaction_lost;
         let outcome = catch_unwind(AssertUnwindSafe(|| self.exporter.export(&traces, deadline)));
         match outcome {
-            Ok(tally) => tally.count(records),
+            Ok(tally) => tally.count(exportable),
             Err(_) => {
-                stats::count_drop(DropReason::ExporterPanic, records);
+                stats::count_drop(DropReason::ExporterPanic, exportable);
                 diag::report(format_args!(
-                    "the exporter panicked; {records} record(s) dropped (counted in stats().dropped.exporter_panic)"
+                    "the exporter panicked; {exportable} record(s) dropped (counted in stats().dropped.exporter_panic)"
                 ));
             }
         }

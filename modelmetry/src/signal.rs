@@ -64,6 +64,12 @@ impl Finding {
         self
     }
 
+    /// Add a metadata entry already captured as JSON (for the macros).
+    pub(crate) fn metadata_value(mut self, key: &str, value: capture::Captured) -> Self {
+        value.insert_into(&mut self.metadata, key);
+        self
+    }
+
     /// Record on the current span, or on the trace when no span is open. Returns `false` if
     /// it was not recorded (no trace open, tracing disabled, or a non-finite number), which
     /// [`stats`](crate::stats) counts.
@@ -131,6 +137,12 @@ impl Event {
     /// Add a metadata entry.
     pub fn with<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Self {
         capture::metadata(value).insert_into(&mut self.metadata, key);
+        self
+    }
+
+    /// Add a metadata entry already captured as JSON (for the macros).
+    pub(crate) fn with_value(mut self, key: &str, value: capture::Captured) -> Self {
+        value.insert_into(&mut self.metadata, key);
         self
     }
 

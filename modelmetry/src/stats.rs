@@ -17,9 +17,10 @@ pub(crate) enum Drop {
     RateLimited,
     SpoolFull,
     SpoolWriteFailed,
+    RedactionFailed,
 }
 
-const REASONS: usize = 12;
+const REASONS: usize = 13;
 
 static PRODUCED: AtomicU64 = AtomicU64::new(0);
 static SENT: AtomicU64 = AtomicU64::new(0);
@@ -156,6 +157,9 @@ pub struct Dropped {
     pub spool_full: u64,
     /// Undeliverable in time, and writing them to the spool failed (an I/O error).
     pub spool_write_failed: u64,
+    /// The redaction hook ([`Config::redact`](crate::Config::redact)) panicked on their
+    /// trace: it was dropped rather than exported unredacted.
+    pub redaction_failed: u64,
 }
 
 impl Dropped {
@@ -170,6 +174,7 @@ impl Dropped {
             + self.rate_limited
             + self.spool_full
             + self.spool_write_failed
+            + self.redaction_failed
     }
 
     /// Every loss, on both sides.
@@ -217,6 +222,7 @@ pub fn stats() -> Stats {
             rate_limited: d(Drop::RateLimited),
             spool_full: d(Drop::SpoolFull),
             spool_write_failed: d(Drop::SpoolWriteFailed),
+            redaction_failed: d(Drop::RedactionFailed),
         },
     }
 }

@@ -4,13 +4,21 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::stack::{self, Slot, TraceOpen};
-use crate::capture;
+use crate::capture::{self, Captured};
 use crate::client;
 use crate::record::{Kind, Name, Severity, SpanRecord, TraceInfo};
 use crate::signal::{Event, Finding};
 use crate::wire;
+
+/// Note each cut field (`(field, original_bytes)`) in `metadata`.
+fn note_cuts(metadata: &mut serde_json::Map<String, Value>, cut: &[(String, usize)]) {
+    for (field, original) in cut {
+        capture::note_truncated(metadata, field, *original);
+    }
+}
 
 /// Guards and handles point into a thread-local stack, so they must stay on their thread.
 type NotSend = PhantomData<*const ()>;
@@ -173,6 +181,42 @@ impl SpanRef {
     pub fn is_recording(&self) -> bool {
         self.slot
             .is_some_and(|slot| stack::with_span(slot, |_| ()).is_some())
+    }
+
+    /// True if this handle points at a span (open or closed): a cheap test, no stack access.
+    pub(crate) fn is_active(&self) -> bool {
+        self.slot.is_some()
+    }
+
+    /// The input, already captured (the macros check content capture before capturing),
+    /// with the fields that were cut.
+    pub(crate) fn put_input(&self, input: Value, cut: &[(String, usize)]) {
+        self.update(|r| {
+            let d = r.data_mut();
+            note_cuts(&mut d.metadata, cut);
+            d.input = Some(input);
+        });
+    }
+
+    /// The output, already captured.
+    pub(crate) fn put_output(&self, output: Captured) {
+        self.update(|r| {
+            let d = r.data_mut();
+            d.output = Some(output.noted(&mut d.metadata, "Metadata.output"));
+        });
+    }
+
+    /// One metadata entry, already captured.
+    pub(crate) fn put_metadata(&self, key: &str, value: Captured) {
+        self.update(|r| value.insert_into(&mut r.data_mut().metadata, key));
+    }
+
+    /// Mark the span as failed with `message` (an error's text, already formatted).
+    pub(crate) fn put_error(&self, message: String) {
+        self.update(|r| {
+            r.severity = Some(Severity::Error);
+            r.data_mut().message = Some(message);
+        });
     }
 
     /// Record the span's input (captured as JSON; skipped when content capture is off).
@@ -364,6 +408,76 @@ impl TraceGuard {
         }
     }
 
+    /// True unless tracing was off when the guard was made.
+    pub(crate) fn is_active(&self) -> bool {
+        !matches!(self.target, TraceTarget::Inactive)
+    }
+
+    /// True if this guard opened a root trace (not a child span of a trace already open).
+    pub(crate) fn is_root(&self) -> bool {
+        matches!(self.target, TraceTarget::Root(_))
+    }
+
+    /// Hand `value` to the trace, or to the child span when nested.
+    fn put<V>(
+        &self,
+        value: V,
+        on_span: impl FnOnce(SpanRef, V),
+        on_trace: impl FnOnce(&mut TraceInfo, V),
+    ) {
+        match self.target {
+            TraceTarget::Inactive => {}
+            TraceTarget::Nested(slot) => on_span(
+                SpanRef {
+                    slot: Some(slot),
+                    _not_send: PhantomData,
+                },
+                value,
+            ),
+            TraceTarget::Root(serial) => {
+                stack::with_root_info(serial, |t| on_trace(t, value));
+            }
+        }
+    }
+
+    pub(crate) fn put_input(&self, input: Value, cut: &[(String, usize)]) {
+        self.put(
+            input,
+            |s, v| s.put_input(v, cut),
+            |t, v| {
+                note_cuts(&mut t.metadata, cut);
+                t.input = Some(v);
+            },
+        );
+    }
+
+    pub(crate) fn put_output(&self, output: Captured) {
+        self.put(
+            output,
+            |s, v| s.put_output(v),
+            |t, v| t.output = Some(v.noted(&mut t.metadata, "Metadata.output")),
+        );
+    }
+
+    pub(crate) fn put_metadata(&self, key: &str, value: Captured) {
+        self.put(
+            value,
+            |s, v| s.put_metadata(key, v),
+            |t, v| v.insert_into(&mut t.metadata, key),
+        );
+    }
+
+    pub(crate) fn put_error(&self, message: String) {
+        self.put(
+            message,
+            |s, m| s.put_error(m),
+            |t, m| {
+                t.severity = Some(Severity::Error);
+                t.message = Some(m);
+            },
+        );
+    }
+
     /// Set the session (conversation) this trace belongs to.
     pub fn set_session_id(&self, session_id: impl Into<String>) {
         if !matches!(self.target, TraceTarget::Inactive) {
@@ -471,6 +585,28 @@ impl TraceRef {
             Some(serial) => stack::with_root_info(serial, f),
             None => stack::with_trace_info(f),
         };
+    }
+
+    pub(crate) fn put_input(&self, input: Value, cut: &[(String, usize)]) {
+        self.update(|t| {
+            note_cuts(&mut t.metadata, cut);
+            t.input = Some(input);
+        });
+    }
+
+    pub(crate) fn put_output(&self, output: Captured) {
+        self.update(|t| t.output = Some(output.noted(&mut t.metadata, "Metadata.output")));
+    }
+
+    pub(crate) fn put_metadata(&self, key: &str, value: Captured) {
+        self.update(|t| value.insert_into(&mut t.metadata, key));
+    }
+
+    pub(crate) fn put_error(&self, message: String) {
+        self.update(|t| {
+            t.severity = Some(Severity::Error);
+            t.message = Some(message);
+        });
     }
 
     /// Set the session (conversation) this trace belongs to.

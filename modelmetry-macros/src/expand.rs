@@ -1,0 +1,358 @@
+//! The function rewrite of `#[trace]` and `#[span]`.
+//!
+//! The signature is kept token for token; only the body changes. For a function that returns
+//! a value, the body runs in a closure called at once, so that `return` and `?` leave the
+//! closure (not the function) and the value can be inspected on its way out:
+//!
+//! ```text
+//! fn f(a: A) -> R {
+//!     let scope = Scope::span("f", Kind::Other);          // checks is_enabled() first
+//!     if scope.is_active() { /* model, metadata; input if content capture is on */ }
+//!     let ret = (move || -> R { body })();                  // typed by a never-run `return`
+//!     if scope.is_active() { /* Ok/plain value -> output, Err -> severity error */ }
+//!     ret                                                   // scope drops: the span closes
+//! }
+//! ```
+//!
+//! A function returning nothing (or `!`) keeps its body as it is, after the scope. An
+//! `async fn` runs its body in an async block wrapped in `Instrument::in_span`, so the span
+//! follows the future across polls on any executor.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote};
+use syn::{ItemFn, LitStr, ReturnType, Type};
+
+use crate::args::{FnArgs, Macro};
+use crate::valid::{self, Param};
+
+/// Expand `#[trace]` / `#[span]`; on any error, the error and the item unchanged.
+pub(crate) fn instrument(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_instrument(which, args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(e) => fallback(e, item),
+    }
+}
+
+/// The compile error and the item as written: the user sees this one error, not the errors
+/// of code that no longer exists (missing functions, unused imports, ...).
+pub(crate) fn fallback(error: syn::Error, item: TokenStream) -> TokenStream {
+    let mut out = error.to_compile_error();
+    out.extend(item);
+    out
+}
+
+fn try_instrument(which: Macro, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let args = FnArgs::parse(which, args)?;
+    let func: ItemFn = parse_fn(which, item)?;
+    let params = valid::check(which, &args, &func.sig)?;
+    Ok(rewrite(which, &args, func, &params))
+}
+
+fn parse_fn(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
+    match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(f) => Ok(f),
+        Err(e) => {
+            if let Ok(decl) = syn::parse2::<syn::TraitItemFn>(item.clone()) {
+                if decl.default.is_none() {
+                    return Err(syn::Error::new_spanned(
+                        &decl.sig,
+                        format!(
+                            "{} needs a function body; in a trait, put it on the functions that implement this one",
+                            which.attr()
+                        ),
+                    ));
+                }
+            }
+            let at = item
+                .into_iter()
+                .next()
+                .map_or_else(Span::call_site, |t| t.span());
+            if e.to_string().starts_with("expected `fn`") {
+                return Err(syn::Error::new(
+                    at,
+                    format!("{} goes on a function", which.attr()),
+                ));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// What the function returns, as far as the rewrite cares.
+enum Returns {
+    /// Nothing (or `()`), or `!`: there is no value to record.
+    Nothing,
+    /// A type that can be named in the body (`None::<R>` types the never-run `return`).
+    Named(Box<Type>),
+    /// A type that mentions `impl Trait`: inferred from the body instead.
+    Opaque,
+}
+
+fn returns(output: &ReturnType) -> Returns {
+    match output {
+        ReturnType::Default => Returns::Nothing,
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::Never(_) => Returns::Nothing,
+            Type::Tuple(t) if t.elems.is_empty() => Returns::Nothing,
+            ty if mentions_impl(ty.to_token_stream()) => Returns::Opaque,
+            _ => Returns::Named(ty.clone()),
+        },
+    }
+}
+
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Ident(i) => i == "impl",
+        TokenTree::Group(g) => mentions_impl(g.stream()),
+        _ => false,
+    })
+}
+
+/// Names of the expansion's own locals: mixed-site, so the user's body can neither see nor
+/// shadow them.
+fn local(name: &str) -> syn::Ident {
+    syn::Ident::new(name, Span::mixed_site())
+}
+
+fn rewrite(which: Macro, args: &FnArgs, func: ItemFn, params: &[Param]) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| LitStr::new(&sig.ident.to_string(), sig.ident.span()));
+    let is_async = sig.asyncness.is_some();
+    let returns = returns(&sig.output);
+    let stmts = &block.stmts;
+
+    let scope = local("__modelmetry_scope");
+    let ret = local("__modelmetry_ret");
+    let on_entry = on_entry(args, params, &scope);
+
+    // The body, run so that its value can be inspected: a closure (sync) or an async block,
+    // typed by a never-run `return` of the declared type so type errors point at user code.
+    let hint = match &returns {
+        Returns::Named(ty) => {
+            let r = local("__modelmetry_r");
+            quote! {
+                if let ::core::option::Option::Some(#r) = ::core::option::Option::None::<#ty> {
+                    #[allow(unreachable_code)]
+                    return #r;
+                }
+            }
+        }
+        _ => TokenStream::new(),
+    };
+    let on_exit = match &returns {
+        Returns::Nothing => TokenStream::new(),
+        _ => on_exit(args, &scope, &ret),
+    };
+
+    let body = if !is_async {
+        let open = match which {
+            Macro::Span => {
+                let kind = kind_tokens(args);
+                quote!(::modelmetry::__private::Scope::span(#name, #kind))
+            }
+            Macro::Trace => {
+                let flush = args.flush;
+                quote!(::modelmetry::__private::Scope::trace(#name, #flush))
+            }
+        };
+        match &returns {
+            Returns::Nothing => quote! {
+                let #scope = #open;
+                #on_entry
+                #block
+            },
+            _ => {
+                let once = local("__modelmetry_once");
+                quote! {
+                    let #scope = #open;
+                    #on_entry
+                    let #once = ::modelmetry::__private::Once::new();
+                    #[allow(clippy::redundant_closure_call)]
+                    let #ret = (move || {
+                        ::modelmetry::__private::Once::take(#once);
+                        #hint
+                        #(#stmts)*
+                    })();
+                    #on_exit
+                    #ret
+                }
+            }
+        }
+    } else {
+        let current = match which {
+            Macro::Span => quote!(::modelmetry::__private::Scope::current_span()),
+            Macro::Trace => quote!(::modelmetry::__private::Scope::current_trace()),
+        };
+        // Each scope lives in a block of its own: it is not `Send`, and must not be held
+        // across an `.await`.
+        let inner = match &returns {
+            Returns::Nothing => quote! {
+                {
+                    let #scope = #current;
+                    #on_entry
+                }
+                #block
+            },
+            _ => quote! {
+                {
+                    let #scope = #current;
+                    #on_entry
+                }
+                let #ret = async move {
+                    #hint
+                    #(#stmts)*
+                }
+                .await;
+                {
+                    let #scope = #current;
+                    #on_exit
+                }
+                #ret
+            },
+        };
+        match which {
+            Macro::Span => {
+                let kind = kind_tokens(args);
+                quote! {
+                    ::modelmetry::__private::Instrument::in_span(async move { #inner }, #name, #kind).await
+                }
+            }
+            Macro::Trace if args.flush => {
+                let root = local("__modelmetry_root");
+                quote! {
+                    let #root = !::modelmetry::__private::in_trace();
+                    let #ret = ::modelmetry::__private::Instrument::in_trace(async move { #inner }, #name).await;
+                    ::modelmetry::__private::flush_if_root(#root);
+                    #ret
+                }
+            }
+            Macro::Trace => quote! {
+                ::modelmetry::__private::Instrument::in_trace(async move { #inner }, #name).await
+            },
+        }
+    };
+
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #body
+        }
+    }
+}
+
+fn kind_tokens(args: &FnArgs) -> TokenStream {
+    let variant = args.kind.as_ref().map_or("Other", |(_, v)| v);
+    let variant = syn::Ident::new(variant, Span::call_site());
+    quote!(::modelmetry::__private::Kind::#variant)
+}
+
+/// The capture of `value` (an expression of reference type) as JSON, `Debug` text or a
+/// placeholder, chosen at compile time.
+fn capture(value: TokenStream) -> TokenStream {
+    quote! {
+        (&&&::modelmetry::__private::Capture(#value)).__modelmetry_capture()
+    }
+}
+
+const CAPTURE_TRAITS: &str = "CaptureSerialize CaptureDebug CaptureOpaque";
+
+fn use_traits(names: &str) -> TokenStream {
+    let names = names
+        .split(' ')
+        .map(|n| syn::Ident::new(n, Span::call_site()));
+    quote! {
+        #[allow(unused_imports)]
+        use ::modelmetry::__private::{#(#names as _),*};
+    }
+}
+
+/// What is recorded when the function starts: options, then the input.
+fn on_entry(args: &FnArgs, params: &[Param], scope: &syn::Ident) -> TokenStream {
+    let mut set = TokenStream::new();
+    if let Some(model) = &args.model {
+        set.extend(quote!(#scope.set_model(#model);));
+    }
+    if let Some(provider) = &args.provider {
+        set.extend(quote!(#scope.set_provider(#provider);));
+    }
+    if let Some(session) = &args.session {
+        set.extend(quote!(#scope.set_session(#session);));
+    }
+    if let Some(user) = &args.user {
+        set.extend(quote!(#scope.set_user(#user);));
+    }
+    if !args.tags.is_empty() {
+        let tags = &args.tags;
+        set.extend(quote!(#scope.add_tags([#(::modelmetry::__private::tag(#tags)),*]);));
+    }
+    for (key, value) in &args.metadata {
+        let captured = capture(quote!(&(#value)));
+        set.extend(quote!(#scope.set_metadata(#key, #captured);));
+    }
+    if !params.is_empty() {
+        let fields = params.iter().map(|p| {
+            let name = &p.name;
+            let captured = capture({
+                let ident = &p.ident;
+                quote!(&#ident)
+            });
+            quote!((#name, #captured))
+        });
+        set.extend(quote! {
+            if ::modelmetry::__private::content_enabled() {
+                #scope.set_input(::modelmetry::__private::input([#(#fields),*]));
+            }
+        });
+    }
+    if set.is_empty() {
+        return TokenStream::new();
+    }
+    let traits = use_traits(CAPTURE_TRAITS);
+    quote! {
+        if #scope.is_active() {
+            #traits
+            #set
+        }
+    }
+}
+
+/// What is recorded when the function returns: its value as output, or its error.
+fn on_exit(args: &FnArgs, scope: &syn::Ident, ret: &syn::Ident) -> TokenStream {
+    let v = local("__modelmetry_v");
+    let e = local("__modelmetry_e");
+    let ok = if args.no_output {
+        quote!(::core::result::Result::Ok(_) => {})
+    } else {
+        let captured = capture(quote!(#v));
+        quote! {
+            ::core::result::Result::Ok(#v) => {
+                if ::modelmetry::__private::content_enabled() {
+                    #scope.set_output(#captured);
+                }
+            }
+        }
+    };
+    let traits = use_traits(&format!(
+        "{CAPTURE_TRAITS} OutcomeOfResult OutcomeOfValue ErrorDisplay ErrorDebug ErrorOpaque"
+    ));
+    quote! {
+        if #scope.is_active() {
+            #traits
+            match (&&::modelmetry::__private::Outcome(&#ret)).__modelmetry_outcome() {
+                #ok
+                #[allow(unreachable_patterns)]
+                ::core::result::Result::Err(#e) => {
+                    #scope.set_error((&&&::modelmetry::__private::ErrorText(#e)).__modelmetry_error());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! What the macros' expansions call. **Not a stable API**: it changes with the macros, in any
+//! release, without notice. Use the macros, or the public API they are built on.
+//!
+//! Every item here is cheap when tracing is off: [`is_enabled`] is one atomic load, and the
+//! expansions test it (through [`Scope::is_active`]) before they capture or format anything.
+
+use serde_json::{Map, Value};
+
+pub use crate::capture::{
+    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Captured, ErrorDebug, ErrorDisplay,
+    ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
+};
+pub use crate::context::future::Instrument;
+pub use crate::record::Kind;
+pub use crate::signal::{Event, Finding};
+
+use crate::context::guard::{self, SpanGuard, SpanRef, TraceGuard};
+use crate::context::stack;
+use crate::{capture, client, diag};
+
+/// True when tracing is on: one atomic load.
+#[inline]
+pub fn is_enabled() -> bool {
+    client::is_enabled()
+}
+
+/// True when tracing is on and content (inputs, outputs) is captured.
+#[inline]
+pub fn content_enabled() -> bool {
+    client::is_enabled() && capture::content_enabled()
+}
+
+/// True when a trace is open on this thread (an async `#[trace]` asks before it opens its own,
+/// to know whether it will be the root).
+pub fn in_trace() -> bool {
+    client::is_enabled() && stack::in_trace()
+}
+
+/// A function's arguments, captured: one JSON object, and the fields that were cut.
+#[derive(Debug)]
+pub struct Input {
+    value: Value,
+    cut: Vec<(String, usize)>,
+}
+
+/// Input fields as one JSON object. Fields are captured by [`Capture`], each capped.
+pub fn input<const N: usize>(fields: [(&'static str, Captured); N]) -> Input {
+    let mut m = Map::new();
+    let mut cut = Vec::new();
+    for (k, c) in fields {
+        if let Some(original) = c.original_bytes {
+            cut.push((format!("Metadata.input.{k}"), original));
+        }
+        m.insert(k.to_owned(), c.value);
+    }
+    Input {
+        value: Value::Object(m),
+        cut,
+    }
+}
+
+/// A tag of `#[trace(tags = [...])]`.
+pub fn tag(tag: impl Into<String>) -> String {
+    tag.into()
+}
+
+/// A finding's metadata entry, already captured.
+pub fn finding_metadata(finding: Finding, key: &str, value: Captured) -> Finding {
+    finding.metadata_value(key, value)
+}
+
+/// An event's metadata entry, already captured.
+pub fn event_metadata(event: Event, key: &str, value: Captured) -> Event {
+    event.with_value(key, value)
+}
+
+/// A value that is not `Copy`, moved into the closure that runs a function's body: the move
+/// makes the closure `FnOnce`, so a body may return borrows of what it captured (a
+/// `&mut self` method returning `&mut self.field`), exactly as it could without the macro.
+#[derive(Debug, Default)]
+pub struct Once(());
+
+impl Once {
+    /// Make one.
+    #[inline]
+    pub fn new() -> Once {
+        Once(())
+    }
+
+    /// Consume it.
+    #[inline]
+    pub fn take(self) {}
+}
+
+/// Where a macro records: the span or trace it opened (and closes when dropped), or, in an
+/// async function, the span or trace that the instrumented future carries.
+#[must_use]
+pub struct Scope {
+    target: Target,
+    flush: bool,
+}
+
+enum Target {
+    Off,
+    Span(SpanGuard),
+    Trace(TraceGuard),
+    /// The current span (an async `#[span]`'s carried span, during its poll).
+    CurrentSpan(SpanRef),
+    /// An async `#[trace]`: its child span when nested, the trace itself when root.
+    CurrentTrace(SpanRef),
+}
+
+impl Scope {
+    /// Open a span (`#[span]` on a function).
+    #[inline]
+    pub fn span(name: &'static str, kind: Kind) -> Scope {
+        if !client::is_enabled() {
+            return Scope::off();
+        }
+        Scope {
+            target: Target::Span(guard::start_span(name, kind)),
+            flush: false,
+        }
+    }
+
+    /// Open a trace (`#[trace]` on a function); `flush`: flush when it closes, if it was the
+    /// root.
+    #[inline]
+    pub fn trace(name: &'static str, flush: bool) -> Scope {
+        if !client::is_enabled() {
+            return Scope::off();
+        }
+        Scope {
+            target: Target::Trace(guard::start_trace(name)),
+            flush,
+        }
+    }
+
+    /// The span an async `#[span]` carries (valid during its poll).
+    #[inline]
+    pub fn current_span() -> Scope {
+        if !client::is_enabled() {
+            return Scope::off();
+        }
+        Scope {
+            target: Target::CurrentSpan(guard::current_span()),
+            flush: false,
+        }
+    }
+
+    /// The trace (or child span) an async `#[trace]` carries (valid during its poll).
+    #[inline]
+    pub fn current_trace() -> Scope {
+        if !client::is_enabled() {
+            return Scope::off();
+        }
+        Scope {
+            target: Target::CurrentTrace(guard::current_span()),
+            flush: false,
+        }
+    }
+
+    fn off() -> Scope {
+        Scope {
+            target: Target::Off,
+            flush: false,
+        }
+    }
+
+    /// True when something is being recorded: test this before capturing anything.
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        match &self.target {
+            Target::Off => false,
+            Target::Span(g) => g.is_active(),
+            Target::Trace(g) => g.is_active(),
+            Target::CurrentSpan(s) => s.is_active(),
+            Target::CurrentTrace(_) => true,
+        }
+    }
+
+    /// The function's arguments.
+    pub fn set_input(&self, input: Input) {
+        let Input { value, cut } = input;
+        match &self.target {
+            Target::Off => {}
+            Target::Span(g) => g.put_input(value, &cut),
+            Target::Trace(g) => g.put_input(value, &cut),
+            Target::CurrentSpan(s) => s.put_input(value, &cut),
+            Target::CurrentTrace(s) if s.is_active() => s.put_input(value, &cut),
+            Target::CurrentTrace(_) => guard::current_trace().put_input(value, &cut),
+        }
+    }
+
+    /// The function's return value (`null`, from `()` or `None`, is not recorded).
+    pub fn set_output(&self, output: Captured) {
+        if output.value.is_null() {
+            return;
+        }
+        match &self.target {
+            Target::Off => {}
+            Target::Span(g) => g.put_output(output),
+            Target::Trace(g) => g.put_output(output),
+            Target::CurrentSpan(s) => s.put_output(output),
+            Target::CurrentTrace(s) if s.is_active() => s.put_output(output),
+            Target::CurrentTrace(_) => guard::current_trace().put_output(output),
+        }
+    }
+
+    /// The function returned `Err`: severity `error`, and the error's text as the message.
+    pub fn set_error(&self, message: String) {
+        match &self.target {
+            Target::Off => {}
+            Target::Span(g) => g.put_error(message),
+            Target::Trace(g) => g.put_error(message),
+            Target::CurrentSpan(s) => s.put_error(message),
+            Target::CurrentTrace(s) if s.is_active() => s.put_error(message),
+            Target::CurrentTrace(_) => guard::current_trace().put_error(message),
+        }
+    }
+
+    /// One `metadata(key = value)` entry.
+    pub fn set_metadata(&self, key: &str, value: Captured) {
+        match &self.target {
+            Target::Off => {}
+            Target::Span(g) => g.put_metadata(key, value),
+            Target::Trace(g) => g.put_metadata(key, value),
+            Target::CurrentSpan(s) => s.put_metadata(key, value),
+            Target::CurrentTrace(s) if s.is_active() => s.put_metadata(key, value),
+            Target::CurrentTrace(_) => guard::current_trace().put_metadata(key, value),
+        }
+    }
+
+    fn span_ref(&self) -> Option<SpanRef> {
+        match &self.target {
+            Target::Span(g) => Some(**g),
+            Target::CurrentSpan(s) => Some(*s),
+            _ => None,
+        }
+    }
+
+    /// `model = ...` of `#[span]`.
+    pub fn set_model(&self, model: impl Into<String>) {
+        if let Some(s) = self.span_ref() {
+            s.set_model(model);
+        }
+    }
+
+    /// `provider = ...` of `#[span]`.
+    pub fn set_provider(&self, provider: impl Into<String>) {
+        if let Some(s) = self.span_ref() {
+            s.set_provider(provider);
+        }
+    }
+
+    /// `session = ...` of `#[trace]` (always the trace's, even when nested).
+    pub fn set_session(&self, session_id: impl Into<String>) {
+        match &self.target {
+            Target::Trace(g) => g.set_session_id(session_id),
+            Target::CurrentTrace(_) => guard::current_trace().set_session_id(session_id),
+            _ => {}
+        }
+    }
+
+    /// `user = ...` of `#[trace]`.
+    pub fn set_user(&self, user_id: impl Into<String>) {
+        match &self.target {
+            Target::Trace(g) => g.set_user_id(user_id),
+            Target::CurrentTrace(_) => guard::current_trace().set_user_id(user_id),
+            _ => {}
+        }
+    }
+
+    /// `tags = [...]` of `#[trace]`.
+    pub fn add_tags<const N: usize>(&self, tags: [String; N]) {
+        match &self.target {
+            Target::Trace(g) => g.add_tags(tags),
+            Target::CurrentTrace(_) => guard::current_trace().add_tags(tags),
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        let target = std::mem::replace(&mut self.target, Target::Off);
+        let flush = self.flush && matches!(&target, Target::Trace(g) if g.is_root());
+        drop(target);
+        if flush {
+            flush_now();
+        }
+    }
+}
+
+/// `#[trace(flush)]` on an async function: flush once its trace, if it was the root, closed.
+pub fn flush_if_root(root: bool) {
+    if root && client::is_enabled() {
+        flush_now();
+    }
+}
+
+fn flush_now() {
+    if let Err(e) = client::flush_with_configured_timeout() {
+        diag::report(format_args!("#[trace(flush)]: {e}"));
+    }
+}
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope")
+            .field("active", &self.is_active())
+            .finish()
+    }
+}
