@@ -1,4 +1,6 @@
-//! Compile-pass and compile-fail tests of the macros.
+//! Compile-pass and compile-fail tests of the macros: `pass/` holds a case for every function
+//! shape and every option (each also compiled under `#![deny(warnings)]`), `fail/` a case for
+//! every mistake, named after it, with the compiler's expected output in its `.stderr`.
 
 #[test]
 fn ui() {

@@ -18,8 +18,9 @@
 //! `async fn` runs its body in an async block wrapped in `Instrument::in_span`, so the span
 //! follows the future across polls on any executor.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{ToTokens, quote};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{ItemFn, LitStr, ReturnType, Type};
 
 use crate::args::{FnArgs, Macro};
@@ -137,8 +138,10 @@ fn rewrite(which: Macro, args: &FnArgs, func: ItemFn, params: &[Param]) -> Token
     // typed by a never-run `return` of the declared type so type errors point at user code.
     let hint = match &returns {
         Returns::Named(ty) => {
-            let r = local("__modelmetry_r");
-            quote! {
+            let r = syn::Ident::new("__modelmetry_r", Span::mixed_site().located_at(ty.span()));
+            // Spanned on the declared type: a mismatch is explained by "return type inferred
+            // to be `R` here", pointing at the user's `-> R`.
+            quote_spanned! {ty.span()=>
                 if let ::core::option::Option::Some(#r) = ::core::option::Option::None::<#ty> {
                     #[allow(unreachable_code)]
                     return #r;
@@ -240,11 +243,14 @@ fn rewrite(which: Macro, args: &FnArgs, func: ItemFn, params: &[Param]) -> Token
         }
     };
 
+    // The body's braces keep the user's spans, so the item's span stays the user's own: lints
+    // on the item (`dead_code` on a function never called) still fire, and errors about the
+    // body as a whole point at it.
+    let mut braces = Group::new(Delimiter::Brace, body);
+    braces.set_span(block.brace_token.span.join());
     quote! {
         #(#attrs)*
-        #vis #sig {
-            #body
-        }
+        #vis #sig #braces
     }
 }
 
@@ -277,17 +283,18 @@ fn use_traits(names: &str) -> TokenStream {
 /// What is recorded when the function starts: options, then the input.
 fn on_entry(args: &FnArgs, params: &[Param], scope: &syn::Ident) -> TokenStream {
     let mut set = TokenStream::new();
+    // Each setter call is spanned on the user's expression, so a type error names it alone.
     if let Some(model) = &args.model {
-        set.extend(quote!(#scope.set_model(#model);));
+        set.extend(quote_spanned!(model.span()=> #scope.set_model(#model);));
     }
     if let Some(provider) = &args.provider {
-        set.extend(quote!(#scope.set_provider(#provider);));
+        set.extend(quote_spanned!(provider.span()=> #scope.set_provider(#provider);));
     }
     if let Some(session) = &args.session {
-        set.extend(quote!(#scope.set_session(#session);));
+        set.extend(quote_spanned!(session.span()=> #scope.set_session(#session);));
     }
     if let Some(user) = &args.user {
-        set.extend(quote!(#scope.set_user(#user);));
+        set.extend(quote_spanned!(user.span()=> #scope.set_user(#user);));
     }
     if !args.tags.is_empty() {
         let tags = &args.tags;

@@ -1,0 +1,6 @@
+#[modelmetry::span]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {}

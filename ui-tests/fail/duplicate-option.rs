@@ -1,0 +1,4 @@
+#[modelmetry::span(name = "a", kind = "llm", name = "b")]
+fn generate() {}
+
+fn main() {}

@@ -1,0 +1,3 @@
+fn main() {
+    modelmetry::event!(42, tool = "x");
+}

@@ -1,0 +1,3 @@
+fn main() {
+    modelmetry::event!("tool_selected", tool = "a", tool = "b");
+}

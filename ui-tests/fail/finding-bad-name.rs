@@ -1,0 +1,3 @@
+fn main() {
+    modelmetry::finding!(0.93 = 0.93);
+}

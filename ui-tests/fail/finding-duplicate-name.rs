@@ -1,0 +1,3 @@
+fn main() {
+    modelmetry::finding!(score = 0.5, score = 0.6);
+}

@@ -1,0 +1,3 @@
+fn main() {
+    modelmetry::finding!(score = 0.5; note = "x");
+}

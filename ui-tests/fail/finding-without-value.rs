@@ -1,0 +1,3 @@
+fn main() {
+    modelmetry::finding!(response_safe_score);
+}

@@ -1,0 +1,4 @@
+#[modelmetry::span(flush)]
+fn generate() {}
+
+fn main() {}

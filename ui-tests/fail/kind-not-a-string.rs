@@ -1,0 +1,4 @@
+#[modelmetry::span(kind = llm)]
+fn generate() {}
+
+fn main() {}

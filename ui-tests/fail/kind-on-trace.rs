@@ -1,0 +1,4 @@
+#[modelmetry::trace(kind = "llm")]
+fn turn() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[modelmetry::span(metadata(version))]
+fn generate() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[modelmetry::span(kind = "llm", model = 4)]
+fn generate() {}
+
+fn main() {}

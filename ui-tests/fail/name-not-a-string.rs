@@ -1,0 +1,4 @@
+#[modelmetry::trace(name = chatbot_turn)]
+fn turn() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[modelmetry::span]
+struct Client;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[modelmetry::span(model)]
+fn generate() {}
+
+fn main() {}

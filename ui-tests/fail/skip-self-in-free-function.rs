@@ -1,0 +1,6 @@
+#[modelmetry::span(skip(self))]
+fn generate(prompt: &str) -> usize {
+    prompt.len()
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[modelmetry::trace(tags = "support")]
+fn turn() {}
+
+fn main() {}

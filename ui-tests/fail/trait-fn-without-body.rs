@@ -1,0 +1,6 @@
+trait Model {
+    #[modelmetry::span]
+    fn complete(&self, prompt: &str) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[modelmetry::span(kind = "lmm")]
+fn generate() {}
+
+fn main() {}
