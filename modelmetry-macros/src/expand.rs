@@ -178,6 +178,8 @@ fn rewrite(which: Macro, args: &FnArgs, func: ItemFn, params: &[Param]) -> Token
                     let #scope = #open;
                     #on_entry
                     let #once = ::modelmetry::__private::Once::new();
+                    // The closure exists to catch `return` and `?`; clippy skips expanded
+                    // code today, and this keeps it quiet if that changes.
                     #[allow(clippy::redundant_closure_call)]
                     let #ret = (move || {
                         ::modelmetry::__private::Once::take(#once);
@@ -274,6 +276,7 @@ fn use_traits(names: &str) -> TokenStream {
     let names = names
         .split(' ')
         .map(|n| syn::Ident::new(n, Span::call_site()));
+    // Not every block uses every trait (`output = false` uses no capture trait).
     quote! {
         #[allow(unused_imports)]
         use ::modelmetry::__private::{#(#names as _),*};

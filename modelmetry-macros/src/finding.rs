@@ -127,6 +127,7 @@ fn local(name: &str) -> Ident {
 }
 
 fn capture_traits() -> TokenStream {
+    // Not every value needs every trait.
     quote! {
         #[allow(unused_imports)]
         use ::modelmetry::__private::{

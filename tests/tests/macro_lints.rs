@@ -1,0 +1,89 @@
+//! The expansions are lint-clean: this file uses every macro form under `#![deny(warnings)]`
+//! (and CI runs clippy on it with `-D warnings`, pedantic lints included), so a warning that
+//! the expansion causes fails the build. That an instrumented function never called still
+//! triggers `dead_code` is shown by `ui-tests/fail/dead-code-still-reported.rs`.
+#![deny(warnings)]
+#![deny(clippy::all, clippy::pedantic)]
+
+use modelmetry::{event, finding, span, trace};
+
+#[derive(Debug, serde::Serialize)]
+struct Order {
+    id: String,
+}
+
+#[trace(
+    name = "lint.turn",
+    session = "s",
+    user = "u",
+    tags = ["a"],
+    metadata(k = 1),
+    skip(secret),
+    flush
+)]
+fn turn(secret: &str, question: &str) -> Result<usize, String> {
+    let order = lookup(question)?;
+    generate(&order.id);
+    unit();
+    finding!(score = 0.5);
+    finding!(a = 1, b = true, c = "x"; comment = "c", description = "d", metadata(m = 2));
+    event!("e");
+    event!(e2, k = 1, question);
+    Ok(secret.len() + order.id.len())
+}
+
+#[span(kind = "tool", name = "lookup", output = false)]
+fn lookup(question: &str) -> Result<Order, String> {
+    if question.is_empty() {
+        return Err("empty".to_owned());
+    }
+    Ok(Order {
+        id: question.to_owned(),
+    })
+}
+
+#[span(kind = "llm", model = "m", provider = "p", skip_all)]
+fn generate(prompt: &str) -> String {
+    prompt.to_owned()
+}
+
+#[span]
+fn unit() {}
+
+struct Client {
+    calls: u8,
+}
+
+impl Client {
+    #[span(kind = "agent")]
+    fn run(&self, n: u8) -> u8 {
+        n + self.calls
+    }
+
+    #[span(kind = "retriever")]
+    async fn fetch(&mut self, n: u8) -> Option<u8> {
+        self.calls += 1;
+        Some(n)
+    }
+}
+
+#[trace]
+async fn async_turn(n: u8) -> u8 {
+    let mut c = Client { calls: 0 };
+    c.fetch(n).await.unwrap_or_default() + c.run(n)
+}
+
+#[span(kind = "chain")]
+async fn async_unit() {}
+
+#[test]
+fn every_form_compiles_without_warnings() {
+    let _recorder = modelmetry::testing::Recorder::install();
+    assert_eq!(turn("k", "q"), Ok(2));
+    let fut = async_turn(1);
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert_eq!(fut.as_mut().poll(&mut cx), std::task::Poll::Ready(3));
+    let unit_fut = std::pin::pin!(async_unit());
+    assert!(unit_fut.poll(&mut cx).is_ready());
+}
