@@ -2,6 +2,10 @@
 //! the model decides to call the `GetOrderInformation` tool, the tool answers, the model writes
 //! the final answer, and a check scores the answer's safety.
 //!
+//! Each step is a plain function with one attribute: `#[trace]` makes the turn a trace,
+//! `#[span]` makes each step a span under it, with the arguments as input and the return value
+//! as output. `modelmetry::llm` fills in what a model call sent, used and cost.
+//!
 //! Runs offline: a stand-in plays the LLM. With no API key the trace prints to stderr; with
 //! `MODELMETRY_API_KEY` (and optionally `MODELMETRY_BASE_URL`) it is delivered before exit.
 //!
@@ -11,7 +15,8 @@
 
 use std::time::Duration;
 
-use modelmetry::{Cost, Event, Finding, Kind, Message, ToolCall, Usage};
+use modelmetry::{Cost, Message, ToolCall, Usage, event, finding, llm, span, trace};
+use serde::Serialize;
 use serde_json::json;
 
 fn main() {
@@ -30,106 +35,129 @@ fn main() {
     );
 }
 
-/// One turn of the conversation: the trace.
+/// One turn of the conversation: the trace. Its input is the user's message (the session id
+/// is skipped: it is the trace's session already), its output the answer.
+#[trace(
+    name = "chatbot.turn",
+    session = session_id,
+    user = "customer-7",
+    tags = ["support", "orders"],
+    skip(session_id)
+)]
 fn handle_turn(session_id: &str, user_msg: &str) -> String {
-    let trace = modelmetry::start_trace("chatbot.turn");
-    trace.set_session_id(session_id);
-    trace.set_user_id("customer-7");
-    trace.add_tags(["support", "orders"]);
-    trace.set_input(user_msg);
-
     let call = generate(user_msg);
     let order = get_order_information(&call);
     let answer = generate_final(user_msg, &call, &order);
-    let score = response_check(&answer);
-    Finding::new("response_safe_score", score)
-        .comment("stand-in moderation model")
-        .record();
-
-    trace.set_output(&answer);
+    let check = response_check(&answer);
+    finding!(response_safe_score = check.score; comment = "stand-in moderation model");
     answer
 }
 
 /// The first model call: it decides which tool to call.
+#[span(
+    kind = "llm",
+    name = "llm.generate",
+    model = "gpt-4o-mini",
+    provider = "openai"
+)]
 fn generate(user_msg: &str) -> ToolCall {
-    let span = modelmetry::start_span("llm.generate", Kind::Llm);
-    span.set_model("gpt-4o-mini");
-    span.set_provider("openai");
     let call = ToolCall::function(
         "call_1",
         "GetOrderInformation",
         json!({"order_id": "A-1042"}),
     );
-    span.set_messages(vec![
+    llm::set_messages(vec![
         Message::system("You are a support agent. Use tools to look orders up."),
         Message::user(user_msg),
         Message::assistant_tool_calls(vec![call.clone()]),
     ]);
     stand_in_latency(40);
-    Event::new("tool_selected")
-        .with("tool", "GetOrderInformation")
-        .with(
-            "tools_offered",
-            &["GetOrderInformation", "RequestRefund", "Escalate"],
-        )
-        .record();
-    span.set_usage(Usage::tokens(120, 18));
-    span.set_cost(Cost::new(0.000_018, 0.000_010_8, "USD"));
-    Finding::new("input_tokens", 120).record();
-    Finding::new("output_tokens", 18).record();
+    event!(
+        "tool_selected",
+        tool = "GetOrderInformation",
+        tools_offered = ["GetOrderInformation", "RequestRefund", "Escalate"],
+    );
+    llm::set_usage(Usage::tokens(120, 18));
+    llm::set_cost(Cost::new(0.000_018, 0.000_010_8, "USD"));
+    finding!(input_tokens = 120, output_tokens = 18);
     call
 }
 
-/// The tool the model called.
-fn get_order_information(call: &ToolCall) -> serde_json::Value {
-    let span = modelmetry::start_span("GetOrderInformation", Kind::Tool);
-    span.set_input(&call.function.arguments);
+/// What the order system knows about an order.
+#[derive(Serialize)]
+struct Order {
+    order_id: String,
+    status: &'static str,
+    carrier: &'static str,
+    eta: &'static str,
+}
+
+/// The tool the model called. Its input (the call) and output (the order) are captured as
+/// JSON because both types implement `Serialize`.
+#[span(kind = "tool", name = "GetOrderInformation")]
+fn get_order_information(call: &ToolCall) -> Order {
     stand_in_latency(15);
-    let order =
-        json!({"order_id": "A-1042", "status": "in transit", "carrier": "DHL", "eta": "tomorrow"});
-    span.set_output(&order);
-    order
+    Order {
+        order_id: call.function.arguments["order_id"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned(),
+        status: "in transit",
+        carrier: "DHL",
+        eta: "tomorrow",
+    }
 }
 
 /// The second model call: the answer, written from the tool's result.
-fn generate_final(user_msg: &str, call: &ToolCall, order: &serde_json::Value) -> String {
-    let span = modelmetry::start_span("llm.generate_final", Kind::Llm);
-    span.set_model("gpt-4o-mini");
-    span.set_provider("openai");
+#[span(
+    kind = "llm",
+    name = "llm.generate_final",
+    model = "gpt-4o-mini",
+    provider = "openai"
+)]
+fn generate_final(user_msg: &str, call: &ToolCall, order: &Order) -> String {
     stand_in_latency(60);
     let answer = format!(
         "Your order {} is {} with {} and should arrive {}. Sorry for the delay!",
-        order["order_id"].as_str().unwrap_or("?"),
-        order["status"].as_str().unwrap_or("on its way"),
-        order["carrier"].as_str().unwrap_or("the carrier"),
-        order["eta"].as_str().unwrap_or("soon"),
+        order.order_id, order.status, order.carrier, order.eta,
     );
-    span.set_messages(vec![
+    let order_json = serde_json::to_string(order).unwrap_or_default();
+    llm::set_messages(vec![
         Message::user(user_msg),
         Message::assistant_tool_calls(vec![call.clone()]),
-        Message::tool(call.id.clone(), order.to_string()),
+        Message::tool(call.id.clone(), order_json),
         Message::assistant(answer.clone()),
     ]);
-    span.set_usage(Usage::tokens(164, 27));
-    span.set_cost(Cost::new(0.000_024_6, 0.000_016_2, "USD"));
-    Finding::new("input_tokens", 164).record();
-    Finding::new("output_tokens", 27).record();
+    llm::set_usage(Usage::tokens(164, 27));
+    llm::set_cost(Cost::new(0.000_024_6, 0.000_016_2, "USD"));
+    finding!(input_tokens = 164, output_tokens = 27);
     answer
 }
 
+/// A moderation model's verdict.
+#[derive(Serialize)]
+struct Moderation {
+    flagged: bool,
+    score: f64,
+}
+
 /// A moderation check of the answer.
-fn response_check(answer: &str) -> f64 {
-    let span = modelmetry::start_span("llm.response_check", Kind::Llm);
-    span.set_model("omni-moderation-latest");
-    span.set_input(answer);
+#[span(
+    kind = "llm",
+    name = "llm.response_check",
+    model = "omni-moderation-latest"
+)]
+fn response_check(answer: &str) -> Moderation {
     stand_in_latency(20);
     let score = if answer.to_lowercase().contains("refund") {
         0.71
     } else {
         0.93
     };
-    span.set_output(&json!({"flagged": false, "score": score}));
-    score
+    Moderation {
+        flagged: false,
+        score,
+    }
 }
 
 /// The stand-in model's "thinking" time, so the trace's durations look like a real call's.

@@ -143,6 +143,7 @@ fn rewrite(which: Macro, args: &FnArgs, func: ItemFn, params: &[Param]) -> Token
             // to be `R` here", pointing at the user's `-> R`.
             quote_spanned! {ty.span()=>
                 if let ::core::option::Option::Some(#r) = ::core::option::Option::None::<#ty> {
+                    // Never runs; for a body that diverges, rustc would call it unreachable.
                     #[allow(unreachable_code)]
                     return #r;
                 }
@@ -358,6 +359,7 @@ fn on_exit(args: &FnArgs, scope: &syn::Ident, ret: &syn::Ident) -> TokenStream {
             #traits
             match (&&::modelmetry::__private::Outcome(&#ret)).__modelmetry_outcome() {
                 #ok
+                // A plain value's outcome has an uninhabited error type.
                 #[allow(unreachable_patterns)]
                 ::core::result::Result::Err(#e) => {
                     #scope.set_error((&&&::modelmetry::__private::ErrorText(#e)).__modelmetry_error());
