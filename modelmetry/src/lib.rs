@@ -5,26 +5,31 @@
 //! [Modelmetry](https://modelmetry.com) (or printed to stderr when no API key is set).
 //!
 //! ```
-//! use modelmetry::{Finding, Kind, Usage};
+//! use modelmetry::{Usage, finding, llm, span, trace};
 //!
-//! fn generate(prompt: &str) -> String {
-//!     let span = modelmetry::start_span("llm.generate", Kind::Llm);
-//!     span.set_model("gpt-4o");
-//!     span.set_input(prompt);
-//!     let answer = format!("You asked: {prompt}");
-//!     span.set_usage(Usage::tokens(12, 7));
-//!     span.set_output(&answer);
+//! #[trace(name = "chatbot.turn", session = "conversation-42")]
+//! fn handle_turn(message: &str) -> String {
+//!     let answer = generate(message);
+//!     finding!(response_safe_score = 0.93);
 //!     answer
 //! }
 //!
+//! #[span(kind = "llm", model = "gpt-4o", provider = "openai")]
+//! fn generate(prompt: &str) -> String {
+//!     llm::set_usage(Usage::tokens(12, 7));
+//!     format!("You asked: {prompt}")
+//! }
+//!
 //! let _guard = modelmetry::init(); // from MODELMETRY_* (no key: traces print to stderr)
-//! let trace = modelmetry::start_trace("chatbot.turn");
-//! trace.set_session_id("conversation-42");
-//! let answer = generate("Where is my order?");
-//! Finding::new("response_safe_score", 0.93).record();
-//! drop(trace); // the whole trace moves to the exporter
+//! let answer = handle_turn("Where is my order?");
 //! # let _ = answer;
 //! ```
+//!
+//! The [`macro@trace`] and [`macro@span`] attributes record a function's arguments as input
+//! and its return value as output (`Err` and panics as errors), on any function shape,
+//! `async fn` included; [`finding!`] and [`event!`] record on the current span;
+//! [`llm`] fills in a model call's messages, usage and cost. Underneath is a manual API
+//! ([`start_trace`], [`start_span`] and their guards) for what attributes cannot reach.
 //!
 //! # How it works
 //!
@@ -111,3 +116,8 @@ pub use stats::{Dropped, Stats, stats};
 pub use wire::{
     Cost, Document, FindingValue, Message, Money, Options, RetrievalQuery, ToolCall, Usage,
 };
+
+/// The README's Rust examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
