@@ -455,3 +455,47 @@ fn nothing_is_captured_when_tracing_is_off_or_content_capture_is_off() {
     let t = only(&recorder);
     assert_eq!(span(&t, "counted").metadata["output"], json!("counted"));
 }
+
+#[derive(Debug)]
+struct BigDebug(#[allow(dead_code)] String); // read through Debug
+
+#[span]
+fn huge(prompt: String, notes: BigDebug) -> String {
+    drop(notes);
+    prompt
+}
+
+#[test]
+fn huge_arguments_and_outputs_are_capped_and_the_cut_is_noted() {
+    let recorder = Recorder::install_with(Config::default().max_value_bytes(1024));
+    let big = "x".repeat(10_000);
+    huge(big.clone(), BigDebug(big));
+    let t = only(&recorder);
+    let s = span(&t, "huge");
+    let prompt = s.metadata["input"]["prompt"].as_str().unwrap();
+    assert!(
+        prompt.len() <= 1024 && prompt.ends_with('…'),
+        "{}",
+        prompt.len()
+    );
+    let notes = s.metadata["input"]["notes"].as_str().unwrap();
+    assert!(
+        notes.len() <= 1024 + 4 && notes.ends_with('…'),
+        "{}",
+        notes.len()
+    );
+    let cut: Vec<&str> = s.metadata["modelmetry.truncated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cut,
+        [
+            "Metadata.input.prompt",
+            "Metadata.input.notes",
+            "Metadata.output"
+        ]
+    );
+}
