@@ -60,12 +60,37 @@ pub fn init() -> Guard {
 
 pub(crate) fn install(config: Config) -> Result<Guard, Error> {
     config.validate()?;
-    let exporter: Option<Box<dyn Exporter>> = match config.exporter_kind() {
-        ExporterKind::Console => Some(Box::new(export::console::Console::stderr())),
-        ExporterKind::Http => Some(Box::new(export::ingest::Ingest::new(&config)?)),
-        ExporterKind::None => None,
+    let mut exporters = Vec::new();
+    for kind in config.exporter_kinds() {
+        exporters.push(build(&config, kind)?);
+    }
+    let exporter: Option<Box<dyn Exporter>> = match exporters.len() {
+        0 => None,
+        1 => exporters.pop(),
+        _ => {
+            let first = exporters.remove(0);
+            Some(Box::new(export::fanout::Fanout::new(first, exporters)))
+        }
     };
     Ok(install_exporter(config, exporter))
+}
+
+fn build(config: &Config, kind: ExporterKind) -> Result<Box<dyn Exporter>, Error> {
+    Ok(match kind {
+        ExporterKind::Console => Box::new(export::console::Console::stderr()),
+        ExporterKind::Http => Box::new(export::ingest::Ingest::new(config)?),
+        #[cfg(feature = "otlp")]
+        ExporterKind::Otlp => Box::new(export::otlp::exporter::OtlpExporter::new(
+            config,
+            config.otlp.clone().unwrap_or_default(),
+        )),
+        other => {
+            return Err(Error::Config {
+                setting: "MODELMETRY_EXPORTER",
+                reason: format!("the {other:?} exporter is not available in this build"),
+            });
+        }
+    })
 }
 
 /// Replace whatever pipeline runs with one that feeds `exporter` (`None`: tracing off).

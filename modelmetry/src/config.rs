@@ -15,6 +15,10 @@ pub enum ExporterKind {
     Console,
     /// Send to the Modelmetry ingest API. The default with an API key.
     Http,
+    /// Send to an OpenTelemetry collector or backend over OTLP/HTTP (cargo feature `otlp`;
+    /// see [`OtlpConfig`](crate::OtlpConfig)). Added to the default exporter when
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set.
+    Otlp,
     /// Record nothing: spans cost one atomic load. For tests and for turning tracing off.
     None,
 }
@@ -24,6 +28,7 @@ impl ExporterKind {
         match s.trim().to_ascii_lowercase().as_str() {
             "console" | "stderr" => Some(ExporterKind::Console),
             "http" | "modelmetry" => Some(ExporterKind::Http),
+            "otlp" | "opentelemetry" => Some(ExporterKind::Otlp),
             "none" | "off" | "disabled" => Some(ExporterKind::None),
             _ => None,
         }
@@ -48,6 +53,12 @@ pub enum Delivery {
 pub(crate) struct ApiKey(String);
 
 impl ApiKey {
+    /// A secret header value (an API key, a collector token).
+    #[cfg(feature = "otlp")]
+    pub(crate) fn new(value: String) -> Self {
+        ApiKey(value)
+    }
+
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
@@ -80,7 +91,7 @@ pub(crate) type ErrorHook = Arc<dyn Fn(&str) + Send + Sync>;
 /// | --- | --- | --- |
 /// | `MODELMETRY_API_KEY` | [`api_key`](Config::api_key) | none |
 /// | `MODELMETRY_BASE_URL` | [`base_url`](Config::base_url) | `https://api.modelmetry.com` |
-/// | `MODELMETRY_EXPORTER` | [`exporter`](Config::exporter): `console`, `http`, `none` | `http` with a key, else `console` |
+/// | `MODELMETRY_EXPORTER` | [`exporters`](Config::exporters): `console`, `http`, `otlp`, `none`, or a list (`http,otlp`) | `http` with a key, else `console`; plus `otlp` when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
 /// | `MODELMETRY_DELIVERY` | [`delivery`](Config::delivery): `background`, `sync` | `background` |
 /// | `MODELMETRY_CAPTURE_CONTENT` | [`capture_content`](Config::capture_content) | `true` |
 /// | `MODELMETRY_FLUSH_INTERVAL_MS` | [`flush_interval`](Config::flush_interval) | 1000 |
@@ -92,7 +103,9 @@ pub(crate) type ErrorHook = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct Config {
     pub(crate) api_key: Option<ApiKey>,
     pub(crate) base_url: String,
-    pub(crate) exporter: Option<ExporterKind>,
+    pub(crate) exporters: Option<Vec<ExporterKind>>,
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: Option<crate::OtlpConfig>,
     pub(crate) delivery: Delivery,
     pub(crate) flush_interval: Duration,
     pub(crate) max_batch_records: usize,
@@ -130,7 +143,9 @@ impl Default for Config {
         Config {
             api_key: None,
             base_url: DEFAULT_BASE_URL.to_owned(),
-            exporter: None,
+            exporters: None,
+            #[cfg(feature = "otlp")]
+            otlp: None,
             delivery: Delivery::Background,
             flush_interval: Duration::from_secs(1),
             max_batch_records: 1000,
@@ -160,7 +175,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("base_url", &self.base_url)
-            .field("exporter", &self.exporter_kind())
+            .field("exporters", &self.exporter_kinds())
             .field("delivery", &self.delivery)
             .field("flush_interval", &self.flush_interval)
             .field("max_batch_records", &self.max_batch_records)
@@ -204,13 +219,21 @@ impl Config {
             c.base_url = url;
         }
         if let Some(v) = present("MODELMETRY_EXPORTER") {
-            match ExporterKind::parse(&v) {
-                Some(kind) => c.exporter = Some(kind),
-                None => c.env_errors.push(Error::Config {
+            let kinds: Option<Vec<ExporterKind>> = v.split(',').map(ExporterKind::parse).collect();
+            match kinds {
+                Some(kinds) if !kinds.is_empty() => c.exporters = Some(kinds),
+                _ => c.env_errors.push(Error::Config {
                     setting: "MODELMETRY_EXPORTER",
-                    reason: format!("`{v}` is not one of console, http, none"),
+                    reason: format!(
+                        "`{v}` is not a comma-separated list of console, http, otlp, none"
+                    ),
                 }),
             }
+        }
+        #[cfg(feature = "otlp")]
+        match crate::OtlpConfig::from_lookup(&get) {
+            Ok(otlp) => c.otlp = otlp,
+            Err(e) => c.env_errors.push(e),
         }
         if let Some(v) = present("MODELMETRY_DELIVERY") {
             match v.to_ascii_lowercase().as_str() {
@@ -275,9 +298,27 @@ impl Config {
         self
     }
 
-    /// Where traces go (default: `Http` with an API key, `Console` without).
+    /// Where traces go (default: `Http` with an API key, `Console` without; plus `Otlp` when
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
     pub fn exporter(mut self, exporter: ExporterKind) -> Self {
-        self.exporter = Some(exporter);
+        self.exporters = Some(vec![exporter]);
+        self
+    }
+
+    /// Send every trace to each of these destinations (`MODELMETRY_EXPORTER=http,otlp`). The
+    /// first is counted in [`stats`](crate::stats)'s main counters, the next in `also`.
+    pub fn exporters(mut self, exporters: impl IntoIterator<Item = ExporterKind>) -> Self {
+        self.exporters = Some(exporters.into_iter().collect());
+        self
+    }
+
+    /// The OpenTelemetry exporter's settings (default: from the `OTEL_*` variables, see
+    /// [`OtlpConfig::from_env`](crate::OtlpConfig::from_env)). Setting them also turns the
+    /// exporter on next to the default one, unless [`exporter`](Config::exporter) says
+    /// otherwise.
+    #[cfg(feature = "otlp")]
+    pub fn otlp(mut self, otlp: crate::OtlpConfig) -> Self {
+        self.otlp = Some(otlp);
         self
     }
 
@@ -471,12 +512,36 @@ impl Config {
         crate::client::install(self)
     }
 
-    pub(crate) fn exporter_kind(&self) -> ExporterKind {
-        self.exporter.unwrap_or(if self.api_key.is_some() {
-            ExporterKind::Http
-        } else {
-            ExporterKind::Console
-        })
+    /// True when the OpenTelemetry exporter was configured (in code or by `OTEL_*`).
+    fn otlp_configured(&self) -> bool {
+        #[cfg(feature = "otlp")]
+        return self.otlp.is_some();
+        #[cfg(not(feature = "otlp"))]
+        false
+    }
+
+    /// The destinations, first one first; empty when tracing is off.
+    pub(crate) fn exporter_kinds(&self) -> Vec<ExporterKind> {
+        let mut kinds = match &self.exporters {
+            Some(kinds) => kinds.clone(),
+            None => {
+                let first = if self.api_key.is_some() {
+                    ExporterKind::Http
+                } else {
+                    ExporterKind::Console
+                };
+                let mut kinds = vec![first];
+                if self.otlp_configured() {
+                    kinds.push(ExporterKind::Otlp);
+                }
+                kinds
+            }
+        };
+        if kinds.contains(&ExporterKind::None) {
+            kinds.clear();
+        }
+        kinds.dedup();
+        kinds
     }
 
     /// Check the settings; the first problem found is returned.
@@ -484,7 +549,14 @@ impl Config {
         if let Some(e) = self.env_errors.first() {
             return Err(e.clone());
         }
-        if self.exporter_kind() != ExporterKind::Http {
+        let kinds = self.exporter_kinds();
+        if kinds.contains(&ExporterKind::Otlp) && cfg!(not(feature = "otlp")) {
+            return Err(Error::Config {
+                setting: "MODELMETRY_EXPORTER",
+                reason: "the otlp exporter needs modelmetry's `otlp` cargo feature".to_owned(),
+            });
+        }
+        if !kinds.contains(&ExporterKind::Http) {
             return Ok(());
         }
         if self.api_key.is_none() {
@@ -571,7 +643,7 @@ mod tests {
     #[test]
     fn defaults_without_a_key_print_to_the_console() {
         let c = env(&[]);
-        assert_eq!(c.exporter_kind(), ExporterKind::Console);
+        assert_eq!(c.exporter_kinds(), vec![ExporterKind::Console]);
         assert_eq!(
             c.ingest_url(),
             "https://api.modelmetry.com/signals/ingest/v1"
@@ -585,7 +657,7 @@ mod tests {
             ("MODELMETRY_API_KEY", "k"),
             ("MODELMETRY_BASE_URL", "http://127.0.0.1:9/"),
         ]);
-        assert_eq!(c.exporter_kind(), ExporterKind::Http);
+        assert_eq!(c.exporter_kinds(), vec![ExporterKind::Http]);
         assert_eq!(c.ingest_url(), "http://127.0.0.1:9/signals/ingest/v1");
         assert!(c.validate().is_ok());
     }
@@ -631,7 +703,7 @@ mod tests {
             ("MODELMETRY_EXPORTER", "none"),
         ]);
         assert!(!c.capture_content);
-        assert_eq!(c.exporter_kind(), ExporterKind::None);
+        assert!(c.exporter_kinds().is_empty());
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub use modelmetry_macros::{event, finding, span, trace};
 pub use record::{Kind, Severity};
 pub use redact::redact_strings;
 pub use signal::{Event, Finding};
-pub use stats::{Dropped, Stats, stats};
+pub use stats::{AlsoDelivered, Dropped, Stats, stats};
 pub use wire::{
     Cost, Document, FindingValue, Message, Money, Options, RetrievalQuery, ToolCall, Usage,
 };

@@ -23,6 +23,9 @@ pub(crate) enum Drop {
 const REASONS: usize = 13;
 
 static PRODUCED: AtomicU64 = AtomicU64::new(0);
+static ALSO_SENT: AtomicU64 = AtomicU64::new(0);
+static ALSO_REJECTED: AtomicU64 = AtomicU64::new(0);
+static ALSO_DROPPED: AtomicU64 = AtomicU64::new(0);
 static SENT: AtomicU64 = AtomicU64::new(0);
 static RETRIED: AtomicU64 = AtomicU64::new(0);
 static BUFFERED: AtomicU64 = AtomicU64::new(0);
@@ -124,6 +127,23 @@ pub struct Stats {
     /// [`Config::max_record_bytes`](crate::Config::max_record_bytes). Each is listed in the
     /// record's metadata under `modelmetry.truncated` with its original size.
     pub truncated: u64,
+    /// What the second destination did with the same records, when two run together (the
+    /// Modelmetry API or the console, and OpenTelemetry): the counters above are the first
+    /// destination's.
+    pub also: AlsoDelivered,
+}
+
+/// What a second destination (OpenTelemetry next to the Modelmetry API or the console) did
+/// with the records it was given: every record given is counted once, here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AlsoDelivered {
+    /// Records delivered.
+    pub sent: u64,
+    /// Records the destination refused (a 4xx, or a partial success's rejected spans).
+    pub rejected: u64,
+    /// Records lost on the way: network, deadline, rate limit, too large, or a panic.
+    pub dropped: u64,
 }
 
 /// Records lost, by reason.
@@ -195,6 +215,13 @@ impl Stats {
     }
 }
 
+/// Count what a second destination did with `records` records.
+pub(crate) fn count_also(sent: u64, rejected: u64, records: u64) {
+    ALSO_SENT.fetch_add(sent, Relaxed);
+    ALSO_REJECTED.fetch_add(rejected, Relaxed);
+    ALSO_DROPPED.fetch_add(records.saturating_sub(sent + rejected), Relaxed);
+}
+
 /// The counters now.
 pub fn stats() -> Stats {
     let d = |r: Drop| DROPPED[r as usize].load(Relaxed);
@@ -209,6 +236,11 @@ pub fn stats() -> Stats {
         replayed: REPLAYED.load(Relaxed),
         skipped_sends: SKIPPED_SENDS.load(Relaxed),
         spool_corrupt_files: SPOOL_CORRUPT_FILES.load(Relaxed),
+        also: AlsoDelivered {
+            sent: ALSO_SENT.load(Relaxed),
+            rejected: ALSO_REJECTED.load(Relaxed),
+            dropped: ALSO_DROPPED.load(Relaxed),
+        },
         dropped: Dropped {
             buffer_full: d(Drop::BufferFull),
             rejected: d(Drop::Rejected),

@@ -93,6 +93,14 @@ impl Reply {
         self
     }
 
+    /// The same answer with this JSON body.
+    pub fn body_json(mut self, json: &str) -> Reply {
+        if let Reply::Answer { body, .. } = &mut self {
+            *body = json.as_bytes().to_vec();
+        }
+        self
+    }
+
     /// The same answer, sent after `delay`.
     pub fn after(mut self, wait: Duration) -> Reply {
         if let Reply::Answer { delay, .. } = &mut self {

@@ -7,7 +7,8 @@
 //!   a single record over the limit is dropped as too large.
 //! - Network errors and 429/502/503/504 are retried with exponential backoff and full jitter
 //!   until the deadline; `Retry-After` (seconds or an HTTP date) is honoured, capped at
-//!   [`MAX_RETRY_AFTER`].
+//!   [`MAX_RETRY_AFTER`](crate::transport::retry::MAX_RETRY_AFTER) (see `transport/retry.rs`,
+//!   which the OpenTelemetry exporter shares).
 //! - After a 429 nothing at all is sent (by any thread of this client) until its
 //!   `Retry-After` has passed; a request whose deadline comes first is skipped and counted.
 //! - A 413, or a 400/422 for a batch of many records, splits the batch in half, again and
@@ -21,7 +22,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -32,13 +33,9 @@ use crate::diag;
 use crate::error::Error;
 use crate::stats;
 use crate::transport::http::{HttpTransport, SendError};
+use crate::transport::retry;
 use crate::transport::spool::{Spool, SpoolError, SpoolFile};
 
-/// The longest a `Retry-After` is obeyed: a server (or a clock) asking for more is capped.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// The first backoff; it doubles with each retry, up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How many times one request may be split to isolate records the server refuses with
 /// 400/422 (enough for a few bad records among thousands); past it, a refused batch is
 /// counted as rejected whole rather than hammering the server.
@@ -246,8 +243,8 @@ impl Delivery {
                 }
             ));
         }
-        match self.send_with_retry(&body, n, run.deadline) {
-            Ok(()) => run.tally.sent += n,
+        match retry::send_with_retry(&self.transport, &body, n, run.deadline) {
+            Ok(_) => run.tally.sent += n,
             Err(SendError::Rejected { status, detail }) => {
                 let may_split = group.len() > 1
                     && (status == 413 || (matches!(status, 400 | 422) && run.splits_left > 0));
@@ -281,50 +278,6 @@ impl Delivery {
         let (first, second) = group.split_at(group.len() / 2);
         self.send(first, None, run);
         self.send(second, None, run);
-    }
-
-    /// POST `body`, retrying network errors and 429/502/503/504 until `deadline`.
-    fn send_with_retry(
-        &self,
-        body: &[u8],
-        records: u64,
-        deadline: Instant,
-    ) -> Result<(), SendError> {
-        let mut attempt: u32 = 0;
-        loop {
-            if let Some(until) = self.transport.paused_until() {
-                if until >= deadline {
-                    stats::count_skipped_send();
-                    return Err(SendError::RateLimited);
-                }
-                std::thread::sleep(until.saturating_duration_since(Instant::now()));
-            }
-            let error = match self.transport.send(body, deadline) {
-                Ok(()) => return Ok(()),
-                Err(e @ (SendError::Retryable { .. } | SendError::Network(_))) => e,
-                Err(e) => return Err(e),
-            };
-            let backoff = FIRST_BACKOFF
-                .saturating_mul(1 << attempt.min(16))
-                .min(MAX_BACKOFF);
-            let now = Instant::now();
-            let jitter = (crate::id::random_u128() as u64 >> 11) as f64 / (1u64 << 53) as f64;
-            let wait = retry_wait(&error, backoff, jitter);
-            if matches!(error, SendError::Retryable { status: 429, .. }) {
-                // The gate: every sender of this client waits for it, not only this one.
-                self.transport.pause_until(now + wait);
-                if now + wait >= deadline {
-                    stats::count_skipped_send();
-                    return Err(SendError::RateLimited);
-                }
-            }
-            if now + wait >= deadline {
-                return Err(error);
-            }
-            std::thread::sleep(wait);
-            stats::count_retried(records);
-            attempt += 1;
-        }
     }
 
     /// Settle what `run` left undelivered of a request of `records` records (written ahead
@@ -405,20 +358,6 @@ impl Delivery {
                 run.last_error.as_deref().unwrap_or("unknown error")
             ));
         }
-    }
-}
-
-/// How long to wait before retrying after `error`: the server's `Retry-After` (capped at
-/// [`MAX_RETRY_AFTER`]), else for a 429 the backoff, else a random share (`jitter`, in
-/// [0, 1)) of the backoff, so that clients that failed together do not retry together.
-fn retry_wait(error: &SendError, backoff: Duration, jitter: f64) -> Duration {
-    match error {
-        SendError::Retryable {
-            retry_after: Some(after),
-            ..
-        } => (*after).min(MAX_RETRY_AFTER),
-        SendError::Retryable { status: 429, .. } => backoff.min(MAX_RETRY_AFTER),
-        _ => backoff.mul_f64(jitter.clamp(0.0, 1.0)),
     }
 }
 
@@ -508,36 +447,6 @@ fn records_in(spool: &Spool, file: &SpoolFile) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_is_obeyed_up_to_its_cap_and_backoff_is_jittered() {
-        let after = |status: u16, secs: Option<u64>| SendError::Retryable {
-            status,
-            retry_after: secs.map(Duration::from_secs),
-            detail: String::new(),
-        };
-        let backoff = Duration::from_millis(400);
-        assert_eq!(
-            retry_wait(&after(429, Some(3)), backoff, 0.5),
-            Duration::from_secs(3)
-        );
-        assert_eq!(
-            retry_wait(&after(503, Some(7)), backoff, 0.5),
-            Duration::from_secs(7)
-        );
-        assert_eq!(
-            retry_wait(&after(429, Some(86_400)), backoff, 0.5),
-            MAX_RETRY_AFTER
-        );
-        assert_eq!(retry_wait(&after(429, None), backoff, 0.5), backoff);
-        assert_eq!(
-            retry_wait(&after(503, None), backoff, 0.25),
-            Duration::from_millis(100)
-        );
-        let network = SendError::Network("refused".into());
-        assert_eq!(retry_wait(&network, backoff, 0.0), Duration::ZERO);
-        assert!(retry_wait(&network, backoff, 0.999) < backoff);
-    }
 
     #[test]
     fn spool_files_decode_to_their_records_in_send_order() {

@@ -8,6 +8,7 @@ use crate::stats::{self, Drop as DropReason};
 
 pub(crate) mod console;
 pub(crate) mod delivery;
+pub(crate) mod fanout;
 pub(crate) mod ingest;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;

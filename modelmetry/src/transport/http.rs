@@ -1,4 +1,5 @@
-//! POST a JSON body to the ingest endpoint with `ureq`, within a deadline.
+//! POST a body to an endpoint (the Modelmetry ingest API, an OTLP collector) with `ureq`,
+//! within a deadline.
 //!
 //! ureq's defaults are wrong for telemetry, so each is set here: no timeouts by default (a
 //! dead backend would hang a flush forever), 4xx/5xx turned into errors (losing
@@ -20,7 +21,10 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 pub(crate) struct HttpTransport {
     agent: ureq::Agent,
     url: String,
-    key: ApiKey,
+    /// Sent with every request. Values are secrets (an API key, a collector token): they are
+    /// never printed.
+    headers: Vec<(String, ApiKey)>,
+    content_type: &'static str,
     request_timeout: Duration,
     /// After a 429, nothing is sent before this instant, by any thread (the server asked).
     paused_until: Mutex<Option<Instant>>,
@@ -69,11 +73,28 @@ impl std::fmt::Display for SendError {
 }
 
 impl HttpTransport {
+    /// The Modelmetry ingest endpoint, authenticated by `X-API-KEY`.
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
         let key = config.api_key.clone().ok_or_else(|| Error::Config {
             setting: "MODELMETRY_API_KEY",
             reason: "the http exporter needs an API key".to_owned(),
         })?;
+        Ok(Self::to(
+            config,
+            config.ingest_url(),
+            vec![("X-API-KEY".to_owned(), key)],
+            "application/json",
+        ))
+    }
+
+    /// Any endpoint, with these headers and content type, and the connection settings of
+    /// `config`.
+    pub(crate) fn to(
+        config: &Config,
+        url: String,
+        headers: Vec<(String, ApiKey)>,
+        content_type: &'static str,
+    ) -> Self {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.request_timeout))
@@ -82,13 +103,14 @@ impl HttpTransport {
             .user_agent(concat!("modelmetry-rust/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Ok(HttpTransport {
+        HttpTransport {
             agent,
-            url: config.ingest_url(),
-            key,
+            url,
+            headers,
+            content_type,
             request_timeout: config.request_timeout,
             paused_until: Mutex::new(None),
-        })
+        }
     }
 
     /// The instant before which nothing may be sent, if it is still ahead.
@@ -109,18 +131,20 @@ impl HttpTransport {
         *slot = Some(slot.map_or(until, |t| t.max(until)));
     }
 
-    /// POST `body`, returning by `deadline` whatever the server does.
-    pub(crate) fn send(&self, body: &[u8], deadline: Instant) -> Result<(), SendError> {
+    /// POST `body`, returning by `deadline` whatever the server does: on success, the start of
+    /// the answer's body (bounded; an OTLP partial success is read from it).
+    pub(crate) fn send(&self, body: &[u8], deadline: Instant) -> Result<Vec<u8>, SendError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(SendError::DeadlinePassed);
         }
         let timeout = remaining.min(self.request_timeout);
-        let result = self
-            .agent
-            .post(&self.url)
-            .header("X-API-KEY", self.key.expose())
-            .header("Content-Type", "application/json")
+        let mut request = self.agent.post(&self.url);
+        for (name, value) in &self.headers {
+            request = request.header(name.as_str(), value.expose());
+        }
+        let result = request
+            .header("Content-Type", self.content_type)
             .config()
             .timeout_global(Some(timeout))
             .build()
@@ -131,15 +155,14 @@ impl HttpTransport {
         };
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
-            // Drain a little of the body so the connection can be reused; its content is not
-            // needed.
-            let mut sink = Vec::new();
+            // Reading the (bounded) body also lets the connection be reused.
+            let mut answer = Vec::new();
             let _ = response
                 .body_mut()
                 .as_reader()
                 .take(MAX_ERROR_BODY)
-                .read_to_end(&mut sink);
-            return Ok(());
+                .read_to_end(&mut answer);
+            return Ok(answer);
         }
         let retry_after = response
             .headers()

@@ -5,6 +5,7 @@
 //! no global tracer provider is installed, replaced or flushed, so an application that already
 //! uses the `opentelemetry` crates keeps its pipeline exactly as it was.
 
+pub(crate) mod exporter;
 pub(crate) mod map;
 pub(crate) mod proto;
 pub(crate) mod semconv;
@@ -36,6 +37,7 @@ pub struct OtlpConfig {
     pub(crate) protocol: OtlpProtocol,
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) options: map::MapOptions,
+    pub(crate) max_request_bytes: usize,
 }
 
 /// The default traces endpoint of a local collector.
@@ -53,6 +55,7 @@ impl Default for OtlpConfig {
                 per_message_events: false,
                 confident: false,
             },
+            max_request_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -195,8 +198,24 @@ impl OtlpConfig {
         self
     }
 
-    /// The request for `traces`.
-    pub(crate) fn request(&self, traces: &[FinishedTrace]) -> ExportTraceServiceRequest {
+    /// The most bytes in one request (default 4 MiB; collectors commonly accept up to 64 MiB).
+    /// A larger request is split in half, down to single spans.
+    pub fn max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes.max(1024);
+        self
+    }
+
+    /// The OTLP spans of one trace.
+    pub(crate) fn spans(&self, trace: &FinishedTrace) -> Vec<proto::Span> {
+        let options = map::MapOptions {
+            content: self.options.content && crate::capture::content_enabled(),
+            ..self.options
+        };
+        map::spans(trace, options)
+    }
+
+    /// The request carrying `spans`, with this exporter's resource and scope.
+    pub(crate) fn request(&self, spans: Vec<proto::Span>) -> ExportTraceServiceRequest {
         let mut resource: Vec<KeyValue> = self
             .resource
             .iter()
@@ -209,11 +228,6 @@ impl OtlpConfig {
         ] {
             resource.push(KeyValue::new(k, V::StringValue(v.to_owned())));
         }
-        let options = map::MapOptions {
-            content: self.options.content && crate::capture::content_enabled(),
-            ..self.options
-        };
-        let spans = traces.iter().flat_map(|t| map::spans(t, options)).collect();
         ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(Resource {
@@ -232,16 +246,23 @@ impl OtlpConfig {
         }
     }
 
-    /// The request body and its content type.
-    pub(crate) fn encode(&self, traces: &[FinishedTrace]) -> (Vec<u8>, &'static str) {
-        let req = self.request(traces);
+    /// The request body for `spans`, in this exporter's encoding.
+    pub(crate) fn encode_spans(&self, spans: Vec<proto::Span>) -> Vec<u8> {
+        let req = self.request(spans);
         match self.protocol {
-            OtlpProtocol::HttpProtobuf => (req.encode_to_vec(), "application/x-protobuf"),
-            OtlpProtocol::HttpJson => (
-                proto::to_json(&req).to_string().into_bytes(),
-                "application/json",
-            ),
+            OtlpProtocol::HttpProtobuf => req.encode_to_vec(),
+            OtlpProtocol::HttpJson => proto::to_json(&req).to_string().into_bytes(),
         }
+    }
+
+    /// The request body for `traces`, and its content type.
+    pub(crate) fn encode(&self, traces: &[FinishedTrace]) -> (Vec<u8>, &'static str) {
+        let spans = traces.iter().flat_map(|t| self.spans(t)).collect();
+        let content_type = match self.protocol {
+            OtlpProtocol::HttpProtobuf => "application/x-protobuf",
+            OtlpProtocol::HttpJson => "application/json",
+        };
+        (self.encode_spans(spans), content_type)
     }
 }
 

@@ -109,7 +109,6 @@ pub(crate) struct Status {
 }
 
 pub(crate) const SPAN_KIND_INTERNAL: i32 = 1;
-pub(crate) const SPAN_KIND_SERVER: i32 = 2;
 pub(crate) const SPAN_KIND_CLIENT: i32 = 3;
 pub(crate) const STATUS_CODE_ERROR: i32 = 2;
 /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK` (0x100), with `IS_REMOTE` (0x200) when the parent

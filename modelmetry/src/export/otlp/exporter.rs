@@ -1,0 +1,222 @@
+//! Delivering OTLP/HTTP requests, by the same rules as the Modelmetry transport: the shared
+//! retry loop (429/502/503/504 and network errors only, `Retry-After`, the 429 gate), a
+//! deadline, requests bounded in bytes, a 413 split in half down to single spans. A partial
+//! success is never retried: its rejected spans are counted and its message reported once.
+//!
+//! Records are counted in the pipeline's units: a span with its events and findings. OTLP
+//! has no disk spool: with one configured, it applies to the Modelmetry API only.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use prost::Message as _;
+
+use super::OtlpConfig;
+use super::proto::{ExportTraceServiceResponse, Span};
+use crate::config::{ApiKey, Config};
+use crate::diag;
+use crate::export::{Exporter, Tally};
+use crate::id::SpanId;
+use crate::record::FinishedTrace;
+use crate::transport::http::{HttpTransport, SendError};
+use crate::transport::retry;
+
+pub(crate) struct OtlpExporter {
+    otlp: OtlpConfig,
+    transport: HttpTransport,
+    max_bytes: usize,
+    /// Problems already reported: each is reported once per client.
+    reported: Mutex<HashSet<String>>,
+}
+
+impl OtlpExporter {
+    pub(crate) fn new(config: &Config, otlp: OtlpConfig) -> Self {
+        let (_, content_type) = otlp.encode(&[]);
+        let headers = otlp
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), ApiKey::new(v.clone())))
+            .collect();
+        let transport = HttpTransport::to(config, otlp.endpoint.clone(), headers, content_type);
+        OtlpExporter {
+            max_bytes: otlp.max_request_bytes,
+            otlp,
+            transport,
+            reported: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn report_once(&self, message: String) {
+        let first = self
+            .reported
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(message.clone());
+        if first {
+            diag::report(format_args!(
+                "OTLP: {message} (further reports like this one are counted, not printed)"
+            ));
+        }
+    }
+
+    /// Send `spans` (each with its weight in records) as one request, or in halves when the
+    /// request is too large for us or the server.
+    fn send(&self, spans: &[(Span, u64)], deadline: Instant, tally: &mut Tally) {
+        let weight: u64 = spans.iter().map(|(_, w)| w).sum();
+        let only: Vec<Span> = spans.iter().map(|(s, _)| s.clone()).collect();
+        let body = self.otlp.encode_spans(only);
+        if body.len() > self.max_bytes {
+            return self.halves(spans, deadline, tally, "the request is over the size limit");
+        }
+        match retry::send_with_retry(&self.transport, &body, weight, deadline) {
+            Ok(answer) => {
+                let (rejected, message) = partial_success(&answer);
+                let rejected = rejected.min(weight);
+                tally.sent += weight - rejected;
+                tally.rejected += rejected;
+                if rejected > 0 {
+                    self.report_once(format!(
+                        "the collector rejected {rejected} span(s): {message}"
+                    ));
+                }
+            }
+            Err(SendError::Rejected {
+                status: 413,
+                detail,
+            }) => self.halves(spans, deadline, tally, &detail),
+            Err(SendError::Rejected { status, detail }) => {
+                tally.rejected += weight;
+                self.report_once(format!(
+                    "the collector refused a request with status {status}: {detail}"
+                ));
+            }
+            Err(SendError::RateLimited) => tally.rate_limited += weight,
+            Err(e) => {
+                tally.network += weight;
+                self.report_once(format!("spans not delivered: {e}"));
+            }
+        }
+    }
+
+    fn halves(&self, spans: &[(Span, u64)], deadline: Instant, tally: &mut Tally, why: &str) {
+        if spans.len() < 2 {
+            let weight: u64 = spans.iter().map(|(_, w)| w).sum();
+            tally.too_large += weight;
+            self.report_once(format!("a span is too large to send alone ({why})"));
+            return;
+        }
+        let (a, b) = spans.split_at(spans.len() / 2);
+        self.send(a, deadline, tally);
+        self.send(b, deadline, tally);
+    }
+}
+
+impl Exporter for OtlpExporter {
+    fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
+        let mut tally = Tally::default();
+        let spans = weighted_spans(&self.otlp, traces);
+        // A first cut by protobuf size (JSON is larger: an over-size request is halved).
+        let overhead = 256;
+        let mut group: Vec<(Span, u64)> = Vec::new();
+        let mut size = overhead;
+        for (span, weight) in spans {
+            let len = span.encoded_len() + 8;
+            if !group.is_empty() && size + len > self.max_bytes {
+                self.send(&std::mem::take(&mut group), deadline, &mut tally);
+                size = overhead;
+            }
+            size += len;
+            group.push((span, weight));
+        }
+        if !group.is_empty() {
+            self.send(&group, deadline, &mut tally);
+        }
+        tally
+    }
+
+    fn paused_until(&self) -> Option<Instant> {
+        self.transport.paused_until()
+    }
+}
+
+/// The OTLP spans of `traces`, each with the number of our records it carries: itself (the
+/// trace, or a span) and the events and findings that became its span events.
+fn weighted_spans(otlp: &OtlpConfig, traces: &[FinishedTrace]) -> Vec<(Span, u64)> {
+    let mut out = Vec::new();
+    for t in traces {
+        let mut signals: HashMap<SpanId, u64> = HashMap::new();
+        for sig in &t.signals {
+            *signals.entry(sig.target).or_default() += 1;
+        }
+        let spans = otlp.spans(t);
+        let trace_level = signals.remove(&SpanId::NONE).unwrap_or(0);
+        for (i, span) in spans.into_iter().enumerate() {
+            let id = span
+                .span_id
+                .as_slice()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let mut weight = 1 + signals.remove(&SpanId(id)).unwrap_or(0);
+            // Trace-level signals ride on the root span (or the first span of a fragment).
+            if i == 0 {
+                weight += trace_level;
+            }
+            out.push((span, weight));
+        }
+    }
+    out
+}
+
+/// The rejected span count and message of an OTLP answer (protobuf or JSON); `(0, "")` for
+/// a full success (an empty or unreadable body).
+fn partial_success(answer: &[u8]) -> (u64, String) {
+    if answer.is_empty() {
+        return (0, String::new());
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(answer) {
+        let p = &v["partialSuccess"];
+        let rejected = match &p["rejectedSpans"] {
+            serde_json::Value::String(s) => s.parse().unwrap_or(0),
+            n => n.as_u64().unwrap_or(0),
+        };
+        return (
+            rejected,
+            p["errorMessage"].as_str().unwrap_or_default().to_owned(),
+        );
+    }
+    match ExportTraceServiceResponse::decode(answer) {
+        Ok(r) => r
+            .partial_success
+            .map(|p| {
+                (
+                    u64::try_from(p.rejected_spans).unwrap_or(0),
+                    p.error_message,
+                )
+            })
+            .unwrap_or_default(),
+        Err(_) => (0, String::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_success_in_both_encodings() {
+        assert_eq!(partial_success(b""), (0, String::new()));
+        assert_eq!(partial_success(b"{}"), (0, String::new()));
+        let json = br#"{"partialSuccess":{"rejectedSpans":"3","errorMessage":"too old"}}"#;
+        assert_eq!(partial_success(json), (3, "too old".into()));
+        let pb = ExportTraceServiceResponse {
+            partial_success: Some(super::super::proto::ExportTracePartialSuccess {
+                rejected_spans: 2,
+                error_message: "bad".into(),
+            }),
+        }
+        .encode_to_vec();
+        assert_eq!(partial_success(&pb), (2, "bad".into()));
+    }
+}
