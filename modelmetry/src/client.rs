@@ -106,6 +106,7 @@ pub(crate) fn install_exporter(config: Config, exporter: Option<Box<dyn Exporter
     diag::set_hook(config.on_error.clone());
     capture::set_content_enabled(config.capture_content);
     capture::set_value_limit(config.max_value_bytes);
+    crate::time::calibrate();
     let Some(exporter) = exporter else {
         return Guard { pipeline: None };
     };

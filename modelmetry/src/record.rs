@@ -1,15 +1,14 @@
 //! Finished traces in memory: what the context stack hands to the exporters.
 //!
-//! Everything here is raw: monotonic instants, id bits, `&'static str` names where possible.
+//! Everything here is raw: clock ticks, id bits, `&'static str` names where possible.
 //! Exporters turn it into their own wire format (ingest JSON, OTLP, console text).
 
 use std::borrow::Cow;
-use std::time::Instant;
 
 use serde_json::{Map, Value};
 
 use crate::id::{SpanId, TraceId};
-use crate::time::Anchor;
+use crate::time::{Anchor, Tick};
 use crate::wire;
 
 /// A span's or trace's name: borrowed from the binary when it is a literal, owned otherwise.
@@ -136,9 +135,9 @@ pub(crate) struct SpanRecord {
     pub(crate) id: SpanId,
     /// The parent span, or the trace's root span id for a span directly under the trace.
     pub(crate) parent: SpanId,
-    pub(crate) start: Instant,
+    pub(crate) start: Tick,
     /// `None` while the span is open.
-    pub(crate) end: Option<Instant>,
+    pub(crate) end: Option<Tick>,
     pub(crate) name: Name,
     pub(crate) kind: Kind,
     pub(crate) severity: Option<Severity>,
@@ -188,7 +187,7 @@ impl LlmData {
 /// [`SpanId::NONE`]).
 pub(crate) struct Signal {
     pub(crate) target: SpanId,
-    pub(crate) at: Instant,
+    pub(crate) at: Tick,
     pub(crate) body: SignalBody,
 }
 
@@ -211,8 +210,8 @@ pub(crate) struct FindingRecord {
 /// The trace's own data, carried by the fragment that owns the trace.
 pub(crate) struct TraceInfo {
     pub(crate) name: Name,
-    pub(crate) start: Instant,
-    pub(crate) end: Option<Instant>,
+    pub(crate) start: Tick,
+    pub(crate) end: Option<Tick>,
     pub(crate) session_id: Option<String>,
     pub(crate) user_id: Option<String>,
     pub(crate) tags: Vec<String>,
@@ -224,7 +223,7 @@ pub(crate) struct TraceInfo {
 }
 
 impl TraceInfo {
-    pub(crate) fn new(name: Name, start: Instant) -> Self {
+    pub(crate) fn new(name: Name, start: Tick) -> Self {
         TraceInfo {
             name,
             start,

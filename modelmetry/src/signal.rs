@@ -1,6 +1,6 @@
 //! Findings and events: values and happenings recorded on a span or on a trace.
 
-use std::time::Instant;
+use crate::time::Tick;
 
 use serde::Serialize;
 use serde_json::Map;
@@ -168,7 +168,7 @@ impl Event {
 }
 
 fn push(body: SignalBody, target: impl FnOnce(SpanId) -> SpanId, slot: Option<Slot>) -> bool {
-    let at = Instant::now();
+    let at = Tick::now();
     let pushed = match slot {
         Some(slot) => stack::push_signal_at(slot, |span| Signal {
             target: target(span),

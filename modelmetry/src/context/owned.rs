@@ -3,10 +3,10 @@
 //! runs, so that it is the current span there (nested spans, findings and setters land on it).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::stack::{self, SharedTrace};
 use crate::record::{Kind, Name, SpanRecord};
+use crate::time::Tick;
 
 /// The span (and, when it started one, the trace) owned by a long-lived value.
 pub(crate) struct Owned {
@@ -102,7 +102,7 @@ impl Owned {
         let Some(mut st) = self.state.take() else {
             return;
         };
-        let now = Instant::now();
+        let now = Tick::now();
         let panicking = std::thread::panicking();
         if let Some(mut rec) = st.record.take() {
             rec.end = Some(now);

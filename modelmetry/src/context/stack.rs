@@ -5,10 +5,11 @@
 //! another thread (or carried by a future between polls). A frame owns an arena of span records
 //! (the index is the span's handle) and the stack of the indices still open.
 //!
-//! Opening a span pushes one record (id bits, a monotonic instant, the kind, the name, usually a
+//! Opening a span pushes one record (id bits, a clock tick, the kind, the name, usually a
 //! `&'static str`) onto the innermost frame's arena; closing it stamps the end. No lock, no
-//! string formatting, no clock other than `Instant::now()`; the only allocation is the arena's
-//! amortised growth. Closing a root frame moves the whole trace to the client's buffer; closing
+//! string formatting, no clock other than [`Tick::now`] (a counter read, no system call). The
+//! arena of a new trace starts with the capacity the thread's previous trace needed, so a
+//! thread that records traces of a steady shape allocates once per trace, not once per doubling. Closing a root frame moves the whole trace to the client's buffer; closing
 //! an attached frame moves its spans into the trace's [`SharedTrace`], under one lock.
 //!
 //! Every access goes through [`with`], which uses `try_with` and `try_borrow_mut`: at thread
@@ -17,16 +18,15 @@
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
 
 use crate::client;
 use crate::id::{IdGen, SpanId, TraceId};
 use crate::record::{FinishedTrace, Kind, Name, Severity, Signal, SpanRecord, TraceInfo};
 use crate::stats::{self, Drop as DropReason};
-use crate::time::Anchor;
+use crate::time::{Anchor, Tick};
 
 thread_local! {
-    static STACK: RefCell<Stack> = const { RefCell::new(Stack { frames: Vec::new(), ids: IdGen::unseeded(), serial: 0 }) };
+    static STACK: RefCell<Stack> = const { RefCell::new(Stack { frames: Vec::new(), ids: IdGen::unseeded(), serial: 0, spans_hint: 0 }) };
 }
 
 struct Stack {
@@ -34,7 +34,13 @@ struct Stack {
     ids: IdGen,
     /// Frame serials, so a handle from a frame that has closed never touches a newer one.
     serial: u64,
+    /// How many spans the last root frame closed on this thread held: the next one's arena
+    /// starts at that capacity.
+    spans_hint: usize,
 }
+
+/// The largest arena a new trace starts with; beyond it the arena grows as it fills.
+const MAX_SPANS_HINT: usize = 4096;
 
 /// Where a span lives: its frame's serial and its index in that frame's arena.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -130,7 +136,7 @@ impl SharedTrace {
                 (g.trace_id(), g.span_id())
             });
         let anchor = Anchor::now();
-        let info = TraceInfo::new(name, Instant::now());
+        let info = TraceInfo::new(name, Tick::now());
         Arc::new(SharedTrace::new(
             trace_id,
             root_span,
@@ -171,7 +177,7 @@ impl SharedTrace {
     }
 
     /// Close the trace owned by this handle and hand it to the exporters.
-    pub(crate) fn finish(&self, end: Instant) {
+    pub(crate) fn finish(&self, end: Tick) {
         let mut st = self.lock();
         if st.shipped {
             return;
@@ -206,11 +212,15 @@ fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
     let r = STACK.try_with(|cell| cell.try_borrow_mut().ok().map(|mut s| f(&mut s)));
     match r {
         Ok(Some(v)) => Some(v),
-        _ => {
-            stats::count_drop(DropReason::ContextUnavailable, 1);
-            None
-        }
+        _ => unavailable(),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn unavailable<R>() -> Option<R> {
+    stats::count_drop(DropReason::ContextUnavailable, 1);
+    None
 }
 
 impl Stack {
@@ -223,7 +233,7 @@ impl Stack {
         self.serial
     }
 
-    fn push_root(&mut self, name: Name, now: Instant) -> u64 {
+    fn push_root(&mut self, name: Name, now: Tick) -> u64 {
         let serial = self.next_serial();
         let trace_id = self.ids.trace_id();
         let root_span = self.ids.span_id();
@@ -233,7 +243,7 @@ impl Stack {
             root_span,
             parent: root_span,
             anchor: Anchor::now(),
-            spans: Vec::new(),
+            spans: Vec::with_capacity(self.spans_hint),
             open: Vec::new(),
             signals: Vec::new(),
             owner: Owner::Root {
@@ -272,7 +282,7 @@ impl Frame {
 
     /// Turn a closed frame into what it hands on: a finished trace (root frames) or spans for
     /// the shared state (attached frames). Returns the carried span for its owner.
-    fn finish(mut self, end: Instant) -> (Option<FinishedTrace>, Option<SpanRecord>) {
+    fn finish(mut self, end: Tick) -> (Option<FinishedTrace>, Option<SpanRecord>) {
         let carried = match &self.owner {
             Owner::Attached { carried: true, .. } if !self.spans.is_empty() => {
                 Some(self.spans.remove(0))
@@ -332,7 +342,7 @@ impl Frame {
 #[inline]
 pub(crate) fn open_span(name: Name, kind: Kind) -> Option<(Slot, bool)> {
     with(|s| {
-        let now = Instant::now();
+        let now = Tick::now();
         let implicit = s.frames.is_empty();
         if implicit {
             s.push_root(name.clone(), now);
@@ -340,9 +350,10 @@ pub(crate) fn open_span(name: Name, kind: Kind) -> Option<(Slot, bool)> {
         let id = s.ids.span_id();
         let frame = s.frames.last_mut()?;
         let index = frame.spans.len() as u32;
+        let parent = frame.current_span();
         frame.spans.push(SpanRecord {
             id,
-            parent: frame.current_span(),
+            parent,
             start: now,
             end: None,
             name,
@@ -375,7 +386,7 @@ pub(crate) fn close_span(slot: Slot, panicking: bool) {
         if rec.end.is_some() {
             return;
         }
-        rec.end = Some(Instant::now());
+        rec.end = Some(Tick::now());
         if panicking {
             mark_panicked(rec);
         }
@@ -458,15 +469,18 @@ pub(crate) fn open_trace(name: Name) -> Option<TraceOpen> {
         });
         return Some(TraceOpen::Nested(slot));
     }
-    with(|s| TraceOpen::Root(s.push_root(name, Instant::now())))
+    with(|s| TraceOpen::Root(s.push_root(name, Tick::now())))
 }
 
 /// Close the root frame `serial` and hand its trace to the client.
 pub(crate) fn close_trace(serial: u64, panicking: bool) {
-    let end = Instant::now();
+    let end = Tick::now();
     let finished = with(|s| {
         let pos = s.frames.iter().rposition(|f| f.serial == serial)?;
         let mut frame = s.frames.remove(pos);
+        if matches!(frame.owner, Owner::Root { .. }) {
+            s.spans_hint = frame.spans.len().min(MAX_SPANS_HINT);
+        }
         if panicking {
             frame.with_info(|info| {
                 info.severity = Some(Severity::Error);
@@ -576,7 +590,7 @@ pub(crate) fn detach(serial: u64) -> Option<SpanRecord> {
     })
     .flatten()?;
     // Outside the borrow: absorbing may submit a fragment.
-    frame.finish(Instant::now()).1
+    frame.finish(Tick::now()).1
 }
 
 /// A new span record for an owner outside the stack (an instrumented future), parented under
@@ -586,7 +600,7 @@ pub(crate) fn new_detached_span(name: Name, kind: Kind, parent: SpanId) -> SpanR
     SpanRecord {
         id,
         parent,
-        start: Instant::now(),
+        start: Tick::now(),
         end: None,
         name,
         kind,
@@ -598,7 +612,7 @@ pub(crate) fn new_detached_span(name: Name, kind: Kind, parent: SpanId) -> SpanR
 /// Hand a span closed outside the stack to its trace.
 pub(crate) fn submit_detached(shared: &SharedTrace, rec: SpanRecord, panicking: bool) {
     let mut rec = rec;
-    rec.end.get_or_insert_with(Instant::now);
+    rec.end.get_or_insert_with(Tick::now);
     if panicking {
         mark_panicked(&mut rec);
     }
@@ -620,7 +634,7 @@ impl Drop for Stack {
     /// At thread exit, frames still open (their guards leaked) are closed and delivered, not
     /// lost.
     fn drop(&mut self) {
-        let end = Instant::now();
+        let end = Tick::now();
         while let Some(frame) = self.frames.pop() {
             if let (Some(trace), _) = frame.finish(end) {
                 client::submit(trace);

@@ -14,6 +14,8 @@ use std::io::Write;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::time::Tick;
+
 use super::{Exporter, Tally};
 use crate::id::SpanId;
 use crate::record::{FinishedTrace, Signal, SignalBody, SpanRecord};
@@ -119,7 +121,7 @@ enum Item<'a> {
 }
 
 impl Item<'_> {
-    fn at(&self) -> Instant {
+    fn at(&self) -> Tick {
         match self {
             Item::Span(s) => s.start,
             Item::Signal(s) => s.at,

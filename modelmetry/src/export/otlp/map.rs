@@ -14,7 +14,9 @@
 //! span. Findings become `gen_ai.evaluation.result` events; our events become span events.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
+
+use crate::time::Tick;
 
 use serde_json::{Value, json};
 
@@ -37,7 +39,7 @@ pub(crate) struct MapOptions {
 }
 
 pub(crate) fn spans(trace: &FinishedTrace, opts: MapOptions) -> Vec<Span> {
-    let nanos = |at: Instant| {
+    let nanos = |at: Tick| {
         trace
             .anchor
             .wall(at)
@@ -131,7 +133,7 @@ pub(crate) fn spans(trace: &FinishedTrace, opts: MapOptions) -> Vec<Span> {
     out
 }
 
-fn span(rec: &SpanRecord, opts: MapOptions, nanos: &impl Fn(Instant) -> u64) -> Span {
+fn span(rec: &SpanRecord, opts: MapOptions, nanos: &impl Fn(Tick) -> u64) -> Span {
     let mut a = Attrs::default();
     let data = rec.data.as_deref();
     let llm = data.map(|d| &d.llm);
@@ -381,7 +383,7 @@ fn error_status(
     })
 }
 
-fn signal_events(sigs: Option<&Vec<&Signal>>, nanos: &impl Fn(Instant) -> u64) -> Vec<SpanEvent> {
+fn signal_events(sigs: Option<&Vec<&Signal>>, nanos: &impl Fn(Tick) -> u64) -> Vec<SpanEvent> {
     sigs.into_iter()
         .flatten()
         .map(|sig| match &sig.body {
