@@ -87,7 +87,7 @@ impl Synthetic {
         let record_limit = crate::Config::default()
             .max_batch_bytes(max_batch_bytes)
             .record_limit();
-        let (records, _) = ingest::encode(&ingest::to_body(&self.traces, record_limit));
+        let (records, _) = ingest::encode_traces(&self.traces, record_limit);
         ingest::pack(&records, usize::MAX, max_batch_bytes)
             .iter()
             .map(|r| r.body.len())

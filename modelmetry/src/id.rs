@@ -7,7 +7,6 @@
 //! [`span_xid`]), so a service that only knows a remote parent's ids (from `traceparent`)
 //! names the same parent as the service that recorded it.
 
-use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 
 /// A 128-bit trace id (the W3C `trace-id`, and the trace's `XID` as a UUID).
@@ -54,27 +53,23 @@ impl std::fmt::Debug for SpanId {
     }
 }
 
-/// The `XID` of a span: the first 64 bits of its trace id followed by its span id, as a UUID.
+/// The `XID` of a span (as the bits of a UUID): the first 64 bits of its trace id followed by
+/// its span id.
 ///
 /// Deterministic, so a `ParentID` can be named by a process that only received the parent's
 /// `traceparent`; unique as long as span ids are unique within a trace (64 random bits).
-pub(crate) fn span_xid(trace: TraceId, span: SpanId) -> String {
-    uuid_text(((trace.0 >> 64) << 64) | u128::from(span.0))
+pub(crate) fn span_xid_bits(trace: TraceId, span: SpanId) -> u128 {
+    ((trace.0 >> 64) << 64) | u128::from(span.0)
 }
 
 pub(crate) fn uuid_text(bits: u128) -> String {
-    let hex = format!("{bits:032x}");
-    let mut out = String::with_capacity(36);
-    for (i, range) in [(0, 8), (8, 12), (12, 16), (16, 20), (20, 32)]
-        .into_iter()
-        .enumerate()
-    {
-        if i > 0 {
-            out.push('-');
-        }
-        let _ = write!(out, "{}", &hex[range.0..range.1]);
-    }
-    out
+    crate::export::ingest_json::uuid(bits, &mut [0; 36]).to_owned()
+}
+
+/// `bits` with the UUID version 4 and RFC 4122 variant bits set.
+pub(crate) fn uuid_v4(bits: u128) -> u128 {
+    let bits = (bits & !(0xF << 76)) | (0x4 << 76);
+    (bits & !(0x3 << 62)) | (0x2 << 62)
 }
 
 /// A SplitMix64 generator: a few cycles per id, good statistical quality, no allocation.
@@ -113,11 +108,8 @@ impl IdGen {
     pub(crate) fn trace_id(&mut self) -> TraceId {
         let hi = u128::from(self.next_u64());
         let lo = u128::from(self.next_u64());
-        let mut bits = (hi << 64) | lo;
         // UUID version 4 and RFC 4122 variant, so the trace XID is a well-formed UUID.
-        bits = (bits & !(0xF << 76)) | (0x4 << 76);
-        bits = (bits & !(0x3 << 62)) | (0x2 << 62);
-        TraceId(bits)
+        TraceId(uuid_v4((hi << 64) | lo))
     }
 }
 
@@ -132,18 +124,10 @@ fn seed() -> u64 {
     h.finish() | 1
 }
 
-/// An id from a generator of its own, for code off the hot path (event and finding XIDs).
+/// An id from a generator of its own, for code off the hot path (retry jitter).
 pub(crate) fn random_u128() -> u128 {
     let mut g = IdGen::unseeded();
     (u128::from(g.next_u64()) << 64) | u128::from(g.next_u64())
-}
-
-/// A random version 4 UUID, as text.
-pub(crate) fn random_uuid() -> String {
-    let mut bits = random_u128();
-    bits = (bits & !(0xF << 76)) | (0x4 << 76);
-    bits = (bits & !(0x3 << 62)) | (0x2 << 62);
-    uuid_text(bits)
 }
 
 #[cfg(test)]
@@ -171,7 +155,7 @@ mod tests {
     #[test]
     fn span_xid_keeps_trace_prefix_and_span_bits() {
         let t = TraceId(0xaaaa_bbbb_cccc_4ddd_8eee_ffff_0000_1111);
-        let x = span_xid(t, SpanId(0x0102_0304_0506_0708));
+        let x = uuid_text(span_xid_bits(t, SpanId(0x0102_0304_0506_0708)));
         assert_eq!(x, "aaaabbbb-cccc-4ddd-0102-030405060708");
     }
 }

@@ -27,8 +27,7 @@ use serde_json::{Map, Value, json};
 use crate::stats;
 use crate::wire::{
     CompletionFamilyData, Cost, CreateFindingParams, CreateSpanParams, CreateTraceParams, Document,
-    FamilyData, FindingValue, IngestSignalsV1RequestBody, Message, Money, Options, Part,
-    RetrievalQuery, Usage, UsageValue,
+    FamilyData, FindingValue, Message, Money, Options, Part, RetrievalQuery, Usage, UsageValue,
 };
 
 /// The metadata key under which refused values are listed.
@@ -39,20 +38,6 @@ pub(crate) const MAX_ID_BYTES: usize = 1024;
 
 const UNKNOWN: &str = "unknown";
 const UNKNOWN_MIME: &str = "application/octet-stream";
-
-/// Check every trace, span and finding of `body` (events and sessions have no constrained
-/// field: a session's id comes from its traces, checked here first).
-pub(crate) fn body(body: &mut IngestSignalsV1RequestBody) {
-    for t in &mut body.traces {
-        trace(t);
-    }
-    for s in &mut body.spans {
-        span(s);
-    }
-    for f in &mut body.findings {
-        finding(f);
-    }
-}
 
 /// The notes of one record, written to its metadata at the end.
 #[derive(Default)]
@@ -93,7 +78,7 @@ fn non_finite_text(v: f64) -> String {
     }
 }
 
-fn trace(t: &mut CreateTraceParams) {
+pub(crate) fn trace(t: &mut CreateTraceParams) {
     let mut notes = Notes::default();
     if let Some(id) = &mut t.session_id {
         cap_id(id, "SessionID", &mut notes);
@@ -125,7 +110,7 @@ fn require(value: &mut String, stand_in: &str, field: &str, notes: &mut Notes) {
     }
 }
 
-fn span(s: &mut CreateSpanParams) {
+pub(crate) fn span(s: &mut CreateSpanParams) {
     let mut notes = Notes::default();
     match &mut s.family_data {
         Some(FamilyData::Completion(c)) => completion(c, &mut notes),
@@ -229,7 +214,7 @@ fn money_fields(c: &mut Cost, notes: &mut Notes) {
     }
 }
 
-fn is_currency(c: &str) -> bool {
+pub(crate) fn is_currency(c: &str) -> bool {
     c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())
 }
 
@@ -415,7 +400,7 @@ pub(crate) fn is_base64(s: &str) -> bool {
     }
 }
 
-fn finding(f: &mut CreateFindingParams) {
+pub(crate) fn finding(f: &mut CreateFindingParams) {
     if let FindingValue::Number(n) = f.value {
         if !n.is_finite() {
             let text = non_finite_text(n);

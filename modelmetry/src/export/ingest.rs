@@ -1,6 +1,7 @@
 //! The Modelmetry exporter: finished traces to `IngestSignalsV1RequestBody`, packed into
 //! requests bounded by record count and bytes, sent by the HTTP transport.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::ops::Range;
 use std::time::Instant;
@@ -9,18 +10,20 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::delivery::Delivery;
+use super::ingest_json::{self as json, Entry, Extra};
 use super::{Exporter, Tally};
 use crate::capture;
 use crate::config::Config;
 use crate::diag;
 use crate::error::Error;
-use crate::id::{SpanId, span_xid};
-use crate::record::{FinishedTrace, Kind, SignalBody, SpanRecord};
+use crate::id::{IdGen, SpanId, span_xid_bits, uuid_text, uuid_v4};
+use crate::record::{FinishedTrace, Kind, Signal, SignalBody, SpanRecord, TraceInfo};
 use crate::stats;
 use crate::wire::{
-    CompletionFamilyData, CreateEventParams, CreateFindingParams, CreateSessionParams,
-    CreateSpanParams, CreateTraceParams, EmbeddingsFamilyData, FamilyData, FindingSource,
-    IngestSignalsV1RequestBody, RetrievalFamilyData,
+    CompletionFamilyData, Cost, CreateEventParams, CreateFindingParams, CreateSessionParams,
+    CreateSpanParams, CreateTraceParams, Document, EmbeddingsFamilyData, Family, FamilyData,
+    FindingSource, FindingValue, IngestSignalsV1RequestBody, Message, Options, RetrievalFamilyData,
+    Usage,
 };
 use crate::{sanitize, truncate};
 
@@ -67,10 +70,8 @@ impl Exporter for Ingest {
             }
             let (chunk, later) = rest.split_at(take);
             rest = later;
-            let body = to_body(chunk, self.record_limit);
-            let (encoded, unencodable) = encode(&body);
-            tally.derived += body.sessions.len() as u64;
-            drop(body);
+            let (encoded, unencodable) = encode_traces(chunk, self.record_limit);
+            tally.derived += sessions(&encoded);
             let t = self.delivery.deliver(&encoded, deadline);
             super::delivery::add(&mut tally, &t);
             if unencodable > 0 {
@@ -92,11 +93,10 @@ impl Exporter for Ingest {
     }
 
     fn keep(&self, traces: &[FinishedTrace]) -> Option<Tally> {
-        let body = to_body(traces, self.record_limit);
-        let (records, unencodable) = encode(&body);
+        let (records, unencodable) = encode_traces(traces, self.record_limit);
         let mut tally = self.delivery.keep(&records)?;
         tally.rejected += unencodable;
-        tally.derived = body.sessions.len() as u64;
+        tally.derived = sessions(&records);
         Some(tally)
     }
 
@@ -105,124 +105,577 @@ impl Exporter for Ingest {
     }
 }
 
-// ---- finished traces to the wire model ---------------------------------------------------
+// ---- finished traces to ingest records ----------------------------------------------------
+//
+// One source of truth: `encode_traces` writes every record's JSON, and `to_body` (what tests
+// and the `Recorder` see) reads those bytes back. Most records are written straight from the
+// finished trace by the writer in `ingest_json` (no wire struct, no allocation but the record's
+// own bytes). A record the spec's checks would change (`sanitize`), or one over the per-record
+// limit (`truncate`), or one of the rarer shapes, is built as its wire struct, checked, cut and
+// serialised: the slow path, and the reference that debug builds compare the fast one with.
 
-/// The ingest body for `traces`: their traces, spans, events and findings, and one session
+/// The ingest records for `traces`: their traces, spans, events and findings, and one session
 /// record per distinct session id; checked against the spec's constraints (`sanitize`) and
-/// each record cut to `record_limit` bytes of JSON (`truncate`).
-pub(crate) fn to_body(traces: &[FinishedTrace], record_limit: usize) -> IngestSignalsV1RequestBody {
-    let mut body = IngestSignalsV1RequestBody::default();
+/// each record cut to `record_limit` bytes of JSON (`truncate`). Sessions and traces come
+/// first, so a trace is never sent after its spans; the second value counts records that could
+/// not be serialised.
+pub(crate) fn encode_traces(traces: &[FinishedTrace], record_limit: usize) -> (Vec<Encoded>, u64) {
+    let mut enc = Encoder {
+        scratch: Vec::with_capacity(1024),
+        limit: record_limit,
+        failed: 0,
+        truncated: 0,
+        ids: IdGen::unseeded(),
+        traces: Vec::new(),
+        spans: Vec::with_capacity(traces.iter().map(|t| t.spans.len()).sum()),
+        events: Vec::new(),
+        findings: Vec::new(),
+    };
+    let mut sessions: BTreeSet<Cow<'_, str>> = BTreeSet::new();
     for t in traces {
-        let trace_xid = t.trace_id.to_uuid();
-        let xid_of = |span: SpanId| span_xid(t.trace_id, span);
+        let mut xid_buf = [0; 36];
+        let trace_xid = json::uuid(t.trace_id.0, &mut xid_buf);
         if let Some(info) = &t.info {
-            let mut metadata = info.metadata.clone();
-            if let Some(user) = &info.user_id {
-                metadata.insert("user_id".into(), user.clone().into());
+            if let Some(session) = enc.trace(t, info, trace_xid) {
+                sessions.insert(session);
             }
-            if !info.tags.is_empty() {
-                metadata.insert("tags".into(), info.tags.clone().into());
-            }
-            put(&mut metadata, "input", info.input.clone());
-            put(&mut metadata, "output", info.output.clone());
-            if let Some(sev) = info.severity {
-                metadata.insert("severity".into(), sev.as_str().into());
-            }
-            put(
-                &mut metadata,
-                "message",
-                info.message.clone().map(Value::from),
-            );
-            body.traces.push(CreateTraceParams {
-                xid: trace_xid.clone(),
-                name: Some(info.name.to_string()),
-                session_id: info.session_id.clone(),
-                start: t.anchor.rfc3339(info.start),
-                end: Some(t.anchor.rfc3339(info.end.unwrap_or(info.start))),
-                metadata,
-            });
         }
         for s in &t.spans {
-            body.spans.push(span_params(t, s, &trace_xid));
+            enc.span(t, s, trace_xid);
         }
         for sig in &t.signals {
-            let span_id = (sig.target != SpanId::NONE).then(|| xid_of(sig.target));
-            let at = Some(t.anchor.rfc3339(sig.at));
-            match &sig.body {
-                SignalBody::Event { name, metadata } => body.events.push(CreateEventParams {
-                    xid: crate::id::random_uuid(),
-                    name: name.to_string(),
-                    at,
-                    trace_id: Some(trace_xid.clone()),
-                    span_id,
-                    entry_id: None,
-                    metadata: metadata.clone(),
-                }),
-                SignalBody::Finding(f) => body.findings.push(CreateFindingParams {
-                    xid: crate::id::random_uuid(),
-                    name: f.name.to_string(),
-                    value: f.value.clone(),
-                    at,
-                    comment: f.comment.clone(),
-                    description: f.description.clone(),
-                    source: Some(FindingSource::Sdk),
-                    trace_id: Some(trace_xid.clone()),
-                    span_id,
-                    entry_id: None,
-                    metadata: f.metadata.clone(),
-                }),
-            }
+            enc.signal(t, sig, trace_xid);
         }
     }
-    sanitize::body(&mut body);
+    if enc.truncated > 0 {
+        stats::count_truncated(enc.truncated);
+    }
     // Sessions come from the traces once their ids are checked, so the two always agree.
-    let sessions: BTreeSet<&String> = body
-        .traces
-        .iter()
-        .filter_map(|t| t.session_id.as_ref())
-        .collect();
-    body.sessions = sessions
-        .into_iter()
-        .map(|xid| CreateSessionParams {
-            xid: xid.clone(),
+    let mut out = Vec::with_capacity(
+        sessions.len() + enc.traces.len() + enc.spans.len() + enc.events.len() + enc.findings.len(),
+    );
+    for xid in sessions {
+        let fast = |w: &mut Vec<u8>| {
+            let mut o = json::Obj::start(w);
+            o.str("XID", &xid);
+            o.end();
+            true
+        };
+        let slow = || CreateSessionParams {
+            xid: xid.to_string(),
             name: None,
             metadata: Map::new(),
-        })
-        .collect();
-    fit_records(&mut body, record_limit);
+        };
+        if let Some(json) = enc.record(fast, slow, |_| ()) {
+            out.push(Encoded {
+                section: Section::Sessions,
+                json,
+            });
+        }
+    }
+    out.append(&mut enc.traces);
+    out.append(&mut enc.spans);
+    out.append(&mut enc.events);
+    out.append(&mut enc.findings);
+    (out, enc.failed)
+}
+
+/// The session records among `records`: made by the encoder, one per distinct session id.
+fn sessions(records: &[Encoded]) -> u64 {
+    records
+        .iter()
+        .filter(|r| r.section == Section::Sessions)
+        .count() as u64
+}
+
+/// The ingest body for `traces`, as [`encode_traces`] encodes it, read back into the wire
+/// model.
+pub(crate) fn to_body(traces: &[FinishedTrace], record_limit: usize) -> IngestSignalsV1RequestBody {
+    let (records, _) = encode_traces(traces, record_limit);
+    let mut body = IngestSignalsV1RequestBody::default();
+    for r in &records {
+        // Our own output always reads back; a record that did not would be left out.
+        let _ = match r.section {
+            Section::Sessions => serde_json::from_slice(&r.json).map(|v| body.sessions.push(v)),
+            Section::Traces => serde_json::from_slice(&r.json).map(|v| body.traces.push(v)),
+            Section::Spans => serde_json::from_slice(&r.json).map(|v| body.spans.push(v)),
+            Section::Events => serde_json::from_slice(&r.json).map(|v| body.events.push(v)),
+            Section::Findings => serde_json::from_slice(&r.json).map(|v| body.findings.push(v)),
+        };
+    }
     body
 }
 
-/// Cut every record over `limit` bytes, field by field, and count the fields cut.
-fn fit_records(body: &mut IngestSignalsV1RequestBody, limit: usize) {
-    let mut cut = 0;
-    cut += body
-        .traces
-        .iter_mut()
-        .map(|r| truncate::record(r, limit))
-        .sum::<u64>();
-    cut += body
-        .spans
-        .iter_mut()
-        .map(|r| truncate::record(r, limit))
-        .sum::<u64>();
-    cut += body
-        .events
-        .iter_mut()
-        .map(|r| truncate::record(r, limit))
-        .sum::<u64>();
-    cut += body
-        .findings
-        .iter_mut()
-        .map(|r| truncate::record(r, limit))
-        .sum::<u64>();
-    cut += body
-        .sessions
-        .iter_mut()
-        .map(|r| truncate::record(r, limit))
-        .sum::<u64>();
-    if cut > 0 {
-        stats::count_truncated(cut);
+struct Encoder {
+    /// Where each record is written before it is copied out at its exact size.
+    scratch: Vec<u8>,
+    limit: usize,
+    failed: u64,
+    truncated: u64,
+    /// Event and finding XIDs: random, from one generator per call.
+    ids: IdGen,
+    traces: Vec<Encoded>,
+    spans: Vec<Encoded>,
+    events: Vec<Encoded>,
+    findings: Vec<Encoded>,
+}
+
+impl Encoder {
+    /// One record: written by `fast` when it takes the record (returns `true`) and the result
+    /// fits the limit; otherwise built by `slow`, checked by `check`, cut and serialised.
+    fn record<T: Serialize + serde::de::DeserializeOwned>(
+        &mut self,
+        fast: impl FnOnce(&mut Vec<u8>) -> bool,
+        slow: impl FnOnce() -> T,
+        check: impl FnOnce(&mut T),
+    ) -> Option<Vec<u8>> {
+        self.scratch.clear();
+        if fast(&mut self.scratch) && self.scratch.len() <= self.limit {
+            #[cfg(debug_assertions)]
+            {
+                let reference = serde_json::to_vec(&slow()).unwrap_or_default();
+                debug_assert_eq!(
+                    String::from_utf8_lossy(&self.scratch),
+                    String::from_utf8_lossy(&reference),
+                    "the fast writer and the wire model disagree"
+                );
+            }
+            return Some(self.scratch.as_slice().to_vec());
+        }
+        let mut rec = slow();
+        check(&mut rec);
+        self.truncated += truncate::record(&mut rec, self.limit);
+        match serde_json::to_vec(&rec) {
+            Ok(json) => Some(json),
+            Err(_) => {
+                self.failed += 1;
+                None
+            }
+        }
+    }
+
+    /// The trace's record; returns its (checked) session id.
+    fn trace<'t>(
+        &mut self,
+        t: &'t FinishedTrace,
+        info: &'t TraceInfo,
+        trace_xid: &str,
+    ) -> Option<Cow<'t, str>> {
+        let end = info.end.unwrap_or(info.start);
+        let fast = |w: &mut Vec<u8>| {
+            if info
+                .session_id
+                .as_ref()
+                .is_some_and(|id| id.len() > sanitize::MAX_ID_BYTES)
+            {
+                return false;
+            }
+            let mut o = json::Obj::start(w);
+            o.raw_str("XID", trace_xid);
+            o.str("Name", &info.name);
+            if let Some(session) = &info.session_id {
+                o.str("SessionID", session);
+            }
+            o.time("Start", &t.anchor, info.start);
+            o.time("End", &t.anchor, end);
+            let mut extra: [Entry<'_>; 6] = [Entry::NONE; 6];
+            let mut n = 0;
+            let mut add = |key, value| {
+                extra[n] = Entry {
+                    key,
+                    value,
+                    overrides: true,
+                };
+                n += 1;
+            };
+            if let Some(user) = &info.user_id {
+                add("user_id", Extra::Str(user));
+            }
+            if !info.tags.is_empty() {
+                add("tags", Extra::Strs(&info.tags));
+            }
+            if let Some(v) = &info.input {
+                add("input", Extra::Value(v));
+            }
+            if let Some(v) = &info.output {
+                add("output", Extra::Value(v));
+            }
+            if let Some(sev) = info.severity {
+                add("severity", Extra::Str(sev.as_str()));
+            }
+            if let Some(m) = &info.message {
+                add("message", Extra::Str(m));
+            }
+            let fits = metadata(&mut o, Some(&info.metadata), &mut extra[..n]);
+            o.end();
+            fits
+        };
+        let mut session = None;
+        let slow = || trace_params(t, info, trace_xid);
+        let check = |r: &mut CreateTraceParams| {
+            sanitize::trace(r);
+            session = r.session_id.clone().map(Cow::Owned);
+        };
+        let json = self.record(fast, slow, check);
+        if let Some(json) = json {
+            self.traces.push(Encoded {
+                section: Section::Traces,
+                json,
+            });
+        }
+        session.or_else(|| {
+            info.session_id
+                .as_deref()
+                .filter(|id| id.len() <= sanitize::MAX_ID_BYTES)
+                .map(Cow::Borrowed)
+        })
+    }
+
+    fn span(&mut self, t: &FinishedTrace, s: &SpanRecord, trace_xid: &str) {
+        let fast = |w: &mut Vec<u8>| {
+            if !plain_span(s) {
+                return false;
+            }
+            let mut o = json::Obj::start(w);
+            o.uuid("XID", span_xid_bits(t.trace_id, s.id));
+            o.raw_str("TraceID", trace_xid);
+            if s.parent != t.root_span && s.parent != SpanId::NONE {
+                o.uuid("ParentID", span_xid_bits(t.trace_id, s.parent));
+            }
+            o.str("Name", &s.name);
+            o.time("Start", &t.anchor, s.start);
+            o.time("End", &t.anchor, s.end.unwrap_or(s.start));
+            o.raw_str("Family", family_name(s.kind));
+            let d = s.data.as_deref();
+            match (s.kind, d) {
+                (Kind::Llm, Some(d)) => {
+                    let llm = &d.llm;
+                    o.serde(
+                        "FamilyData",
+                        &CompletionView {
+                            messages: &llm.messages,
+                            options: llm.options.as_ref(),
+                            usage: llm.usage.as_ref(),
+                            cost: llm.cost.as_ref(),
+                            documents: &llm.documents,
+                        },
+                    );
+                }
+                (Kind::Embeddings, d) => {
+                    let none = Options::default();
+                    let llm = d.map(|d| &d.llm);
+                    o.serde(
+                        "FamilyData",
+                        &EmbeddingsView {
+                            inputs: llm.map_or(&[], |l| &l.embedding_inputs),
+                            options: llm.and_then(|l| l.options.as_ref()).unwrap_or(&none),
+                        },
+                    );
+                }
+                (Kind::Retriever, _) => {
+                    o.serde("FamilyData", &RetrievalFamilyData::default());
+                }
+                _ => {}
+            }
+            if let Some(m) = d.and_then(|d| d.message.as_ref()) {
+                o.str("Message", m);
+            }
+            if let Some(sev) = s.severity {
+                o.raw_str("Severity", sev.as_str());
+            }
+            let mut extra: [Entry<'_>; 9] = [Entry::NONE; 9];
+            extra[0] = Entry {
+                key: "kind",
+                value: Extra::Str(s.kind.as_str()),
+                overrides: false,
+            };
+            let mut n = 1;
+            if let Some(d) = d {
+                let llm = &d.llm;
+                let mut add = |key, value| {
+                    extra[n] = Entry {
+                        key,
+                        value,
+                        overrides: true,
+                    };
+                    n += 1;
+                };
+                if let Some(v) = &d.input {
+                    add("input", Extra::Value(v));
+                }
+                if let Some(v) = &d.output {
+                    add("output", Extra::Value(v));
+                }
+                if let Some(v) = &llm.response_id {
+                    add("response_id", Extra::Str(v));
+                }
+                if let Some(v) = &llm.response_model {
+                    add("response_model", Extra::Str(v));
+                }
+                if !llm.finish_reasons.is_empty() {
+                    add("finish_reasons", Extra::Strs(&llm.finish_reasons));
+                }
+                // A model call's details on a span of another kind: kept in metadata.
+                if !matches!(s.kind, Kind::Llm | Kind::Embeddings | Kind::Retriever) {
+                    if let Some(v) = &llm.options {
+                        add("options", Extra::Options(v));
+                    }
+                    if let Some(v) = &llm.usage {
+                        add("usage", Extra::Usage(v));
+                    }
+                    if let Some(v) = &llm.cost {
+                        add("cost", Extra::Cost(v));
+                    }
+                }
+            }
+            let fits = metadata(&mut o, d.map(|d| &d.metadata), &mut extra[..n]);
+            o.end();
+            fits
+        };
+        let slow = || span_params(t, s, trace_xid);
+        if let Some(json) = self.record(fast, slow, sanitize::span) {
+            self.spans.push(Encoded {
+                section: Section::Spans,
+                json,
+            });
+        }
+    }
+
+    fn signal(&mut self, t: &FinishedTrace, sig: &Signal, trace_xid: &str) {
+        let mut xid_buf = [0; 36];
+        let xid = json::uuid(uuid_v4(random_bits(&mut self.ids)), &mut xid_buf);
+        let span = (sig.target != SpanId::NONE).then(|| span_xid_bits(t.trace_id, sig.target));
+        let mut span_buf = [0; 36];
+        let span_id = span.map(|bits| json::uuid(bits, &mut span_buf));
+        match &sig.body {
+            SignalBody::Event { name, metadata } => {
+                let fast = |w: &mut Vec<u8>| {
+                    let mut o = json::Obj::start(w);
+                    o.raw_str("XID", xid);
+                    o.str("Name", name);
+                    o.time("At", &t.anchor, sig.at);
+                    o.raw_str("TraceID", trace_xid);
+                    if let Some(span) = span_id {
+                        o.raw_str("SpanID", span);
+                    }
+                    let fits = self::metadata(&mut o, Some(metadata), &mut []);
+                    o.end();
+                    fits
+                };
+                let slow = || CreateEventParams {
+                    xid: xid.to_owned(),
+                    name: name.to_string(),
+                    at: Some(t.anchor.rfc3339(sig.at)),
+                    trace_id: Some(trace_xid.to_owned()),
+                    span_id: span_id.map(str::to_owned),
+                    entry_id: None,
+                    metadata: metadata.clone(),
+                };
+                if let Some(json) = self.record(fast, slow, |_| ()) {
+                    self.events.push(Encoded {
+                        section: Section::Events,
+                        json,
+                    });
+                }
+            }
+            SignalBody::Finding(f) => {
+                let fast = |w: &mut Vec<u8>| {
+                    if matches!(f.value, FindingValue::Number(n) if !n.is_finite()) {
+                        return false;
+                    }
+                    let mut o = json::Obj::start(w);
+                    o.raw_str("XID", xid);
+                    o.str("Name", &f.name);
+                    o.serde("Value", &f.value);
+                    o.time("At", &t.anchor, sig.at);
+                    if let Some(c) = &f.comment {
+                        o.str("Comment", c);
+                    }
+                    if let Some(d) = &f.description {
+                        o.str("Description", d);
+                    }
+                    o.raw_str("Source", "sdk");
+                    o.raw_str("TraceID", trace_xid);
+                    if let Some(span) = span_id {
+                        o.raw_str("SpanID", span);
+                    }
+                    let fits = metadata(&mut o, Some(&f.metadata), &mut []);
+                    o.end();
+                    fits
+                };
+                let slow = || CreateFindingParams {
+                    xid: xid.to_owned(),
+                    name: f.name.to_string(),
+                    value: f.value.clone(),
+                    at: Some(t.anchor.rfc3339(sig.at)),
+                    comment: f.comment.clone(),
+                    description: f.description.clone(),
+                    source: Some(FindingSource::Sdk),
+                    trace_id: Some(trace_xid.to_owned()),
+                    span_id: span_id.map(str::to_owned),
+                    entry_id: None,
+                    metadata: f.metadata.clone(),
+                };
+                if let Some(json) = self.record(fast, slow, sanitize::finding) {
+                    self.findings.push(Encoded {
+                        section: Section::Findings,
+                        json,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The record's `Metadata`, left out when it would be empty. `false` when a value in it would
+/// have been cut (see [`json::merged`]).
+fn metadata(
+    o: &mut json::Obj<'_>,
+    map: Option<&Map<String, Value>>,
+    extra: &mut [Entry<'_>],
+) -> bool {
+    let empty = map.is_none_or(Map::is_empty) && extra.is_empty();
+    empty || json::merged(o.key("Metadata"), map, extra, capture::value_limit())
+}
+
+fn family_name(kind: Kind) -> &'static str {
+    match kind.family() {
+        Family::Completion => "completion",
+        Family::Embeddings => "embeddings",
+        Family::Retrieval => "retrieval",
+        Family::Other => "other",
+    }
+}
+
+/// True when the fast writer takes this span: nothing in it that `sanitize` would change, and
+/// none of the shapes it leaves to the wire model (message and document lists, model-call
+/// details on a span of another kind).
+fn plain_span(s: &SpanRecord) -> bool {
+    let Some(d) = &s.data else { return true };
+    let llm = &d.llm;
+    match s.kind {
+        Kind::Llm => {
+            llm.messages.is_empty()
+                && llm.documents.is_empty()
+                && llm.options.as_ref().is_none_or(options_valid)
+                && llm.usage.as_ref().is_none_or(usage_valid)
+                && llm.cost.as_ref().is_none_or(cost_valid)
+        }
+        Kind::Embeddings => llm.options.as_ref().is_none_or(options_valid),
+        Kind::Retriever => llm.queries.is_empty() && llm.documents.is_empty(),
+        // Kept in metadata as `capture::metadata` would: the same JSON unless a number is
+        // not finite or a tool is listed (`Tool`'s fields are not in sorted order).
+        _ => {
+            llm.options
+                .as_ref()
+                .is_none_or(|o| o.tools.as_ref().is_none_or(Vec::is_empty) && options_finite(o))
+                && llm.usage.as_ref().is_none_or(usage_valid)
+                && llm.cost.as_ref().is_none_or(|c| {
+                    [&c.input, &c.output, &c.total]
+                        .into_iter()
+                        .flatten()
+                        .all(|m| m.amount.is_finite())
+                })
+        }
+    }
+}
+
+fn options_finite(o: &Options) -> bool {
+    [
+        o.frequency_penalty,
+        o.presence_penalty,
+        o.temperature,
+        o.timeout,
+        o.top_p,
+    ]
+    .into_iter()
+    .flatten()
+    .all(f64::is_finite)
+}
+
+/// The checks of `sanitize::options`, without changing anything.
+fn options_valid(o: &Options) -> bool {
+    let unit = |v: Option<f64>| v.is_none_or(|v| v.is_finite() && (0.0..=1.0).contains(&v));
+    unit(o.temperature)
+        && unit(o.top_p)
+        && o.timeout.is_none_or(|v| v.is_finite() && v >= 0.0)
+        && o.frequency_penalty.is_none_or(f64::is_finite)
+        && o.presence_penalty.is_none_or(f64::is_finite)
+        && o.tools
+            .iter()
+            .flatten()
+            .all(|tool| !tool.name.trim().is_empty())
+}
+
+/// The checks of `sanitize::usage`, without changing anything.
+fn usage_valid(u: &Usage) -> bool {
+    [&u.input, &u.output, &u.total]
+        .into_iter()
+        .flatten()
+        .all(|v| v.amount.is_finite() && !v.unit.trim().is_empty())
+}
+
+/// The checks of `sanitize::money`, without changing anything.
+fn cost_valid(c: &Cost) -> bool {
+    [&c.input, &c.output, &c.total]
+        .into_iter()
+        .flatten()
+        .all(|m| m.amount.is_finite() && sanitize::is_currency(&m.currency))
+}
+
+/// `CompletionFamilyData`, borrowed.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CompletionView<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    messages: &'a [Message],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    options: Option<&'a Options>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<&'a Usage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<&'a Cost>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    documents: &'a [Document],
+}
+
+/// `EmbeddingsFamilyData`, borrowed.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EmbeddingsView<'a> {
+    inputs: &'a [String],
+    options: &'a Options,
+}
+
+fn random_bits(ids: &mut IdGen) -> u128 {
+    (u128::from(ids.next_u64()) << 64) | u128::from(ids.next_u64())
+}
+
+fn trace_params(t: &FinishedTrace, info: &TraceInfo, trace_xid: &str) -> CreateTraceParams {
+    let mut metadata = info.metadata.clone();
+    if let Some(user) = &info.user_id {
+        metadata.insert("user_id".into(), user.clone().into());
+    }
+    if !info.tags.is_empty() {
+        metadata.insert("tags".into(), info.tags.clone().into());
+    }
+    put(&mut metadata, "input", info.input.clone());
+    put(&mut metadata, "output", info.output.clone());
+    if let Some(sev) = info.severity {
+        metadata.insert("severity".into(), sev.as_str().into());
+    }
+    put(
+        &mut metadata,
+        "message",
+        info.message.clone().map(Value::from),
+    );
+    CreateTraceParams {
+        xid: trace_xid.to_owned(),
+        name: Some(info.name.to_string()),
+        session_id: info.session_id.clone(),
+        start: t.anchor.rfc3339(info.start),
+        end: Some(t.anchor.rfc3339(info.end.unwrap_or(info.start))),
+        metadata,
     }
 }
 
@@ -301,9 +754,9 @@ fn span_params(t: &FinishedTrace, s: &SpanRecord, trace_xid: &str) -> CreateSpan
         };
     }
     let parent_id = (s.parent != t.root_span && s.parent != SpanId::NONE)
-        .then(|| span_xid(t.trace_id, s.parent));
+        .then(|| uuid_text(span_xid_bits(t.trace_id, s.parent)));
     CreateSpanParams {
-        xid: span_xid(t.trace_id, s.id),
+        xid: uuid_text(span_xid_bits(t.trace_id, s.id)),
         trace_id: trace_xid.to_owned(),
         parent_id,
         name: s.name.to_string(),

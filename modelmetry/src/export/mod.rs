@@ -10,6 +10,7 @@ pub(crate) mod console;
 pub(crate) mod delivery;
 pub(crate) mod fanout;
 pub(crate) mod ingest;
+pub(crate) mod ingest_json;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 
