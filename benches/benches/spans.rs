@@ -2,17 +2,22 @@
 //!
 //! Every traced case runs the same work: a root, then `SPANS` calls of a small function (one
 //! `&str` argument, a `String` return) each inside a span. Criterion reports the time per
-//! span (throughput in elements). `cargo bench -p modelmetry-benches -- --quick` for a fast run.
+//! iteration (throughput in elements: spans). `cargo bench -p modelmetry-benches -- --quick`
+//! runs everything in a few minutes and ends with the table of BENCHMARKS.md: per-span medians
+//! with the bare work subtracted, and the ratios.
 //!
-//! Memory per buffered span is measured with a counting allocator and printed before the
-//! criterion runs.
+//! Memory per buffered span is measured with a counting allocator before the criterion runs.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, Throughput};
-use modelmetry::{Finding, Kind};
+use modelmetry::Kind;
 
 const SPANS: u64 = 100;
 
@@ -64,6 +69,12 @@ fn mm_manual_capture(s: &str) -> String {
     let out = work(s);
     span.set_output(&out);
     out
+}
+
+#[modelmetry::span]
+#[inline(never)]
+fn mm_span(s: &str) -> String {
+    work(s)
 }
 
 #[fastrace::trace]
@@ -119,19 +130,32 @@ fn spans(c: &mut Criterion) {
 
     g.bench_function("baseline: no tracing at all", |b| b.iter(|| run(work)));
 
+    // Nothing initialised yet: the path of a program that never calls `init`.
+    g.bench_function("modelmetry: #[span], not initialised", |b| {
+        b.iter(|| {
+            let _t = modelmetry::start_trace("root");
+            run(mm_span)
+        })
+    });
     {
         let _off = modelmetry::Config::default()
             .exporter(modelmetry::ExporterKind::None)
             .init();
-        g.bench_function("modelmetry: exporter none", |b| {
+        g.bench_function("modelmetry: #[span], exporter none", |b| {
             b.iter(|| {
                 let _t = modelmetry::start_trace("root");
-                run(mm_manual)
+                run(mm_span)
             })
         });
     }
     {
         let _on = modelmetry::bench_support::install_discarding(false);
+        g.bench_function("modelmetry: #[span], capture off", |b| {
+            b.iter(|| {
+                let _t = modelmetry::start_trace("root");
+                run(mm_span)
+            })
+        });
         g.bench_function("modelmetry: manual, capture off", |b| {
             b.iter(|| {
                 let _t = modelmetry::start_trace("root");
@@ -141,25 +165,31 @@ fn spans(c: &mut Criterion) {
     }
     {
         let _on = modelmetry::bench_support::install_discarding(true);
+        g.bench_function("modelmetry: #[span], capture on", |b| {
+            b.iter(|| {
+                let _t = modelmetry::start_trace("root");
+                run(mm_span)
+            })
+        });
         g.bench_function("modelmetry: manual, capture on", |b| {
             b.iter(|| {
                 let _t = modelmetry::start_trace("root");
                 run(mm_manual_capture)
             })
         });
-        g.bench_function("modelmetry: finding (number)", |b| {
+        g.bench_function("modelmetry: finding! (number)", |b| {
             b.iter(|| {
                 let _t = modelmetry::start_trace("root");
                 for _ in 0..SPANS {
-                    black_box(Finding::new("score", black_box(0.93)).record());
+                    modelmetry::finding!(score = black_box(0.93));
                 }
             })
         });
-        g.bench_function("modelmetry: finding (string)", |b| {
+        g.bench_function("modelmetry: finding! (string)", |b| {
             b.iter(|| {
                 let _t = modelmetry::start_trace("root");
                 for _ in 0..SPANS {
-                    black_box(Finding::new("verdict", black_box("pass")).record());
+                    modelmetry::finding!(verdict = black_box("pass"));
                 }
             })
         });
@@ -221,7 +251,8 @@ fn spans(c: &mut Criterion) {
     g.finish();
 }
 
-fn serialisation(c: &mut Criterion) {
+/// Returns the bytes each contender writes, for the table.
+fn serialisation(c: &mut Criterion) -> (usize, usize) {
     const N: usize = 10_000;
     let synthetic = modelmetry::bench_support::Synthetic::record(N);
     let bytes = synthetic.encode_ingest(1 << 20);
@@ -239,6 +270,7 @@ fn serialisation(c: &mut Criterion) {
         b.iter(|| black_box(serde_json::to_vec(&plain).map(|v| v.len()).unwrap_or(0)))
     });
     g.finish();
+    (bytes, plain_bytes)
 }
 
 /// Spans as plain structs with every field already text, serialised by serde_json alone: the
@@ -290,7 +322,7 @@ fn plain_spans(n: usize) -> Vec<PlainSpan> {
 }
 
 /// Live heap bytes per span of a finished trace waiting in the buffer, without content.
-fn memory_per_buffered_span() {
+fn memory_per_buffered_span() -> f64 {
     const N: usize = 100_000;
     let guard = modelmetry::bench_support::install_holding();
     let before = LIVE.load(Relaxed);
@@ -301,19 +333,232 @@ fn memory_per_buffered_span() {
         }
     }
     let after = LIVE.load(Relaxed);
+    let per_span = (after - before) as f64 / N as f64;
     println!(
-        "memory per buffered span (no content): {:.1} bytes ({} spans, {} bytes live)",
-        (after - before) as f64 / N as f64,
-        N,
+        "memory per buffered span (no content): {per_span:.1} bytes ({N} spans, {} bytes live)",
         after - before
     );
     drop(guard);
+    per_span
+}
+
+// ---- end to end: 10,000 spans to a loopback server --------------------------------------
+
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
+
+/// A minimal HTTP/1.1 server on 127.0.0.1 that reads each request whole and answers 200.
+fn loopback_server() -> String {
+    let listener = match TcpListener::bind("127.0.0.1:0") {
+        Ok(l) => l,
+        Err(e) => panic!("cannot listen on loopback: {e}"),
+    };
+    let url = match listener.local_addr() {
+        Ok(addr) => format!("http://{addr}"),
+        Err(e) => panic!("no local address: {e}"),
+    };
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut writer = match stream.try_clone() {
+                    Ok(w) => w,
+                    Err(_) => return,
+                };
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    RECEIVED.fetch_add(length as u64, Relaxed);
+                    let reply = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                    if writer.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// From a closed 10,000-span trace to every request answered: encoding, packing, HTTP over
+/// loopback (the recording of the spans is not timed).
+fn flush_to_loopback(c: &mut Criterion) {
+    const N: u64 = 10_000;
+    let url = loopback_server();
+    let guard = modelmetry::Config::default()
+        .api_key("bench")
+        .base_url(url)
+        .capture_content(false)
+        .init();
+    let guard = match guard {
+        Ok(g) => g,
+        Err(e) => panic!("cannot start the client: {e}"),
+    };
+    let mut g = c.benchmark_group("end to end");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(N));
+    g.bench_function("modelmetry: flush 10k spans to a loopback server", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let trace = modelmetry::start_trace("root");
+                for _ in 0..N {
+                    let _s = modelmetry::start_span("work", Kind::Other);
+                }
+                let start = Instant::now();
+                drop(trace);
+                if let Err(e) = modelmetry::flush(Duration::from_secs(30)) {
+                    panic!("flush failed: {e}");
+                }
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+    drop(guard);
+    println!(
+        "loopback server received {:.1} MB in all",
+        RECEIVED.load(Relaxed) as f64 / 1e6
+    );
+}
+
+// ---- the table ------------------------------------------------------------------------------
+
+/// Criterion's median for each benchmark of this run, by its full id.
+fn medians(since: SystemTime) -> Vec<(String, f64)> {
+    let root = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("criterion");
+    let mut out = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if !path.ends_with("new/estimates.json") {
+                continue;
+            }
+            let fresh = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= since);
+            let read = |p: &Path| -> Option<serde_json::Value> {
+                serde_json::from_slice(&std::fs::read(p).ok()?).ok()
+            };
+            let (Some(est), Some(meta)) =
+                (read(&path), read(&path.with_file_name("benchmark.json")))
+            else {
+                continue;
+            };
+            if let (true, Some(id), Some(median)) = (
+                fresh,
+                meta["full_id"].as_str(),
+                est["median"]["point_estimate"].as_f64(),
+            ) {
+                out.push((id.to_owned(), median));
+            }
+        }
+    }
+    out
+}
+
+/// Print the table of BENCHMARKS.md from this run's medians.
+fn table(since: SystemTime, memory: f64, ingest_bytes: usize, plain_bytes: usize) {
+    let all = medians(since);
+    let get = |id: &str| all.iter().find(|(k, _)| k == id).map(|(_, v)| *v);
+    let per = SPANS as f64;
+    let Some(base) = get("span/baseline: no tracing at all").map(|b| b / per) else {
+        println!("(no baseline in this run: the table needs the `span` group)");
+        return;
+    };
+    let span = |name: &str| get(&format!("span/{name}")).map(|v| v / per - base);
+    let reference = span("modelmetry: #[span], capture off");
+    println!(
+        "\n| case | per span or finding (ns, median; bare work subtracted from spans) | × modelmetry #[span] capture off |"
+    );
+    println!("| --- | ---: | ---: |");
+    println!("| bare work (`s.to_owned()`), no tracing | {base:.1} (not subtracted) | |");
+    for name in [
+        "modelmetry: #[span], not initialised",
+        "modelmetry: #[span], exporter none",
+        "modelmetry: #[span], capture off",
+        "modelmetry: manual, capture off",
+        "modelmetry: #[span], capture on",
+        "modelmetry: manual, capture on",
+        "modelmetry: finding! (number)",
+        "modelmetry: finding! (string)",
+        "fastrace: #[trace] under a root",
+        "tracing: #[instrument], registry",
+        "tracing: #[instrument], tracing-opentelemetry",
+        "opentelemetry sdk: span, batch processor",
+    ] {
+        // A finding loop runs no work: nothing to subtract.
+        let value = if name.contains("finding!") {
+            get(&format!("span/{name}")).map(|v| v / per)
+        } else {
+            span(name)
+        };
+        if let Some(v) = value {
+            let ratio = match reference {
+                Some(r) if r > 0.0 && !name.starts_with("modelmetry") => format!("{:.1}×", v / r),
+                _ => String::new(),
+            };
+            println!("| {name} | {v:.1} | {ratio} |");
+        }
+    }
+    let mib = |bytes: usize, ns: f64| bytes as f64 / (1024.0 * 1024.0) / (ns / 1e9);
+    let ingest = get("serialise 10k spans/modelmetry: finished trace to ingest requests");
+    let plain = get("serialise 10k spans/serde_json: plain structs of the same shape");
+    if let (Some(i), Some(p)) = (ingest, plain) {
+        let (i, p) = (mib(ingest_bytes, i), mib(plain_bytes, p));
+        println!(
+            "| serialise 10k spans: modelmetry to ingest requests | {i:.0} MiB/s | {:.2}× serde_json |",
+            i / p
+        );
+        println!("| serialise 10k spans: serde_json, plain structs | {p:.0} MiB/s | |");
+    }
+    if let Some(f) = get("end to end/modelmetry: flush 10k spans to a loopback server") {
+        println!(
+            "| flush 10k spans to a loopback server | {:.1} ms ({:.0} ns per span) | |",
+            f / 1e6,
+            f / 10_000.0
+        );
+    }
+    println!("| memory per buffered span, no content | {memory:.1} bytes | |");
 }
 
 fn main() {
-    memory_per_buffered_span();
+    let since = SystemTime::now();
+    let memory = memory_per_buffered_span();
     let mut c = Criterion::default().configure_from_args();
     spans(&mut c);
-    serialisation(&mut c);
+    let (ingest_bytes, plain_bytes) = serialisation(&mut c);
+    flush_to_loopback(&mut c);
     c.final_summary();
+    table(since, memory, ingest_bytes, plain_bytes);
 }

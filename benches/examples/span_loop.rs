@@ -7,7 +7,8 @@
 //!     target/release/examples/span_loop spans
 //! ```
 //!
-//! `spans` records `TRACES` traces of `SPANS` spans; `encode` serialises a 10,000-span trace to
+//! `spans` records `TRACES` traces of `SPANS` spans; `findings` as many string findings;
+//! `encode` serialises a 10,000-span trace to
 //! ingest requests `ROUNDS` times. Divide the counts by the spans recorded or encoded.
 
 use std::hint::black_box;
@@ -35,6 +36,16 @@ fn spans() {
 }
 
 #[inline(never)]
+fn findings() {
+    for _ in 0..TRACES {
+        let _t = modelmetry::start_trace("root");
+        for _ in 0..SPANS {
+            modelmetry::finding!(verdict = black_box("pass"));
+        }
+    }
+}
+
+#[inline(never)]
 fn encode(synthetic: &modelmetry::bench_support::Synthetic) -> usize {
     (0..ROUNDS).map(|_| synthetic.encode_ingest(1 << 20)).sum()
 }
@@ -44,6 +55,11 @@ fn main() {
         Some("encode") => {
             let synthetic = modelmetry::bench_support::Synthetic::record(10_000);
             println!("{} bytes", encode(&synthetic));
+        }
+        Some("findings") => {
+            let _on = modelmetry::bench_support::install_discarding(false);
+            findings();
+            println!("{} findings", TRACES * SPANS);
         }
         _ => {
             let _on = modelmetry::bench_support::install_discarding(false);
