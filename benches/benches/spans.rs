@@ -77,6 +77,25 @@ fn mm_span(s: &str) -> String {
     work(s)
 }
 
+/// Work that allocates nothing, for the paths that should cost almost nothing: measured
+/// against the bare allocation, their few nanoseconds would drown in its noise.
+#[inline(never)]
+fn len(s: &str) -> usize {
+    s.len()
+}
+
+#[modelmetry::span]
+#[inline(never)]
+fn mm_span_len(s: &str) -> usize {
+    len(s)
+}
+
+fn run_len(f: fn(&str) -> usize) {
+    for _ in 0..SPANS {
+        black_box(f(black_box("hello")));
+    }
+}
+
 #[fastrace::trace]
 #[inline(never)]
 fn fastrace_work(s: &str) -> String {
@@ -130,21 +149,22 @@ fn spans(c: &mut Criterion) {
 
     g.bench_function("baseline: no tracing at all", |b| b.iter(|| run(work)));
 
+    g.bench_function("baseline: empty fn", |b| b.iter(|| run_len(len)));
     // Nothing initialised yet: the path of a program that never calls `init`.
-    g.bench_function("modelmetry: #[span], not initialised", |b| {
+    g.bench_function("modelmetry: #[span] empty fn, not initialised", |b| {
         b.iter(|| {
             let _t = modelmetry::start_trace("root");
-            run(mm_span)
+            run_len(mm_span_len)
         })
     });
     {
         let _off = modelmetry::Config::default()
             .exporter(modelmetry::ExporterKind::None)
             .init();
-        g.bench_function("modelmetry: #[span], exporter none", |b| {
+        g.bench_function("modelmetry: #[span] empty fn, exporter none", |b| {
             b.iter(|| {
                 let _t = modelmetry::start_trace("root");
-                run(mm_span)
+                run_len(mm_span_len)
             })
         });
     }
@@ -497,15 +517,25 @@ fn table(since: SystemTime, memory: f64, ingest_bytes: usize, plain_bytes: usize
         return;
     };
     let span = |name: &str| get(&format!("span/{name}")).map(|v| v / per - base);
+    let empty = get("span/baseline: empty fn").map(|b| b / per);
     let reference = span("modelmetry: #[span], capture off");
     println!(
         "\n| case | per span or finding (ns, median; bare work subtracted from spans) | × modelmetry #[span] capture off |"
     );
     println!("| --- | ---: | ---: |");
     println!("| bare work (`s.to_owned()`), no tracing | {base:.1} (not subtracted) | |");
+    if let Some(e) = empty {
+        println!("| bare empty fn (`s.len()`), no tracing | {e:.1} (not subtracted) | |");
+        for name in [
+            "modelmetry: #[span] empty fn, not initialised",
+            "modelmetry: #[span] empty fn, exporter none",
+        ] {
+            if let Some(v) = get(&format!("span/{name}")) {
+                println!("| {name} | {:.1} | |", v / per - e);
+            }
+        }
+    }
     for name in [
-        "modelmetry: #[span], not initialised",
-        "modelmetry: #[span], exporter none",
         "modelmetry: #[span], capture off",
         "modelmetry: manual, capture off",
         "modelmetry: #[span], capture on",
