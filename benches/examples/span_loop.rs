@@ -7,7 +7,8 @@
 //!     target/release/examples/span_loop spans
 //! ```
 //!
-//! `spans` records `TRACES` traces of `SPANS` spans; `findings` as many string findings;
+//! `spans` records `TRACES` traces of `SPANS` spans (`off`: the same, never initialised);
+//! `findings` as many string findings;
 //! `encode` serialises a 10,000-span trace to
 //! ingest requests `ROUNDS` times. Divide the counts by the spans recorded or encoded.
 
@@ -55,6 +56,11 @@ fn main() {
         Some("encode") => {
             let synthetic = modelmetry::bench_support::Synthetic::record(10_000);
             println!("{} bytes", encode(&synthetic));
+        }
+        Some("off") => {
+            // Never initialised: every span is the disabled path.
+            spans();
+            println!("{} spans, tracing off", TRACES * SPANS);
         }
         Some("findings") => {
             let _on = modelmetry::bench_support::install_discarding(false);
