@@ -93,9 +93,15 @@ fn requests_are_closed_by_record_count() {
     // A full batch wakes the flusher at once, so how the 16 records fall into export rounds
     // depends on timing ([5, 5, 5, 1] or [5, 3, 5, 3], …); what must hold is the bound.
     let sizes: Vec<usize> = server.requests().iter().map(|r| r.xids().len()).collect();
-    assert!(sizes.iter().all(|&s| (1..=5).contains(&s)), "at most 5 records a request: {sizes:?}");
+    assert!(
+        sizes.iter().all(|&s| (1..=5).contains(&s)),
+        "at most 5 records a request: {sizes:?}"
+    );
     assert_eq!(sizes.iter().sum::<usize>(), 16, "{sizes:?}");
-    assert!(sizes.len() >= 4, "16 records need at least 4 requests: {sizes:?}");
+    assert!(
+        sizes.len() >= 4,
+        "16 records need at least 4 requests: {sizes:?}"
+    );
     for r in server.requests() {
         let _ = r.ingest(); // each one a valid body on its own
     }
