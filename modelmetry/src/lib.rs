@@ -103,7 +103,7 @@ pub use context::guard::{
     SpanGuard, SpanRef, TraceGuard, TraceRef, current_span, current_trace, start_span, start_trace,
 };
 pub use context::handle::{Context, ContextGuard};
-pub use context::stream::{Fold, FoldOutput, StreamSpan, Traced};
+pub use context::stream::{Fold, FoldOutput, InStreamSpan, StreamSpan, Traced};
 pub use error::Error;
 #[cfg(feature = "otlp")]
 pub use export::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpConfig, OtlpProtocol};

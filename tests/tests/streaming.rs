@@ -219,6 +219,86 @@ fn a_span_opened_before_its_stream_covers_the_set_up() {
 }
 
 #[test]
+fn a_span_never_given_its_stream_is_cancelled_unless_it_failed() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let mut gave_up = StreamSpan::open("gave_up", Kind::Llm);
+        gave_up.in_scope(|| Finding::new("requested", 1.0).record());
+        drop(gave_up); // the caller left before the provider answered
+        let failed = StreamSpan::open("failed", Kind::Llm);
+        failed.fail(&"429 from the provider");
+    }
+    let traces = rec.take();
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n\
+         ├── llm gave_up\n\
+         │   └── finding requested = 1\n\
+         └── llm failed  error: 429 from the provider\n"
+    );
+    let gave_up = only_span(&traces[0], "gave_up");
+    assert_eq!(gave_up.metadata["cancelled"], json!(true));
+    assert_eq!(gave_up.metadata["items"], json!(0));
+    let failed = only_span(&traces[0], "failed");
+    assert!(
+        failed.metadata.get("cancelled").is_none(),
+        "{:?}",
+        failed.metadata
+    );
+}
+
+#[test]
+fn in_future_keeps_the_span_current_across_the_requests_polls() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let mut span = StreamSpan::open("llm.stream", Kind::Llm);
+        let request = async {
+            modelmetry::current_span().set_model("gpt-4o");
+            Pending(false).await; // suspended: the span is lent back and forth
+            Finding::new("after_await", 1.0).record();
+            vec!["a", "b"]
+        };
+        let mut request = std::pin::pin!(span.in_future(request));
+        let waker = Waker::from(Arc::new(Noop));
+        let mut cx = TaskCx::from_waker(&waker);
+        assert!(request.as_mut().poll(&mut cx).is_pending());
+        let _between = start_span("between polls", Kind::Other); // not under the stream's span
+        drop(_between);
+        let Poll::Ready(chunks) = request.as_mut().poll(&mut cx) else {
+            panic!("ready on the second poll");
+        };
+        let stream = span.wrap(chunks.into_iter(), fold::Text::default());
+        assert_eq!(stream.collect::<String>(), "ab");
+    }
+    let traces = rec.take();
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n\
+         ├── llm llm.stream  gpt-4o\n\
+         │   ├── finding after_await = 1\n\
+         │   └── event first_token\n\
+         └── other between polls\n"
+    );
+}
+
+/// Pending once, then ready.
+struct Pending(bool);
+
+impl std::future::Future for Pending {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
 fn a_custom_fold_keeps_what_it_wants() {
     let rec = Recorder::install();
     {

@@ -68,6 +68,13 @@ impl Owned {
         }
     }
 
+    /// Move the span out, leaving this one closed (and with nothing to close).
+    pub(crate) fn take(&mut self) -> Owned {
+        Owned {
+            state: self.state.take(),
+        }
+    }
+
     /// True while the span is open.
     pub(crate) fn is_open(&self) -> bool {
         self.state.is_some()

@@ -22,11 +22,14 @@
 //! # assert!(rec.take_trees().contains("event first_token"));
 //! ```
 
-use std::task::Poll;
-use std::time::Instant;
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 
 use super::owned::Owned;
-use crate::record::{Kind, Name};
+use crate::record::{Kind, Name, Severity};
+use crate::time::Tick;
 
 pin_project_lite::pin_project! {
     /// A stream (iterator or async stream) whose span lives exactly as long as it does.
@@ -55,10 +58,13 @@ pin_project_lite::pin_project! {
 /// let stream = span.wrap(chunks, fold::Text::default());
 /// assert_eq!(stream.count(), 2);
 /// ```
+///
+/// A span dropped without its stream is closed then, and marked `cancelled` (with `items` 0):
+/// the future that was building the stream was dropped, say. When building it failed, say so
+/// with [`fail`](StreamSpan::fail) instead.
 #[must_use = "the span closes when this is dropped, unless it is given its stream"]
 pub struct StreamSpan {
     owned: Owned,
-    opened: Instant,
 }
 
 impl StreamSpan {
@@ -66,7 +72,6 @@ impl StreamSpan {
     pub fn open(name: impl Into<Name>, kind: Kind) -> StreamSpan {
         StreamSpan {
             owned: Owned::span(name.into(), kind),
-            opened: Instant::now(),
         }
     }
 
@@ -76,18 +81,68 @@ impl StreamSpan {
         f()
     }
 
+    /// Run a future with this span current during each of its polls: the request that
+    /// returns the stream, in async code.
+    ///
+    /// ```
+    /// use modelmetry::{Kind, StreamSpan, fold};
+    /// async fn connect() -> Vec<&'static str> { vec!["a", "b"] }
+    /// async fn answer() -> impl Iterator<Item = &'static str> {
+    ///     let mut span = StreamSpan::open("llm.stream", Kind::Llm);
+    ///     let chunks = span.in_future(connect()).await;
+    ///     span.wrap(chunks.into_iter(), fold::Text::default())
+    /// }
+    /// # drop(answer());
+    /// ```
+    pub fn in_future<Fut: Future>(&mut self, fut: Fut) -> InStreamSpan<'_, Fut> {
+        InStreamSpan {
+            span: self,
+            inner: fut,
+        }
+    }
+
+    /// The stream could not be made (the request failed): close the span now, as an error
+    /// with `error`'s text.
+    pub fn fail(mut self, error: &dyn Display) {
+        if let Some(rec) = self.owned.record_mut() {
+            rec.severity = Some(Severity::Error);
+            rec.data_mut().message = Some(error.to_string());
+        }
+    }
+
     /// Hand the span its stream: it now closes when the stream ends or is dropped.
-    pub fn wrap<S, F: FoldOutput>(self, inner: S, fold: F) -> Traced<S, F> {
+    pub fn wrap<S, F: FoldOutput>(mut self, inner: S, fold: F) -> Traced<S, F> {
+        let mut owned = self.owned.take();
+        // The span's own start: time to first token counts the set-up (the request) too.
+        let opened = owned.record_mut().map(|rec| rec.start);
         Traced {
             inner,
             span: Tracking {
-                owned: self.owned,
-                opened: self.opened,
+                owned,
+                opened,
                 fold,
                 items: 0,
                 first_seen: false,
-                ended: false,
+                // Tracing off: items pass through, nothing is counted or kept.
+                ended: opened.is_none(),
             },
+        }
+    }
+}
+
+impl Drop for StreamSpan {
+    fn drop(&mut self) {
+        // Never given its stream. A panic is marked by `Owned`, a failure by `fail`; anything
+        // else is a caller that gave up before the stream existed.
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(rec) = self.owned.record_mut() {
+            if rec.severity != Some(Severity::Error) {
+                let data = rec.data_mut();
+                data.metadata.insert("cancelled".into(), true.into());
+                data.metadata.insert("items".into(), 0.into());
+            }
         }
     }
 }
@@ -100,6 +155,35 @@ impl std::fmt::Debug for StreamSpan {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A future run with a [`StreamSpan`] current during each of its polls: see
+    /// [`StreamSpan::in_future`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct InStreamSpan<'a, Fut> {
+        span: &'a mut StreamSpan,
+        #[pin]
+        inner: Fut,
+    }
+}
+
+impl<Fut: Future> Future for InStreamSpan<'_, Fut> {
+    type Output = Fut::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Fut::Output> {
+        let this = self.project();
+        let _entered = this.span.owned.enter();
+        this.inner.poll(cx)
+    }
+}
+
+impl<Fut> std::fmt::Debug for InStreamSpan<'_, Fut> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InStreamSpan")
+            .field("span", &self.span)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S, F: FoldOutput> Traced<S, F> {
     /// Wrap `inner` in a span that opens now and closes with the stream. `fold` turns the
     /// items into the span's output: see [`fold`](crate::fold).
@@ -107,7 +191,7 @@ impl<S, F: FoldOutput> Traced<S, F> {
         StreamSpan::open(name, kind).wrap(inner, fold)
     }
 
-    /// The number of items yielded so far.
+    /// The number of items yielded so far (counted while tracing is on).
     pub fn items(&self) -> u64 {
         self.span.items
     }
@@ -146,7 +230,8 @@ pub trait Fold<T>: FoldOutput {
 
 struct Tracking<F: FoldOutput> {
     owned: Owned,
-    opened: Instant,
+    /// When the span opened; `None` when tracing is off.
+    opened: Option<Tick>,
     fold: F,
     items: u64,
     first_seen: bool,
@@ -182,7 +267,9 @@ impl<F: FoldOutput> Tracking<F> {
                 if !*first_seen {
                     *first_seen = true;
                     crate::Event::new("first_token").record();
-                    let ttft_ms = opened.elapsed().as_secs_f64() * 1000.0;
+                    let ttft_ms = opened.map_or(0.0, |t| {
+                        Tick::now().saturating_duration_since(t).as_secs_f64() * 1000.0
+                    });
                     crate::current_span()
                         .set_metadata("ttft_ms", &((ttft_ms * 1000.0).round() / 1000.0));
                 }
@@ -260,10 +347,7 @@ impl<S: Iterator, F: Fold<S::Item>> Iterator for Traced<S, F> {
 impl<S: futures_core::Stream, F: Fold<S::Item>> futures_core::Stream for Traced<S, F> {
     type Item = S::Item;
 
-    fn poll_next(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<S::Item>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
         let this = self.project();
         let inner = this.inner;
         this.span.step(|| inner.poll_next(cx))
