@@ -53,6 +53,8 @@ const OPTIONS: &[(&str, bool, bool)] = &[
     ("skip", true, true),
     ("skip_all", true, true),
     ("output", true, true),
+    ("stream", false, true),
+    ("fold", false, true),
 ];
 
 fn option_list(which: Macro) -> String {
@@ -85,6 +87,10 @@ pub(crate) struct FnArgs {
     pub(crate) skip_all: Option<Span>,
     /// `output = false`.
     pub(crate) no_output: bool,
+    /// The `stream` token, when given.
+    pub(crate) stream: Option<Span>,
+    /// `fold = <expr>`, with its key.
+    pub(crate) fold: Option<(Ident, Expr)>,
 }
 
 impl FnArgs {
@@ -136,6 +142,14 @@ fn parse_options(which: Macro, input: ParseStream<'_>) -> syn::Result<FnArgs> {
                 args.skip_all = Some(key.span());
             }
             "output" => args.no_output = !bool_value(&key, input)?,
+            "stream" => {
+                no_value(&key, input)?;
+                args.stream = Some(key.span());
+            }
+            "fold" => {
+                let value = expr_value(&key, input)?;
+                args.fold = Some((key, value));
+            }
             _ => unreachable!("check_known accepted `{name}`"),
         }
         if input.is_empty() {

@@ -24,7 +24,8 @@ use syn::spanned::Spanned;
 use syn::{ItemFn, LitStr, ReturnType, Type};
 
 use crate::args::{FnArgs, Macro};
-use crate::valid::{self, Param};
+use crate::expand_stream;
+use crate::valid::{self, Param, StreamReturn};
 
 /// Expand `#[trace]` / `#[span]`; on any error, the error and the item unchanged.
 pub(crate) fn instrument(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -46,7 +47,8 @@ fn try_instrument(which: Macro, args: TokenStream, item: TokenStream) -> syn::Re
     let args = FnArgs::parse(which, args)?;
     let func: ItemFn = parse_fn(which, item)?;
     let params = valid::check(which, &args, &func.sig)?;
-    Ok(rewrite(which, &args, func, &params))
+    let stream = valid::stream_return(&args, &func.sig)?;
+    Ok(rewrite(which, &args, func, &params, stream.as_ref()))
 }
 
 fn parse_fn(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
@@ -101,7 +103,7 @@ fn returns(output: &ReturnType) -> Returns {
     }
 }
 
-fn mentions_impl(tokens: TokenStream) -> bool {
+pub(crate) fn mentions_impl(tokens: TokenStream) -> bool {
     tokens.into_iter().any(|t| match t {
         TokenTree::Ident(i) => i == "impl",
         TokenTree::Group(g) => mentions_impl(g.stream()),
@@ -111,11 +113,17 @@ fn mentions_impl(tokens: TokenStream) -> bool {
 
 /// Names of the expansion's own locals: mixed-site, so the user's body can neither see nor
 /// shadow them.
-fn local(name: &str) -> syn::Ident {
+pub(crate) fn local(name: &str) -> syn::Ident {
     syn::Ident::new(name, Span::mixed_site())
 }
 
-fn rewrite(which: Macro, args: &FnArgs, func: ItemFn, params: &[Param]) -> TokenStream {
+fn rewrite(
+    which: Macro,
+    args: &FnArgs,
+    func: ItemFn,
+    params: &[Param],
+    stream: Option<&StreamReturn>,
+) -> TokenStream {
     let ItemFn {
         attrs,
         vis,
@@ -137,18 +145,7 @@ fn rewrite(which: Macro, args: &FnArgs, func: ItemFn, params: &[Param]) -> Token
     // The body, run so that its value can be inspected: a closure (sync) or an async block,
     // typed by a never-run `return` of the declared type so type errors point at user code.
     let hint = match &returns {
-        Returns::Named(ty) => {
-            let r = syn::Ident::new("__modelmetry_r", Span::mixed_site().located_at(ty.span()));
-            // Spanned on the declared type: a mismatch is explained by "return type inferred
-            // to be `R` here", pointing at the user's `-> R`.
-            quote_spanned! {ty.span()=>
-                if let ::core::option::Option::Some(#r) = ::core::option::Option::None::<#ty> {
-                    // Never runs; for a body that diverges, rustc would call it unreachable.
-                    #[allow(unreachable_code)]
-                    return #r;
-                }
-            }
-        }
+        Returns::Named(ty) => type_hint(ty),
         _ => TokenStream::new(),
     };
     let on_exit = match &returns {
@@ -156,7 +153,9 @@ fn rewrite(which: Macro, args: &FnArgs, func: ItemFn, params: &[Param]) -> Token
         _ => on_exit(args, &scope, &ret),
     };
 
-    let body = if !is_async {
+    let body = if let Some(stream) = stream {
+        expand_stream::body(args, &name, &sig, &block, &scope, &on_entry, stream)
+    } else if !is_async {
         let open = match which {
             Macro::Span => {
                 let kind = kind_tokens(args);
@@ -257,7 +256,21 @@ fn rewrite(which: Macro, args: &FnArgs, func: ItemFn, params: &[Param]) -> Token
     }
 }
 
-fn kind_tokens(args: &FnArgs) -> TokenStream {
+/// A never-run `return` of type `ty`, which types the body it starts.
+pub(crate) fn type_hint(ty: &Type) -> TokenStream {
+    let r = syn::Ident::new("__modelmetry_r", Span::mixed_site().located_at(ty.span()));
+    // Spanned on the declared type: a mismatch is explained by "return type inferred to be
+    // `R` here", pointing at the user's `-> R`.
+    quote_spanned! {ty.span()=>
+        if let ::core::option::Option::Some(#r) = ::core::option::Option::None::<#ty> {
+            // Never runs; for a body that diverges, rustc would call it unreachable.
+            #[allow(unreachable_code)]
+            return #r;
+        }
+    }
+}
+
+pub(crate) fn kind_tokens(args: &FnArgs) -> TokenStream {
     let variant = args.kind.as_ref().map_or("Other", |(_, v)| v);
     let variant = syn::Ident::new(variant, Span::call_site());
     quote!(::modelmetry::__private::Kind::#variant)
@@ -273,7 +286,7 @@ fn capture(value: TokenStream) -> TokenStream {
 
 const CAPTURE_TRAITS: &str = "CaptureSerialize CaptureDebug CaptureOpaque";
 
-fn use_traits(names: &str) -> TokenStream {
+pub(crate) fn use_traits(names: &str) -> TokenStream {
     let names = names
         .split(' ')
         .map(|n| syn::Ident::new(n, Span::call_site()));
@@ -285,7 +298,7 @@ fn use_traits(names: &str) -> TokenStream {
 }
 
 /// What is recorded when the function starts: options, then the input.
-fn on_entry(args: &FnArgs, params: &[Param], scope: &syn::Ident) -> TokenStream {
+pub(crate) fn on_entry(args: &FnArgs, params: &[Param], scope: &syn::Ident) -> TokenStream {
     let mut set = TokenStream::new();
     // Each setter call is spanned on the user's expression, so a type error names it alone.
     if let Some(model) = &args.model {

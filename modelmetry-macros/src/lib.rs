@@ -5,12 +5,14 @@
 //! stable API.
 //!
 //! Layout: options are parsed in `args.rs`, checked against the function in `valid.rs`, the
-//! function is rewritten in `expand.rs`, and `finding!`/`event!` live in `finding.rs`.
+//! function is rewritten in `expand.rs` (in `expand_stream.rs` for `#[span(stream)]`), and
+//! `finding!`/`event!` live in `finding.rs`.
 
 use proc_macro::TokenStream;
 
 mod args;
 mod expand;
+mod expand_stream;
 mod finding;
 mod valid;
 
@@ -123,6 +125,8 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `skip(a, b)` | leave these parameters out of the input |
 /// | `skip_all` | record no input |
 /// | `output = false` | record no output (an `Err` still marks the span `error`) |
+/// | `stream` | the function returns an iterator or a stream: the span lives as long as it does (see [Streams](#streams)) |
+/// | `fold = <expr>` | with `stream`: how the items become the output, a [`Fold`](https://docs.rs/modelmetry/latest/modelmetry/trait.Fold.html) of your own |
 ///
 /// The kind decides the span's wire `Family` and what its `FamilyData` carries:
 ///
@@ -183,6 +187,99 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         ret
 ///     }, "f", Kind::Other).await
 /// }
+/// ```
+///
+/// # Streams
+///
+/// With `stream`, the span lives exactly as long as the iterator (or, with the `stream`
+/// feature of `modelmetry`, the `futures_core::Stream`) the function returns, not just the
+/// call that built it:
+///
+/// ```
+/// use modelmetry::span;
+///
+/// #[span(kind = "llm", stream, model = "gpt-4o-mini")]
+/// fn answer(prompt: &str) -> impl Iterator<Item = String> {
+///     // The request: runs when `answer` is called, inside the span.
+///     let chunks = vec!["Your ", "order ", "ships ", "today."];
+///     chunks.into_iter().map(str::to_owned)
+/// }
+///
+/// let recorder = modelmetry::testing::Recorder::install();
+/// {
+///     let _turn = modelmetry::start_trace("turn");
+///     for chunk in answer("Where is my order?") {
+///         print!("{chunk}"); // as it arrives
+///     }
+/// }
+/// let traces = recorder.take();
+/// assert_eq!(
+///     traces[0].tree(),
+///     "trace turn\n└── llm answer  gpt-4o-mini\n    └── event first_token\n"
+/// );
+/// let span = &traces[0].ingest().spans[0];
+/// assert_eq!(span.metadata["output"], "Your order ships today.");
+/// assert_eq!(span.metadata["items"], 4);
+/// assert!(span.metadata["ttft_ms"].is_number());
+/// ```
+///
+/// - **When**: the span opens when the function is called (an `async fn`: at its first poll)
+///   and its body runs with the span current, so the request and whatever it records land on
+///   it; the arguments are its input, as for any span. Each `next()` (`poll_next`) makes it
+///   current again. It closes when the stream ends; when an item is an `Err` (severity
+///   `error`, the error's `Display` text, else `Debug`, as for a returned error); or when the
+///   stream is dropped before its end (marked `cancelled`, with the `items` it had yielded).
+///   The first item records a `first_token` event and `ttft_ms` in the span's metadata.
+/// - **Output**, chosen at compile time from the item type, with no bound added: text chunks
+///   (`AsRef<str>`) are joined; other `Serialize` items kept as a JSON array; for `Result`
+///   items, the `Ok` values by the same rule; anything else, no output. Capped like any
+///   captured value. `fold = <expr>` gives your own fold (evaluated when the function is
+///   called, before its body); `output = false` keeps nothing.
+/// - **Return types**: `impl Iterator<Item = T>`, `impl Stream<Item = T>`,
+///   `Box<dyn Iterator<Item = T> + ..>`, `Pin<Box<dyn Stream<Item = T> + ..>>`, or a `Result`
+///   of one of these. A named iterator type is refused at compile time: the function returns
+///   its stream wrapped, which only these types can hold. For a `Result`, `Err` means there
+///   is no stream (the request failed): the span closes at once, as an error, not cancelled.
+/// - An `async fn` dropped before it returned its stream closes the span, `cancelled`.
+///
+/// The same wrapper, by hand: [`StreamSpan`](https://docs.rs/modelmetry/latest/modelmetry/struct.StreamSpan.html)
+/// (open, run the request in it, hand it the stream) or
+/// [`Traced::new`](https://docs.rs/modelmetry/latest/modelmetry/struct.Traced.html#method.new).
+/// `answer` above is, written out:
+///
+/// ```
+/// use modelmetry::{Kind, StreamSpan, fold};
+///
+/// fn answer(prompt: &str) -> impl Iterator<Item = String> {
+///     let mut span = StreamSpan::open("answer", Kind::Llm);
+///     let chunks = span.in_scope(|| {
+///         let llm = modelmetry::current_span();
+///         llm.set_model("gpt-4o-mini");
+///         llm.set_input(&serde_json::json!({ "prompt": prompt }));
+///         vec!["Your ", "order ", "ships ", "today."].into_iter().map(str::to_owned)
+///     });
+///     span.wrap(chunks, fold::Text::default())
+/// }
+/// # let recorder = modelmetry::testing::Recorder::install();
+/// # assert_eq!(answer("?").count(), 4);
+/// # assert!(recorder.take_trees().contains("llm answer  gpt-4o-mini"));
+/// ```
+///
+/// The expansion:
+///
+/// ```text
+/// fn answer(prompt: &str) -> impl Iterator<Item = String> {
+///     let mut span = ::modelmetry::__private::StreamSpan::open("answer", Kind::Llm);
+///     let ret = span.in_scope(move || {          // async fn: span.in_future(async move {..}).await
+///         { /* model, metadata; input if content capture is on */ }
+///         /* the body, unchanged */
+///     });
+///     let fold = /* chosen at compile time from the declared item type */;
+///     span.wrap(ret, fold)                       // the span now closes with the stream
+/// }
+/// // -> Result<impl Iterator<..>, E>:  match ret { Ok(s) => Ok(span.wrap(s, fold)),
+/// //                                               Err(e) => { span.fail(&e); Err(e) } }
+/// // -> Box<dyn Iterator<..>>:  Box::new(span.wrap(ret, fold)), coerced on return
 /// ```
 #[proc_macro_attribute]
 pub fn span(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -20,6 +20,8 @@ use serde_json::Value;
 use crate::capture;
 use crate::context::stream::{Fold, FoldOutput};
 
+pub(crate) mod choice;
+
 /// Joins text chunks.
 #[derive(Debug, Default, Clone)]
 pub struct Text {

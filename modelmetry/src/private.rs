@@ -11,6 +11,15 @@ pub use crate::capture::{
     ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
 };
 pub use crate::context::future::Instrument;
+pub use crate::context::stream::StreamSpan;
+pub use crate::fold::Nothing;
+#[cfg(not(feature = "stream"))]
+pub use crate::fold::choice::StreamFeature;
+pub use crate::fold::choice::{
+    DescribeDebug, DescribeDisplay, DescribeOpaque, FoldJson, FoldNothing, FoldText, OfType,
+    PlainShape, ResultItems, ResultShape, SplitPlain, SplitResult, iter_items, stream_items,
+    user_fold,
+};
 pub use crate::record::Kind;
 pub use crate::signal::{Event, Finding};
 
@@ -72,6 +81,17 @@ pub fn finding_metadata(finding: Finding, key: &str, value: Captured) -> Finding
 /// An event's metadata entry, already captured.
 pub fn event_metadata(event: Event, key: &str, value: Captured) -> Event {
     event.with_value(key, value)
+}
+
+/// `Box::new`, for `#[span(stream)]` on a function returning `Box<dyn Iterator<..>>`: the box
+/// of the wrapped stream is coerced to the declared one where the function returns it.
+pub fn boxed<T>(value: T) -> Box<T> {
+    Box::new(value)
+}
+
+/// `Box::pin`, for `Pin<Box<dyn Stream<..>>>`.
+pub fn boxed_pin<T>(value: T) -> std::pin::Pin<Box<T>> {
+    Box::pin(value)
 }
 
 /// A value that is not `Copy`, moved into the closure that runs a function's body: the move

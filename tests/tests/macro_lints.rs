@@ -76,6 +76,38 @@ async fn async_turn(n: u8) -> u8 {
 #[span(kind = "chain")]
 async fn async_unit() {}
 
+#[span(kind = "llm", stream, model = "m", metadata(k = 1))]
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(' ')
+}
+
+#[span(kind = "llm", stream, output = false, skip_all)]
+fn fallible(n: u8) -> Result<Box<dyn Iterator<Item = Result<u8, String>>>, String> {
+    if n == 0 {
+        return Err("none".to_owned());
+    }
+    Ok(Box::new((0..n).map(Ok)))
+}
+
+#[span(kind = "llm", stream, fold = modelmetry::fold::Nothing)]
+async fn async_words(
+    text: &'static str,
+) -> std::pin::Pin<Box<dyn futures_core::Stream<Item = &'static str> + Send>> {
+    Box::pin(Words(text.split(' ').collect()))
+}
+
+struct Words(Vec<&'static str>);
+
+impl futures_core::Stream for Words {
+    type Item = &'static str;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<&'static str>> {
+        std::task::Poll::Ready(self.0.pop())
+    }
+}
+
 #[test]
 fn every_form_compiles_without_warnings() {
     let _recorder = modelmetry::testing::Recorder::install();
@@ -86,4 +118,15 @@ fn every_form_compiles_without_warnings() {
     assert_eq!(fut.as_mut().poll(&mut cx), std::task::Poll::Ready(3));
     let unit_fut = std::pin::pin!(async_unit());
     assert!(unit_fut.poll(&mut cx).is_ready());
+    assert_eq!(words("a b").count(), 2);
+    assert_eq!(fallible(2).map(Iterator::count), Ok(2));
+    assert!(fallible(0).is_err());
+    let words_fut = std::pin::pin!(async_words("a b"));
+    let std::task::Poll::Ready(mut stream) = words_fut.poll(&mut cx) else {
+        panic!("ready at once");
+    };
+    assert_eq!(
+        stream.as_mut().poll_next(&mut cx),
+        std::task::Poll::Ready(Some("b"))
+    );
 }

@@ -1,0 +1,6 @@
+#[modelmetry::span(stream, output = false, fold = modelmetry::fold::Nothing)]
+fn chunks() -> impl Iterator<Item = u8> {
+    0..3
+}
+
+fn main() {}

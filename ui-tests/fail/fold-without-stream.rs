@@ -1,0 +1,6 @@
+#[modelmetry::span(kind = "llm", fold = modelmetry::fold::Nothing)]
+fn answer() -> String {
+    String::new()
+}
+
+fn main() {}

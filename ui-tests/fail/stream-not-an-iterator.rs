@@ -1,0 +1,6 @@
+#[modelmetry::span(kind = "llm", stream)]
+fn answer(prompt: &str) -> String {
+    prompt.to_owned()
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[modelmetry::span(stream)]
+fn print_chunks() {
+    println!("a");
+}
+
+fn main() {}
