@@ -4,7 +4,9 @@
 //!
 //! Each step is a plain function with one attribute: `#[trace]` makes the turn a trace,
 //! `#[span]` makes each step a span under it, with the arguments as input and the return value
-//! as output. `modelmetry::llm` fills in what a model call sent, used and cost.
+//! as output. `modelmetry::llm` fills in what a model call sent, used and cost. The final
+//! answer is streamed (`#[span(stream)]`): it prints as it arrives, and its span lasts until
+//! the last chunk, with the time to the first one.
 //!
 //! Runs offline: a stand-in plays the LLM. With no API key the trace prints to stderr; with
 //! `MODELMETRY_API_KEY` (and optionally `MODELMETRY_BASE_URL`) it is delivered before exit.
@@ -13,6 +15,7 @@
 //! cargo run --example chatbot
 //! ```
 
+use std::io::Write;
 use std::time::Duration;
 
 use modelmetry::{Cost, Message, ToolCall, Usage, event, finding, llm, span, trace};
@@ -23,8 +26,7 @@ fn main() {
     let guard = modelmetry::init();
     let question = "Hi! Where is my order #A-1042? It was due yesterday.";
     println!("user: {question}");
-    let answer = handle_turn("conversation-42", question);
-    println!("assistant: {answer}");
+    handle_turn("conversation-42", question); // prints the answer as it streams in
     drop(guard); // delivers what is left (within the shutdown timeout) before we report
     let s = modelmetry::stats();
     println!(
@@ -47,7 +49,14 @@ fn main() {
 fn handle_turn(session_id: &str, user_msg: &str) -> String {
     let call = generate(user_msg);
     let order = get_order_information(&call);
-    let answer = generate_final(user_msg, &call, &order);
+    let mut answer = String::new();
+    print!("assistant: ");
+    for chunk in generate_final(user_msg, &call, &order) {
+        print!("{chunk}");
+        let _ = std::io::stdout().flush(); // show each chunk as it arrives
+        answer.push_str(&chunk);
+    }
+    println!();
     let check = response_check(&answer);
     finding!(response_safe_score = check.score; comment = "stand-in moderation model");
     answer
@@ -108,15 +117,17 @@ fn get_order_information(call: &ToolCall) -> Order {
     }
 }
 
-/// The second model call: the answer, written from the tool's result.
+/// The second model call: the answer, written from the tool's result and streamed back in
+/// chunks. The span lives until the last chunk; the answer joined is its output. Like a
+/// provider's API, the stand-in reports usage with the last chunk.
 #[span(
     kind = "llm",
     name = "llm.generate_final",
     model = "gpt-4o-mini",
-    provider = "openai"
+    provider = "openai",
+    stream
 )]
-fn generate_final(user_msg: &str, call: &ToolCall, order: &Order) -> String {
-    stand_in_latency(60);
+fn generate_final(user_msg: &str, call: &ToolCall, order: &Order) -> impl Iterator<Item = String> {
     let answer = format!(
         "Your order {} is {} with {} and should arrive {}. Sorry for the delay!",
         order.order_id, order.status, order.carrier, order.eta,
@@ -126,12 +137,20 @@ fn generate_final(user_msg: &str, call: &ToolCall, order: &Order) -> String {
         Message::user(user_msg),
         Message::assistant_tool_calls(vec![call.clone()]),
         Message::tool(call.id.clone(), order_json),
-        Message::assistant(answer.clone()),
     ]);
-    llm::set_usage(Usage::tokens(164, 27));
-    llm::set_cost(Cost::new(0.000_024_6, 0.000_016_2, "USD"));
-    finding!(input_tokens = 164, output_tokens = 27);
-    answer
+    stand_in_latency(30); // until the first chunk
+    let chunks: Vec<String> = answer.split_inclusive(' ').map(str::to_owned).collect();
+    let last = chunks.len() - 1;
+    chunks.into_iter().enumerate().map(move |(i, chunk)| {
+        stand_in_latency(2);
+        if i == last {
+            llm::add_message(Message::assistant(answer.clone()));
+            llm::set_usage(Usage::tokens(164, 27));
+            llm::set_cost(Cost::new(0.000_024_6, 0.000_016_2, "USD"));
+            finding!(input_tokens = 164, output_tokens = 27);
+        }
+        chunk
+    })
 }
 
 /// A moderation model's verdict.
