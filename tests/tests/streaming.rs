@@ -444,3 +444,62 @@ fn an_async_stream_keeps_its_span_until_it_ends() {
         "pending is not the end"
     );
 }
+
+// ---- OpenTelemetry ---------------------------------------------------------------------------
+
+#[test]
+fn the_otlp_exporter_sends_time_to_first_token_and_the_first_token_event() {
+    use modelmetry::{ExporterKind, OtlpConfig};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use prost::Message as _;
+
+    let _lock = modelmetry::testing::lock();
+    let server = modelmetry_tests::Server::start();
+    let diag = modelmetry_tests::Diagnostics::new();
+    let guard = modelmetry_tests::config_for(&server.base_url(), &diag)
+        .exporter(ExporterKind::Otlp)
+        .otlp(OtlpConfig::default().endpoint(format!("{}/v1/traces", server.base_url())))
+        .init()
+        .expect("init");
+    {
+        let _t = start_trace("turn");
+        let stream = Traced::new(
+            slow_chunks(),
+            "llm.stream",
+            Kind::Llm,
+            fold::Text::default(),
+        );
+        assert_eq!(stream.count(), 4);
+    }
+    guard.flush(Duration::from_secs(3)).expect("flush");
+    drop(guard);
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{:?}", diag.lines());
+    let req = ExportTraceServiceRequest::decode(&requests[0].body[..]).expect("decodes");
+    let span = req
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .find(|s| s.name.contains("llm.stream"))
+        .expect("the stream's span");
+    let ttft = span
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "modelmetry.ttft_ms")
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+        .expect("modelmetry.ttft_ms");
+    assert!(
+        matches!(ttft, Any::DoubleValue(ms) if *ms >= 14.0),
+        "after the first item's 15 ms: {ttft:?}"
+    );
+    let first = span
+        .events
+        .iter()
+        .find(|e| e.name == "first_token")
+        .expect("first_token event");
+    assert!(first.time_unix_nano > span.start_time_unix_nano);
+    assert!(first.time_unix_nano < span.end_time_unix_nano);
+}
