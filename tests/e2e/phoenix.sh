@@ -3,8 +3,8 @@
 # Phoenix, and the spans read back through Phoenix's REST API must have our names, parent
 # links, gen_ai.* attributes and evaluation events.
 #
-# Phoenix installs from PyPI into a virtual environment this script makes (cached under
-# target/). It runs inside a private network namespace (`unshare -n`, loopback only), since
+# Phoenix installs from PyPI into a virtual environment this script makes (cached in the
+# cargo target directory). It runs inside a private network namespace (`unshare -n`, loopback only), since
 # its gRPC port binds every interface otherwise.
 #
 #   bash tests/e2e/phoenix.sh
@@ -40,14 +40,15 @@ if [ "${1:-}" = "--inside" ]; then
   exit 0
 fi
 
-venv="$root/target/phoenix-venv"
+target="${CARGO_TARGET_DIR:-$root/target}"
+venv="$target/phoenix-venv"
 if [ ! -x "$venv/bin/phoenix" ]; then
   echo "installing arize-phoenix into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet 'arize-phoenix==20.26.1'
 fi
 (cd "$root" && cargo build --quiet --example chatbot)
-example="$root/target/debug/examples/chatbot"
+example="$target/debug/examples/chatbot"
 out=$(mktemp)
 unshare -n bash "$0" --inside "$venv" "$example" "$out"
 python3 "$here/check_phoenix.py" "$out"
