@@ -4,8 +4,8 @@
 # links, gen_ai.* attributes and evaluation events.
 #
 # Phoenix installs from PyPI into a virtual environment this script makes (cached in the
-# cargo target directory). It runs inside a private network namespace (`unshare -n`, loopback only), since
-# its gRPC port binds every interface otherwise.
+# cargo target directory). It runs inside a private network namespace (`unshare -n`,
+# loopback only), since its gRPC port binds every interface otherwise.
 #
 #   bash tests/e2e/phoenix.sh
 set -euo pipefail
