@@ -26,9 +26,10 @@ impl Owned {
         if !crate::client::is_enabled() {
             return Owned { state: None };
         }
+        // `current_shared` is `None` when no trace is open on this thread.
         let (shared, parent, owns_trace) = match stack::current_shared() {
-            Some((shared, parent)) if stack::in_trace() => (shared, parent, false),
-            _ => {
+            Some((shared, parent)) => (shared, parent, false),
+            None => {
                 let shared = SharedTrace::new_root(name.clone());
                 let parent = shared.root_span;
                 (shared, parent, true)

@@ -32,13 +32,17 @@ pub(crate) struct OtlpExporter {
 
 impl OtlpExporter {
     pub(crate) fn new(config: &Config, otlp: OtlpConfig) -> Self {
-        let (_, content_type) = otlp.encode(&[]);
         let headers = otlp
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), ApiKey::new(v.clone())))
             .collect();
-        let transport = HttpTransport::to(config, otlp.endpoint.clone(), headers, content_type);
+        let transport = HttpTransport::to(
+            config,
+            otlp.endpoint.clone(),
+            headers,
+            otlp.protocol.content_type(),
+        );
         OtlpExporter {
             max_bytes: otlp.max_request_bytes,
             otlp,

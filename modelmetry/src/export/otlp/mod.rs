@@ -29,6 +29,16 @@ pub enum OtlpProtocol {
     HttpJson,
 }
 
+impl OtlpProtocol {
+    /// The `Content-Type` of a request in this encoding.
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            OtlpProtocol::HttpProtobuf => "application/x-protobuf",
+            OtlpProtocol::HttpJson => "application/json",
+        }
+    }
+}
+
 /// Settings of the OpenTelemetry exporter, from the standard `OTEL_*` variables or code.
 #[derive(Clone, Debug)]
 pub struct OtlpConfig {
@@ -255,14 +265,11 @@ impl OtlpConfig {
         }
     }
 
-    /// The request body for `traces`, and its content type.
+    /// The request body for `traces` and its content type (the encoding tests read it back).
+    #[cfg(test)]
     pub(crate) fn encode(&self, traces: &[FinishedTrace]) -> (Vec<u8>, &'static str) {
         let spans = traces.iter().flat_map(|t| self.spans(t)).collect();
-        let content_type = match self.protocol {
-            OtlpProtocol::HttpProtobuf => "application/x-protobuf",
-            OtlpProtocol::HttpJson => "application/json",
-        };
-        (self.encode_spans(spans), content_type)
+        (self.encode_spans(spans), self.protocol.content_type())
     }
 }
 
