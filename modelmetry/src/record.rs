@@ -141,6 +141,9 @@ pub(crate) struct SpanRecord {
     pub(crate) name: Name,
     pub(crate) kind: Kind,
     pub(crate) severity: Option<Severity>,
+    /// The span that was innermost on the stack when this one opened (an index in the same
+    /// arena, or `NO_SPAN`): the chain of open spans. Meaningless once the trace has closed.
+    pub(crate) prev: u32,
     /// Everything optional lives behind one box, allocated on first use.
     pub(crate) data: Option<Box<SpanData>>,
 }
@@ -270,13 +273,8 @@ impl FinishedTrace {
         const SIGNAL_BASE: usize = 200;
         let mut n = 400 + size_of::<FinishedTrace>();
         // A span vector may hold up to twice its length while it grows.
-        n += 2 * size_of::<SpanRecord>() * self.spans.len();
+        n += (2 * size_of::<SpanRecord>() + SPAN_BASE) * self.spans.len();
         n += 2 * size_of::<Signal>() * self.signals.len();
-        for s in &self.spans {
-            if let Some(d) = &s.data {
-                n += size_of::<SpanData>() + map_memory(&d.metadata);
-            }
-        }
         for sig in &self.signals {
             n += match &sig.body {
                 SignalBody::Event { metadata, .. } => map_memory(metadata),
@@ -290,8 +288,9 @@ impl FinishedTrace {
                 + info.output.as_ref().map_or(0, value_len);
         }
         for s in &self.spans {
-            n += SPAN_BASE + s.name.len();
+            n += s.name.len();
             if let Some(d) = &s.data {
+                n += size_of::<SpanData>() + map_memory(&d.metadata);
                 n += d.message.as_ref().map_or(0, String::len);
                 n += d.input.as_ref().map_or(0, value_len) + d.output.as_ref().map_or(0, value_len);
                 n += map_len(&d.metadata);

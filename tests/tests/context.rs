@@ -39,6 +39,38 @@ fn spans_nest_under_the_innermost_open_span() {
 }
 
 #[test]
+fn spans_closed_out_of_order_leave_the_innermost_open_span_current() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let a = span("a");
+        let b = span("b");
+        let c = span("c");
+        // `b` closes before `c`, its child: `c` stays the current span.
+        drop(b);
+        let d = span("d");
+        drop(d);
+        // Closing `c` steps past the closed `b` to `a`.
+        drop(c);
+        let e = span("e");
+        drop(e);
+        // `a` closes while nothing is open inside it: the next span is the trace's.
+        drop(a);
+        let _f = span("f");
+    }
+    assert_eq!(
+        rec.take_trees(),
+        "trace turn\n\
+         ├── other a\n\
+         │   ├── other b\n\
+         │   │   └── other c\n\
+         │   │       └── other d\n\
+         │   └── other e\n\
+         └── other f\n"
+    );
+}
+
+#[test]
 fn parent_ids_on_the_wire_follow_the_tree() {
     let rec = Recorder::install();
     {

@@ -3,11 +3,15 @@
 //! Each thread keeps a stack of *frames*. A frame is one trace's work on this thread: the root
 //! frame of a trace opened here, or a frame attached from a [`Context`](super::Context) taken on
 //! another thread (or carried by a future between polls). A frame owns an arena of span records
-//! (the index is the span's handle) and the stack of the indices still open.
+//! (the index is the span's handle). The spans still open form a chain through the records:
+//! the frame knows its innermost open span, and each record the span that was innermost when it
+//! opened, so no separate stack of open spans is kept.
 //!
 //! Opening a span pushes one record (id bits, a clock tick, the kind, the name, usually a
-//! `&'static str`) onto the innermost frame's arena; closing it stamps the end. No lock, no
-//! string formatting, no clock other than [`Tick::now`] (a counter read, no system call). The
+//! `&'static str`) onto the innermost frame's arena; closing it stamps the end and, when it was
+//! the innermost open span (nearly always: guards drop in reverse order), steps the chain back
+//! to its parent. No lock, no string formatting, no clock other than [`Tick::now`] (a counter
+//! read, no system call). The
 //! arena of a new trace starts with the capacity the thread's previous trace needed, so a
 //! thread that records traces of a steady shape allocates once per trace, not once per doubling. Closing a root frame moves the whole trace to the client's buffer; closing
 //! an attached frame moves its spans into the trace's [`SharedTrace`], under one lock.
@@ -55,15 +59,22 @@ impl Slot {
     }
 }
 
+/// The index of no span: a frame's `current` when none of its spans is open, a record's `prev`
+/// when it opened with none open.
+pub(crate) const NO_SPAN: u32 = u32::MAX;
+
 struct Frame {
     serial: u64,
+    /// The innermost open span (its index in `spans`), or [`NO_SPAN`].
+    current: u32,
+    /// The id of that span, or `parent` when none is open: the parent of the next span.
+    current_id: SpanId,
     trace_id: TraceId,
     root_span: SpanId,
     /// The parent of a span opened while none of this frame's spans is open.
     parent: SpanId,
     anchor: Anchor,
     spans: Vec<SpanRecord>,
-    open: Vec<u32>,
     signals: Vec<Signal>,
     owner: Owner,
 }
@@ -239,12 +250,13 @@ impl Stack {
         let root_span = self.ids.span_id();
         self.frames.push(Frame {
             serial,
+            current: NO_SPAN,
+            current_id: root_span,
             trace_id,
             root_span,
             parent: root_span,
             anchor: Anchor::now(),
             spans: Vec::with_capacity(self.spans_hint),
-            open: Vec::new(),
             signals: Vec::new(),
             owner: Owner::Root {
                 info: Some(Box::new(TraceInfo::new(name, now))),
@@ -257,10 +269,43 @@ impl Stack {
 
 impl Frame {
     fn current_span(&self) -> SpanId {
-        match self.open.last() {
-            Some(&i) => self.spans[i as usize].id,
-            None => self.parent,
+        self.current_id
+    }
+
+    /// The span at `index`, just closed, opened when `prev` was innermost, under `parent`. If
+    /// it was the innermost open span, the innermost becomes the nearest enclosing span that
+    /// is still open.
+    #[inline]
+    fn closed(&mut self, index: u32, prev: u32, parent: SpanId) {
+        if self.current != index {
+            // Closed out of order: it stays in the chain and is stepped over when reached.
+            return;
         }
+        self.current = prev;
+        self.current_id = parent;
+        if self
+            .spans
+            .get(prev as usize)
+            .is_some_and(|r| r.end.is_some())
+        {
+            self.skip_closed();
+        }
+    }
+
+    /// Step the chain of open spans back past spans that closed out of order.
+    #[cold]
+    fn skip_closed(&mut self) {
+        let mut at = self.current;
+        while let Some(rec) = self.spans.get(at as usize) {
+            if rec.end.is_none() {
+                self.current = at;
+                self.current_id = rec.id;
+                return;
+            }
+            at = rec.prev;
+        }
+        self.current = NO_SPAN;
+        self.current_id = self.parent;
     }
 
     fn with_info<R>(&mut self, f: impl FnOnce(&mut TraceInfo) -> R) -> Option<R> {
@@ -350,18 +395,19 @@ pub(crate) fn open_span(name: Name, kind: Kind) -> Option<(Slot, bool)> {
         let id = s.ids.span_id();
         let frame = s.frames.last_mut()?;
         let index = frame.spans.len() as u32;
-        let parent = frame.current_span();
         frame.spans.push(SpanRecord {
             id,
-            parent,
+            parent: frame.current_id,
             start: now,
             end: None,
             name,
             kind,
             severity: None,
+            prev: frame.current,
             data: None,
         });
-        frame.open.push(index);
+        frame.current = index;
+        frame.current_id = id;
         Some((
             Slot {
                 frame: frame.serial,
@@ -377,7 +423,12 @@ pub(crate) fn open_span(name: Name, kind: Kind) -> Option<(Slot, bool)> {
 #[inline]
 pub(crate) fn close_span(slot: Slot, panicking: bool) {
     with(|s| {
-        let Some(frame) = s.frame_mut(slot.frame) else {
+        // The span's frame is nearly always the innermost one.
+        let frame = match s.frames.last() {
+            Some(f) if f.serial == slot.frame => s.frames.last_mut(),
+            _ => s.frame_mut(slot.frame),
+        };
+        let Some(frame) = frame else {
             return;
         };
         let Some(rec) = frame.spans.get_mut(slot.index as usize) else {
@@ -390,12 +441,8 @@ pub(crate) fn close_span(slot: Slot, panicking: bool) {
         if panicking {
             mark_panicked(rec);
         }
-        match frame.open.last() {
-            Some(&top) if top == slot.index => {
-                frame.open.pop();
-            }
-            _ => frame.open.retain(|&i| i != slot.index),
-        }
+        let (prev, parent) = (rec.prev, rec.parent);
+        frame.closed(slot.index, prev, parent);
     });
 }
 
@@ -424,9 +471,9 @@ pub(crate) fn with_span<R>(slot: Slot, f: impl FnOnce(&mut SpanRecord) -> R) -> 
 pub(crate) fn current_slot() -> Option<Slot> {
     with(|s| {
         let frame = s.frames.last()?;
-        frame.open.last().map(|&index| Slot {
+        (frame.current != NO_SPAN).then_some(Slot {
             frame: frame.serial,
-            index,
+            index: frame.current,
         })
     })
     .flatten()
@@ -439,10 +486,12 @@ pub(crate) fn push_signal(make: impl FnOnce(SpanId) -> Signal) -> bool {
         let Some(frame) = s.frames.last_mut() else {
             return false;
         };
-        let target = match frame.open.last() {
-            Some(&i) => frame.spans[i as usize].id,
-            None if frame.parent == frame.root_span => SpanId::NONE,
-            None => frame.parent,
+        let target = if frame.current != NO_SPAN {
+            frame.current_id
+        } else if frame.parent == frame.root_span {
+            SpanId::NONE
+        } else {
+            frame.parent
         };
         frame.signals.push(make(target));
         true
@@ -560,18 +609,24 @@ pub(crate) fn attach(
 ) -> Option<u64> {
     with(|s| {
         let serial = s.next_serial();
-        let (spans, open, is_carried) = match carried {
-            Some(rec) => (vec![rec], vec![0], true),
-            None => (Vec::new(), Vec::new(), false),
+        let (spans, current, current_id) = match carried {
+            Some(mut rec) => {
+                rec.prev = NO_SPAN;
+                let id = rec.id;
+                (vec![rec], 0, id)
+            }
+            None => (Vec::new(), NO_SPAN, parent),
         };
+        let is_carried = current == 0;
         s.frames.push(Frame {
             serial,
+            current,
+            current_id,
             trace_id: shared.trace_id,
             root_span: shared.root_span,
             parent,
             anchor: shared.anchor,
             spans,
-            open,
             signals: Vec::new(),
             owner: Owner::Attached {
                 shared,
@@ -605,6 +660,7 @@ pub(crate) fn new_detached_span(name: Name, kind: Kind, parent: SpanId) -> SpanR
         name,
         kind,
         severity: None,
+        prev: NO_SPAN,
         data: None,
     }
 }
