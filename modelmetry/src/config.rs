@@ -40,7 +40,7 @@ impl ExporterKind {
 #[non_exhaustive]
 pub enum Delivery {
     /// A background thread exports batches every [`flush_interval`](Config::flush_interval),
-    /// or sooner when a batch fills up. Closing a trace only moves it to a buffer: no network
+    /// or sooner when the buffer is a quarter full. Closing a trace only moves it to a buffer: no network
     /// on the application's path. The default.
     Background,
     /// Each trace is exported on the thread that closes it, before the closing returns. For

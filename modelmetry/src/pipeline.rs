@@ -1,9 +1,13 @@
 //! The bounded buffer between finished traces and the exporter, and the background thread
 //! that drains it.
 //!
-//! Closing a trace only pushes it here (one short lock); the flusher thread exports batches
-//! every `flush_interval`, sooner when a batch fills up, and at once on `flush`. In
-//! synchronous delivery there is no thread: the closing thread exports.
+//! Closing a trace only pushes it here (one short lock); the flusher thread exports what is
+//! buffered every `flush_interval`, sooner when the buffer is a quarter full, and at once on
+//! `flush`. In synchronous delivery there is no thread: the closing thread exports.
+//!
+//! Waking the flusher early is rare by design: waking a sleeping thread is a system call and a
+//! context switch (in a virtual machine, an interrupt between cores too), which cost more than
+//! thousands of spans. The flusher packs whatever it takes into requests of `max_batch_*`.
 //!
 //! The buffer's bounds (records and bytes) cover the traces being exported too, so memory
 //! held by finished traces never passes them. While the server's rate limit is in force (a
@@ -48,6 +52,9 @@ struct Queue {
     completed: u64,
     /// Shutdown's deadline: the last export must end by then.
     deadline: Option<Instant>,
+    /// The flusher has been woken early and has not taken the buffer yet: later traces need not
+    /// wake it again.
+    wake_pending: bool,
     stopping: bool,
     stopped: bool,
 }
@@ -138,12 +145,21 @@ impl Pipeline {
         q.records += records;
         q.bytes += bytes;
         stats::buffered_add(records);
-        let full = q.records >= self.config.max_batch_records as u64
-            || q.bytes >= self.config.max_batch_bytes;
+        let wake = !q.wake_pending && self.wake_early(&q);
+        q.wake_pending |= wake;
         drop(q);
-        if full {
+        if wake {
             self.wake.notify_one();
         }
+    }
+
+    /// True when the buffer holds enough that the flusher should not wait for its interval: a
+    /// quarter of either bound (or a full request, if that is more), so that it drains well
+    /// before traces are dropped.
+    fn wake_early(&self, q: &Queue) -> bool {
+        let c = &self.config;
+        q.records >= (c.max_buffer_records / 4).max(c.max_batch_records as u64)
+            || q.bytes >= (c.max_buffer_bytes / 4).max(c.max_batch_bytes)
     }
 
     /// Export `traces` (holding `records` records) and count the outcome, whatever happens.
@@ -183,9 +199,10 @@ impl Pipeline {
             let mut q = self.lock();
             loop {
                 let now = Instant::now();
-                let batch_full = q.records >= self.config.max_batch_records as u64
-                    || q.bytes >= self.config.max_batch_bytes;
-                let due = q.stopping || q.requested > q.completed || batch_full || now >= next_due;
+                let due = q.stopping
+                    || q.requested > q.completed
+                    || self.wake_early(&q)
+                    || now >= next_due;
                 // After a 429 the server asked for silence: traces wait here (bounded, and
                 // counted if the buffer fills) instead of being sent or dropped. Shutdown
                 // cannot wait; its export deals with the limit.
@@ -211,6 +228,7 @@ impl Pipeline {
                 Some(d) if stopping => d,
                 _ => Instant::now() + self.config.export_timeout,
             };
+            q.wake_pending = false;
             let traces: Vec<FinishedTrace> = q.traces.drain(..).collect();
             let records = std::mem::take(&mut q.records);
             q.in_flight = records;
