@@ -108,6 +108,17 @@ fn tracing_work(s: &str) -> String {
     work(s)
 }
 
+/// The work between two readings of the clock modelmetry times spans with, kept as a span
+/// record would keep them: the floor under any span that records its start and end.
+#[inline(never)]
+fn clock_work(s: &str) -> String {
+    let start = modelmetry::bench_support::clock_read();
+    let out = work(s);
+    let end = modelmetry::bench_support::clock_read();
+    black_box((start, end));
+    out
+}
+
 fn run(f: fn(&str) -> String) {
     for _ in 0..SPANS {
         black_box(f(black_box("hello")));
@@ -150,6 +161,9 @@ fn spans(c: &mut Criterion) {
     g.bench_function("baseline: no tracing at all", |b| b.iter(|| run(work)));
 
     g.bench_function("baseline: empty fn", |b| b.iter(|| run_len(len)));
+    g.bench_function("floor: two clock reads around the work", |b| {
+        b.iter(|| run(clock_work))
+    });
     // Nothing initialised yet: the path of a program that never calls `init`.
     g.bench_function("modelmetry: #[span] empty fn, not initialised", |b| {
         b.iter(|| {

@@ -94,3 +94,10 @@ impl Synthetic {
             .sum()
     }
 }
+
+/// One reading of the clock spans are timed with: a span takes two, and the benchmarks show
+/// what they cost alone.
+#[inline]
+pub fn clock_read() -> u64 {
+    crate::time::Tick::now().raw()
+}

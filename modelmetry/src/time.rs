@@ -38,6 +38,12 @@ impl Tick {
         Tick(NonZeroU64::new(clock().raw()).unwrap_or(NonZeroU64::MIN))
     }
 
+    /// The counter's value.
+    #[cfg(feature = "__bench")]
+    pub(crate) fn raw(self) -> u64 {
+        self.0.get()
+    }
+
     /// The time from `earlier` to `self`, or zero if `earlier` is later.
     pub(crate) fn saturating_duration_since(self, earlier: Tick) -> Duration {
         Duration::from_nanos(clock().delta_as_nanos(earlier.0.get(), self.0.get()))
