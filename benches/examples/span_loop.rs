@@ -7,7 +7,8 @@
 //!     target/release/examples/span_loop spans
 //! ```
 //!
-//! `spans` records `TRACES` traces of `SPANS` spans (`off`: the same, never initialised);
+//! `spans` records `TRACES` traces of `SPANS` spans through the manual API (`macro`: through
+//! `#[span]`, `--toggle-collect='span_loop::macro_spans'`; `off`: never initialised);
 //! `findings` as many string findings;
 //! `encode` serialises a 10,000-span trace to
 //! ingest requests `ROUNDS` times. Divide the counts by the spans recorded or encoded.
@@ -32,6 +33,22 @@ fn spans() {
         for _ in 0..SPANS {
             let _span = modelmetry::start_span("work", Kind::Other);
             black_box(work(black_box("hello")));
+        }
+    }
+}
+
+#[modelmetry::span]
+#[inline(never)]
+fn traced_work(s: &str) -> String {
+    work(s)
+}
+
+#[inline(never)]
+fn macro_spans() {
+    for _ in 0..TRACES {
+        let _t = modelmetry::start_trace("root");
+        for _ in 0..SPANS {
+            black_box(traced_work(black_box("hello")));
         }
     }
 }
@@ -61,6 +78,11 @@ fn main() {
             // Never initialised: every span is the disabled path.
             spans();
             println!("{} spans, tracing off", TRACES * SPANS);
+        }
+        Some("macro") => {
+            let _on = modelmetry::bench_support::install_discarding(false);
+            macro_spans();
+            println!("{} spans through #[span]", TRACES * SPANS);
         }
         Some("findings") => {
             let _on = modelmetry::bench_support::install_discarding(false);

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! fn f(a: A) -> R {
-//!     let scope = Scope::span("f", Kind::Other);          // checks is_enabled() first
+//!     let scope = SpanScope::span("f", Kind::Other);      // checks is_enabled() first
 //!     if scope.is_active() { /* model, metadata; input if content capture is on */ }
 //!     let ret = (move || -> R { body })();                  // typed by a never-run `return`
 //!     if scope.is_active() { /* Ok/plain value -> output, Err -> severity error */ }
@@ -159,7 +159,7 @@ fn rewrite(
         let open = match which {
             Macro::Span => {
                 let kind = kind_tokens(args);
-                quote!(::modelmetry::__private::Scope::span(#name, #kind))
+                quote!(::modelmetry::__private::SpanScope::span(#name, #kind))
             }
             Macro::Trace => {
                 let flush = args.flush;

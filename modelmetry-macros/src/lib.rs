@@ -161,7 +161,7 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```text
 /// fn get_order(id: &str) -> Result<Order, String> {
-///     let scope = ::modelmetry::__private::Scope::span("GetOrderInformation", Kind::Tool);
+///     let scope = ::modelmetry::__private::SpanScope::span("GetOrderInformation", Kind::Tool);
 ///     if scope.is_active() {                   // false at once when tracing is off
 ///         if content_enabled() { scope.set_input(input([("id", capture(&id))])); }
 ///     }

@@ -35,6 +35,7 @@ static VALUE_LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_VALUE_BYTES);
 
 /// Whether inputs, outputs, messages and documents are recorded
 /// (`MODELMETRY_CAPTURE_CONTENT`, [`Config::capture_content`](crate::Config::capture_content)).
+#[inline]
 pub fn content_enabled() -> bool {
     CONTENT.load(Relaxed)
 }

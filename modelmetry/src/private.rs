@@ -112,6 +112,73 @@ impl Once {
     pub fn take(self) {}
 }
 
+/// The span a synchronous `#[span]` function opened, closed when dropped: the macro's hot
+/// path, so a type of its own with nothing to match on.
+#[must_use]
+pub struct SpanScope {
+    guard: SpanGuard,
+}
+
+impl SpanScope {
+    /// Open a span (`#[span]` on a function that is not `async`).
+    #[inline]
+    pub fn span(name: &'static str, kind: Kind) -> SpanScope {
+        SpanScope {
+            guard: if client::is_enabled() {
+                guard::start_span(name, kind)
+            } else {
+                SpanGuard::inactive()
+            },
+        }
+    }
+
+    /// True when something is being recorded: test this before capturing anything.
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.guard.is_active()
+    }
+
+    /// The function's arguments.
+    pub fn set_input(&self, input: Input) {
+        self.guard.put_input(input.value, &input.cut);
+    }
+
+    /// The function's return value (`null`, from `()` or `None`, is not recorded).
+    pub fn set_output(&self, output: Captured) {
+        if !output.value.is_null() {
+            self.guard.put_output(output);
+        }
+    }
+
+    /// The function returned `Err`: severity `error`, and the error's text as the message.
+    pub fn set_error(&self, message: String) {
+        self.guard.put_error(message);
+    }
+
+    /// One `metadata(key = value)` entry.
+    pub fn set_metadata(&self, key: &str, value: Captured) {
+        self.guard.put_metadata(key, value);
+    }
+
+    /// `model = ...`.
+    pub fn set_model(&self, model: impl Into<String>) {
+        self.guard.set_model(model);
+    }
+
+    /// `provider = ...`.
+    pub fn set_provider(&self, provider: impl Into<String>) {
+        self.guard.set_provider(provider);
+    }
+}
+
+impl std::fmt::Debug for SpanScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanScope")
+            .field("active", &self.is_active())
+            .finish()
+    }
+}
+
 /// Where a macro records: the span or trace it opened (and closes when dropped), or, in an
 /// async function, the span or trace that the instrumented future carries.
 #[must_use]
@@ -122,7 +189,6 @@ pub struct Scope {
 
 enum Target {
     Off,
-    Span(SpanGuard),
     Trace(TraceGuard),
     /// The current span (an async `#[span]`'s carried span, during its poll).
     CurrentSpan(SpanRef),
@@ -131,18 +197,6 @@ enum Target {
 }
 
 impl Scope {
-    /// Open a span (`#[span]` on a function).
-    #[inline]
-    pub fn span(name: &'static str, kind: Kind) -> Scope {
-        if !client::is_enabled() {
-            return Scope::off();
-        }
-        Scope {
-            target: Target::Span(guard::start_span(name, kind)),
-            flush: false,
-        }
-    }
-
     /// Open a trace (`#[trace]` on a function); `flush`: flush when it closes, if it was the
     /// root.
     #[inline]
@@ -192,7 +246,6 @@ impl Scope {
     pub fn is_active(&self) -> bool {
         match &self.target {
             Target::Off => false,
-            Target::Span(g) => g.is_active(),
             Target::Trace(g) => g.is_active(),
             Target::CurrentSpan(s) => s.is_active(),
             Target::CurrentTrace(_) => true,
@@ -204,7 +257,6 @@ impl Scope {
         let Input { value, cut } = input;
         match &self.target {
             Target::Off => {}
-            Target::Span(g) => g.put_input(value, &cut),
             Target::Trace(g) => g.put_input(value, &cut),
             Target::CurrentSpan(s) => s.put_input(value, &cut),
             Target::CurrentTrace(s) if s.is_active() => s.put_input(value, &cut),
@@ -219,7 +271,6 @@ impl Scope {
         }
         match &self.target {
             Target::Off => {}
-            Target::Span(g) => g.put_output(output),
             Target::Trace(g) => g.put_output(output),
             Target::CurrentSpan(s) => s.put_output(output),
             Target::CurrentTrace(s) if s.is_active() => s.put_output(output),
@@ -231,7 +282,6 @@ impl Scope {
     pub fn set_error(&self, message: String) {
         match &self.target {
             Target::Off => {}
-            Target::Span(g) => g.put_error(message),
             Target::Trace(g) => g.put_error(message),
             Target::CurrentSpan(s) => s.put_error(message),
             Target::CurrentTrace(s) if s.is_active() => s.put_error(message),
@@ -243,7 +293,6 @@ impl Scope {
     pub fn set_metadata(&self, key: &str, value: Captured) {
         match &self.target {
             Target::Off => {}
-            Target::Span(g) => g.put_metadata(key, value),
             Target::Trace(g) => g.put_metadata(key, value),
             Target::CurrentSpan(s) => s.put_metadata(key, value),
             Target::CurrentTrace(s) if s.is_active() => s.put_metadata(key, value),
@@ -253,7 +302,6 @@ impl Scope {
 
     fn span_ref(&self) -> Option<SpanRef> {
         match &self.target {
-            Target::Span(g) => Some(**g),
             Target::CurrentSpan(s) => Some(*s),
             _ => None,
         }

@@ -112,7 +112,8 @@ pub struct SpanGuard {
 }
 
 impl SpanGuard {
-    fn inactive() -> Self {
+    #[inline]
+    pub(crate) fn inactive() -> Self {
         SpanGuard {
             span: SpanRef {
                 slot: None,
