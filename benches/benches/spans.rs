@@ -550,6 +550,7 @@ fn table(since: SystemTime, memory: f64, ingest_bytes: usize, plain_bytes: usize
         }
     }
     for name in [
+        "floor: two clock reads around the work",
         "modelmetry: #[span], capture off",
         "modelmetry: manual, capture off",
         "modelmetry: #[span], capture on",

@@ -116,7 +116,8 @@ impl Once {
 /// path, so a type of its own with nothing to match on.
 #[must_use]
 pub struct SpanScope {
-    guard: SpanGuard,
+    /// `None` when tracing is off: dropping it is then a test of the tag, inline.
+    guard: Option<SpanGuard>,
 }
 
 impl SpanScope {
@@ -124,50 +125,56 @@ impl SpanScope {
     #[inline]
     pub fn span(name: &'static str, kind: Kind) -> SpanScope {
         SpanScope {
-            guard: if client::is_enabled() {
-                guard::start_span(name, kind)
-            } else {
-                SpanGuard::inactive()
-            },
+            guard: client::is_enabled().then(|| guard::start_span(name, kind)),
         }
     }
 
     /// True when something is being recorded: test this before capturing anything.
     #[inline]
     pub fn is_active(&self) -> bool {
-        self.guard.is_active()
+        self.guard.as_ref().is_some_and(|g| g.is_active())
     }
 
     /// The function's arguments.
     pub fn set_input(&self, input: Input) {
-        self.guard.put_input(input.value, &input.cut);
+        if let Some(g) = &self.guard {
+            g.put_input(input.value, &input.cut);
+        }
     }
 
     /// The function's return value (`null`, from `()` or `None`, is not recorded).
     pub fn set_output(&self, output: Captured) {
-        if !output.value.is_null() {
-            self.guard.put_output(output);
+        if let Some(g) = self.guard.as_ref().filter(|_| !output.value.is_null()) {
+            g.put_output(output);
         }
     }
 
     /// The function returned `Err`: severity `error`, and the error's text as the message.
     pub fn set_error(&self, message: String) {
-        self.guard.put_error(message);
+        if let Some(g) = &self.guard {
+            g.put_error(message);
+        }
     }
 
     /// One `metadata(key = value)` entry.
     pub fn set_metadata(&self, key: &str, value: Captured) {
-        self.guard.put_metadata(key, value);
+        if let Some(g) = &self.guard {
+            g.put_metadata(key, value);
+        }
     }
 
     /// `model = ...`.
     pub fn set_model(&self, model: impl Into<String>) {
-        self.guard.set_model(model);
+        if let Some(g) = &self.guard {
+            g.set_model(model);
+        }
     }
 
     /// `provider = ...`.
     pub fn set_provider(&self, provider: impl Into<String>) {
-        self.guard.set_provider(provider);
+        if let Some(g) = &self.guard {
+            g.set_provider(provider);
+        }
     }
 }
 

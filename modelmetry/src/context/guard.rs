@@ -35,11 +35,16 @@ type NotSend = PhantomData<*const ()>;
 /// span.set_output(&"Hello!");
 /// drop(span); // or let it go out of scope: early returns, `?` and panics close it too
 /// ```
+#[inline]
 pub fn start_span(name: impl Into<Name>, kind: Kind) -> SpanGuard {
     if !client::is_enabled() {
         return SpanGuard::inactive();
     }
-    match stack::open_span(name.into(), kind) {
+    open_span(name.into(), kind)
+}
+
+fn open_span(name: Name, kind: Kind) -> SpanGuard {
+    match stack::open_span(name, kind) {
         Some((slot, implicit)) => SpanGuard {
             span: SpanRef {
                 slot: Some(slot),
