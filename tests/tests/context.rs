@@ -405,6 +405,29 @@ fn a_leaked_guard_is_delivered_at_thread_exit() {
 }
 
 #[test]
+fn spans_left_open_are_closed_by_their_trace_and_only_they() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("leaky");
+        let a = span("a");
+        std::mem::forget(span("leaked.outer"));
+        let b = span("b");
+        std::mem::forget(span("leaked.inner"));
+        drop(b); // out of order: the inner leaked span stays open above it
+        drop(a);
+    }
+    let traces = rec.take();
+    let body = traces[0].ingest();
+    for s in &body.spans {
+        let closed_by_trace =
+            s.metadata.get("closed_by") == Some(&serde_json::json!("enclosing trace"));
+        assert_eq!(closed_by_trace, s.name.starts_with("leaked."), "{}", s.name);
+        assert!(s.end >= s.start, "{} ends after it starts", s.name);
+    }
+    assert_eq!(body.spans.len(), 4);
+}
+
+#[test]
 fn tracing_off_records_nothing() {
     let rec = Recorder::install();
     drop(rec);

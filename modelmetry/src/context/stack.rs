@@ -328,21 +328,22 @@ impl Frame {
     /// Turn a closed frame into what it hands on: a finished trace (root frames) or spans for
     /// the shared state (attached frames). Returns the carried span for its owner.
     fn finish(mut self, end: Tick) -> (Option<FinishedTrace>, Option<SpanRecord>) {
-        let carried = match &self.owner {
-            Owner::Attached { carried: true, .. } if !self.spans.is_empty() => {
-                Some(self.spans.remove(0))
-            }
-            _ => None,
-        };
+        let carries = matches!(self.owner, Owner::Attached { carried: true, .. });
         // Spans still open here had their guards leaked or outlive the frame: close them now.
-        for rec in &mut self.spans {
-            if rec.end.is_none() {
+        // Every open span is on the chain from `current` (a span leaves it only once closed),
+        // so a frame whose spans all closed walks nothing. The carried span stays open.
+        let mut at = self.current;
+        while let Some(rec) = self.spans.get_mut(at as usize) {
+            let prev = rec.prev;
+            if rec.end.is_none() && !(carries && at == 0) {
                 rec.end = Some(end);
                 rec.data_mut()
                     .metadata
                     .insert("closed_by".into(), "enclosing trace".into());
             }
+            at = prev;
         }
+        let carried = (carries && !self.spans.is_empty()).then(|| self.spans.remove(0));
         match self.owner {
             Owner::Root { info, shared } => {
                 let mut info = match (info, &shared) {
