@@ -116,8 +116,7 @@ impl Once {
 /// path, so a type of its own with nothing to match on.
 #[must_use]
 pub struct SpanScope {
-    /// `None` when tracing is off: dropping it is then a test of the tag, inline.
-    guard: Option<SpanGuard>,
+    guard: SpanGuard,
 }
 
 impl SpanScope {
@@ -125,56 +124,46 @@ impl SpanScope {
     #[inline]
     pub fn span(name: &'static str, kind: Kind) -> SpanScope {
         SpanScope {
-            guard: client::is_enabled().then(|| guard::start_span(name, kind)),
+            guard: guard::start_span(name, kind),
         }
     }
 
     /// True when something is being recorded: test this before capturing anything.
     #[inline]
     pub fn is_active(&self) -> bool {
-        self.guard.as_ref().is_some_and(|g| g.is_active())
+        self.guard.is_active()
     }
 
     /// The function's arguments.
     pub fn set_input(&self, input: Input) {
-        if let Some(g) = &self.guard {
-            g.put_input(input.value, &input.cut);
-        }
+        self.guard.put_input(input.value, &input.cut);
     }
 
     /// The function's return value (`null`, from `()` or `None`, is not recorded).
     pub fn set_output(&self, output: Captured) {
-        if let Some(g) = self.guard.as_ref().filter(|_| !output.value.is_null()) {
-            g.put_output(output);
+        if !output.value.is_null() {
+            self.guard.put_output(output);
         }
     }
 
     /// The function returned `Err`: severity `error`, and the error's text as the message.
     pub fn set_error(&self, message: String) {
-        if let Some(g) = &self.guard {
-            g.put_error(message);
-        }
+        self.guard.put_error(message);
     }
 
     /// One `metadata(key = value)` entry.
     pub fn set_metadata(&self, key: &str, value: Captured) {
-        if let Some(g) = &self.guard {
-            g.put_metadata(key, value);
-        }
+        self.guard.put_metadata(key, value);
     }
 
     /// `model = ...`.
     pub fn set_model(&self, model: impl Into<String>) {
-        if let Some(g) = &self.guard {
-            g.set_model(model);
-        }
+        self.guard.set_model(model);
     }
 
     /// `provider = ...`.
     pub fn set_provider(&self, provider: impl Into<String>) {
-        if let Some(g) = &self.guard {
-            g.set_provider(provider);
-        }
+        self.guard.set_provider(provider);
     }
 }
 

@@ -44,15 +44,11 @@ pub fn start_span(name: impl Into<Name>, kind: Kind) -> SpanGuard {
 }
 
 fn open_span(name: Name, kind: Kind) -> SpanGuard {
-    match stack::open_span(name, kind) {
-        Some((slot, implicit)) => SpanGuard {
-            span: SpanRef {
-                slot: Some(slot),
-                _not_send: PhantomData,
-            },
-            closes_trace: implicit,
+    SpanGuard {
+        span: SpanRef {
+            slot: stack::open_span(name, kind),
+            _not_send: PhantomData,
         },
-        None => SpanGuard::inactive(),
     }
 }
 
@@ -113,7 +109,6 @@ pub fn current_trace() -> TraceRef {
 #[must_use = "the span closes as soon as this guard is dropped; bind it with `let _span = ...`"]
 pub struct SpanGuard {
     span: SpanRef,
-    closes_trace: bool,
 }
 
 impl SpanGuard {
@@ -124,7 +119,6 @@ impl SpanGuard {
                 slot: None,
                 _not_send: PhantomData,
             },
-            closes_trace: false,
         }
     }
 
@@ -142,13 +136,19 @@ impl std::ops::Deref for SpanGuard {
 impl Drop for SpanGuard {
     #[inline]
     fn drop(&mut self) {
+        // Inline, so that an inactive guard (tracing off) costs a test and nothing more.
         if let Some(slot) = self.span.slot {
-            let panicking = std::thread::panicking();
-            stack::close_span(slot, panicking);
-            if self.closes_trace {
-                stack::close_trace(slot.frame_serial(), panicking);
-            }
+            close_span(slot);
         }
+    }
+}
+
+#[inline(never)]
+fn close_span(slot: Slot) {
+    let panicking = std::thread::panicking();
+    stack::close_span(slot, panicking);
+    if slot.opened_trace() {
+        stack::close_trace(slot.frame_serial(), panicking);
     }
 }
 

@@ -21,6 +21,7 @@
 //! and the miss is counted. Nothing here can panic the application.
 
 use std::cell::RefCell;
+use std::num::NonZeroU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::client;
@@ -46,16 +47,40 @@ struct Stack {
 /// The largest arena a new trace starts with; beyond it the arena grows as it fills.
 const MAX_SPANS_HINT: usize = 4096;
 
-/// Where a span lives: its frame's serial and its index in that frame's arena.
+/// Where a span lives: its frame's serial and its index in that frame's arena. Two words with
+/// its `Option` (serials start at 1), so a guard is returned and passed in two registers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Slot {
-    frame: u64,
-    index: u32,
+    frame: NonZeroU64,
+    /// The index (low 32 bits) and [`OPENED_TRACE`].
+    bits: u64,
 }
 
+/// In a slot's bits: the span opened a trace of its own around itself (no trace was open), so
+/// closing the span closes that trace too. Only the span's guard acts on it.
+const OPENED_TRACE: u64 = 1 << 32;
+
 impl Slot {
+    #[inline]
+    fn new(frame: &Frame, index: u32, opened_trace: bool) -> Option<Slot> {
+        Some(Slot {
+            frame: NonZeroU64::new(frame.serial)?,
+            bits: u64::from(index) | if opened_trace { OPENED_TRACE } else { 0 },
+        })
+    }
+
+    #[inline]
+    fn index(self) -> u32 {
+        self.bits as u32
+    }
+
+    #[inline]
+    pub(crate) fn opened_trace(self) -> bool {
+        self.bits & OPENED_TRACE != 0
+    }
+
     pub(crate) fn frame_serial(self) -> u64 {
-        self.frame
+        self.frame.get()
     }
 }
 
@@ -244,6 +269,12 @@ impl Stack {
         self.serial
     }
 
+    /// A root frame for a span opened with no trace open: the trace takes the span's name.
+    #[cold]
+    fn push_root_named(&mut self, name: &Name, now: Tick) -> u64 {
+        self.push_root(name.clone(), now)
+    }
+
     fn push_root(&mut self, name: Name, now: Tick) -> u64 {
         let serial = self.next_serial();
         let trace_id = self.ids.trace_id();
@@ -383,15 +414,15 @@ impl Frame {
 // ---- spans --------------------------------------------------------------------------------
 
 /// Open a span under the innermost open span. With no trace open on this thread, a trace of
-/// the same name is opened around it, and the second value is `true`: closing the span must
-/// then close that trace too.
+/// the same name is opened around it, and the slot says so: closing the span must then close
+/// that trace too.
 #[inline]
-pub(crate) fn open_span(name: Name, kind: Kind) -> Option<(Slot, bool)> {
+pub(crate) fn open_span(name: Name, kind: Kind) -> Option<Slot> {
     with(|s| {
         let now = Tick::now();
         let implicit = s.frames.is_empty();
         if implicit {
-            s.push_root(name.clone(), now);
+            s.push_root_named(&name, now);
         }
         let id = s.ids.span_id();
         let frame = s.frames.last_mut()?;
@@ -409,13 +440,7 @@ pub(crate) fn open_span(name: Name, kind: Kind) -> Option<(Slot, bool)> {
         });
         frame.current = index;
         frame.current_id = id;
-        Some((
-            Slot {
-                frame: frame.serial,
-                index,
-            },
-            implicit,
-        ))
+        Slot::new(frame, index, implicit)
     })
     .flatten()
 }
@@ -426,13 +451,13 @@ pub(crate) fn close_span(slot: Slot, panicking: bool) {
     with(|s| {
         // The span's frame is nearly always the innermost one.
         let frame = match s.frames.last() {
-            Some(f) if f.serial == slot.frame => s.frames.last_mut(),
-            _ => s.frame_mut(slot.frame),
+            Some(f) if f.serial == slot.frame.get() => s.frames.last_mut(),
+            _ => s.frame_mut(slot.frame.get()),
         };
         let Some(frame) = frame else {
             return;
         };
-        let Some(rec) = frame.spans.get_mut(slot.index as usize) else {
+        let Some(rec) = frame.spans.get_mut(slot.index() as usize) else {
             return;
         };
         if rec.end.is_some() {
@@ -443,7 +468,7 @@ pub(crate) fn close_span(slot: Slot, panicking: bool) {
             mark_panicked(rec);
         }
         let (prev, parent) = (rec.prev, rec.parent);
-        frame.closed(slot.index, prev, parent);
+        frame.closed(slot.index(), prev, parent);
     });
 }
 
@@ -460,9 +485,9 @@ fn mark_panicked(rec: &mut SpanRecord) {
 pub(crate) fn with_span<R>(slot: Slot, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
     with(|s| {
         let rec = s
-            .frame_mut(slot.frame)?
+            .frame_mut(slot.frame.get())?
             .spans
-            .get_mut(slot.index as usize)?;
+            .get_mut(slot.index() as usize)?;
         rec.end.is_none().then(|| f(rec))
     })
     .flatten()
@@ -472,10 +497,10 @@ pub(crate) fn with_span<R>(slot: Slot, f: impl FnOnce(&mut SpanRecord) -> R) -> 
 pub(crate) fn current_slot() -> Option<Slot> {
     with(|s| {
         let frame = s.frames.last()?;
-        (frame.current != NO_SPAN).then_some(Slot {
-            frame: frame.serial,
-            index: frame.current,
-        })
+        if frame.current == NO_SPAN {
+            return None;
+        }
+        Slot::new(frame, frame.current, false)
     })
     .flatten()
 }
@@ -511,7 +536,7 @@ pub(crate) enum TraceOpen {
 pub(crate) fn open_trace(name: Name) -> Option<TraceOpen> {
     let nested = with(|s| !s.frames.is_empty())?;
     if nested {
-        let (slot, _) = open_span(name, Kind::Other)?;
+        let slot = open_span(name, Kind::Other)?;
         with_span(slot, |rec| {
             rec.data_mut()
                 .metadata
@@ -703,10 +728,10 @@ impl Drop for Stack {
 /// Record a signal on the span in `slot` (or wherever its frame points, if it has closed).
 pub(crate) fn push_signal_at(slot: Slot, make: impl FnOnce(SpanId) -> Signal) -> bool {
     with(|s| {
-        let Some(frame) = s.frame_mut(slot.frame) else {
+        let Some(frame) = s.frame_mut(slot.frame.get()) else {
             return false;
         };
-        let Some(rec) = frame.spans.get(slot.index as usize) else {
+        let Some(rec) = frame.spans.get(slot.index() as usize) else {
             return false;
         };
         let target = rec.id;
