@@ -179,7 +179,9 @@ impl Pipeline {
         }
         // Dropping the traces may run user `Drop` code inside captured values: keep it outside
         // any lock, and after the counters are right.
-        drop(traces);
+        for trace in traces {
+            crate::context::stack::recycle_arena(trace.spans);
+        }
         stats::buffered_sub(records);
     }
 

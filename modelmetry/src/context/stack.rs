@@ -287,7 +287,7 @@ impl Stack {
             root_span,
             parent: root_span,
             anchor: Anchor::now(),
-            spans: Vec::with_capacity(self.spans_hint),
+            spans: reuse_arena(self.spans_hint),
             signals: Vec::new(),
             owner: Owner::Root {
                 info: Some(Box::new(TraceInfo::new(name, now))),
@@ -408,6 +408,58 @@ impl Frame {
                 (None, carried)
             }
         }
+    }
+}
+
+// ---- arenas -------------------------------------------------------------------------------
+
+/// Span arenas whose traces have been exported, emptied and kept for new traces. A trace that
+/// closes moves its arena to the exporter (on the flusher thread, in background delivery):
+/// without this, every trace would allocate its arena on one thread and free it on another.
+static ARENAS: Mutex<Arenas> = Mutex::new(Arenas {
+    kept: Vec::new(),
+    records: 0,
+});
+
+struct Arenas {
+    kept: Vec<Vec<SpanRecord>>,
+    /// Room for how many records the kept arenas hold, in all.
+    records: usize,
+}
+
+/// At most this much room is kept (about 1 MiB of records), so a burst of large traces does
+/// not stay in memory once it is sent.
+const KEPT_RECORDS: usize = (1 << 20) / std::mem::size_of::<SpanRecord>();
+
+/// An empty arena with room for `spans` spans, reused if one is kept.
+fn reuse_arena(spans: usize) -> Vec<SpanRecord> {
+    let kept = ARENAS.try_lock().ok().and_then(|mut arenas| {
+        let arena = arenas.kept.pop()?;
+        arenas.records -= arena.capacity();
+        Some(arena)
+    });
+    match kept {
+        Some(mut arena) => {
+            arena.reserve(spans);
+            arena
+        }
+        None => Vec::with_capacity(spans),
+    }
+}
+
+/// Empty an exported trace's arena and keep it for a new trace, if there is room.
+pub(crate) fn recycle_arena(mut spans: Vec<SpanRecord>) {
+    spans.clear();
+    let room = spans.capacity();
+    if room == 0 {
+        return;
+    }
+    let Ok(mut arenas) = ARENAS.lock() else {
+        return;
+    };
+    if arenas.records + room <= KEPT_RECORDS {
+        arenas.records += room;
+        arenas.kept.push(spans);
     }
 }
 
