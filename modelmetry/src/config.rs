@@ -19,7 +19,7 @@ pub enum ExporterKind {
     /// see [`OtlpConfig`](crate::OtlpConfig)). Added to the default exporter when
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set.
     Otlp,
-    /// Record nothing: spans cost one atomic load. For tests and for turning tracing off.
+    /// Record nothing: a span costs an atomic load and a test. For tests and for turning tracing off.
     None,
 }
 

@@ -49,7 +49,7 @@
 //! - [`Context`] carries the current span to another thread; [`Instrument`] makes a span
 //!   follow a future across polls, on any executor.
 //! - Without [`init`] (or with `MODELMETRY_EXPORTER=none`) every span costs one atomic load
-//!   and records nothing.
+//!   and a test, and records nothing.
 //!
 //! # Delivery and loss
 //!
