@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use modelmetry_tests::{
     Delta, Diagnostics, Server, TEST_KEY, all_sent_xids, assert_each_delivered_once, config_for,
-    record_trace, record_trace_with_input,
+    record_trace, record_trace_with_input, wait_until,
 };
 
 #[test]
@@ -77,6 +77,37 @@ fn a_trace_is_posted_to_the_ingest_path_with_the_key_and_json_headers() {
 }
 
 #[test]
+fn the_flusher_wakes_early_only_once_the_buffer_is_a_quarter_full() {
+    let _lock = modelmetry::testing::lock();
+    let server = Server::start();
+    let diag = Diagnostics::new();
+    // The interval is an hour: only the early wake can send before the flush below.
+    let guard = config_for(&server.base_url(), &diag)
+        .max_buffer_records(40)
+        .max_batch_records(4)
+        .init()
+        .expect("init");
+    // 9 records: more than two requests' worth, less than a quarter of the buffer (10).
+    let mut n = record_trace("wake.a", 2) + record_trace("wake.b", 2) + record_trace("wake.c", 2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        server.request_count(),
+        0,
+        "below a quarter of the buffer the flusher waits for its interval"
+    );
+    // The 10th record makes a quarter: the flusher wakes at once and sends all ten.
+    n += record_trace("wake.d", 0);
+    let sent = || all_sent_xids(&server).len() as u64;
+    assert!(
+        wait_until(Duration::from_secs(3), || sent() == n),
+        "a quarter of the buffer wakes the flusher: {} of {n} records sent",
+        sent()
+    );
+    guard.flush(Duration::from_secs(2)).expect("flush");
+    assert!(diag.lines().is_empty(), "{:?}", diag.lines());
+}
+
+#[test]
 fn requests_are_closed_by_record_count() {
     let _lock = modelmetry::testing::lock();
     let server = Server::start();
@@ -90,8 +121,8 @@ fn requests_are_closed_by_record_count() {
     guard.flush(Duration::from_secs(2)).expect("flush");
     drop(guard);
 
-    // A full batch wakes the flusher at once, so how the 16 records fall into export rounds
-    // depends on timing ([5, 5, 5, 1] or [5, 3, 5, 3], …); what must hold is the bound.
+    // How the 16 records fall into requests depends on how the traces split across export
+    // rounds ([5, 5, 5, 1] or [5, 3, 5, 3], …); what must hold is the bound.
     let sizes: Vec<usize> = server.requests().iter().map(|r| r.xids().len()).collect();
     assert!(
         sizes.iter().all(|&s| (1..=5).contains(&s)),
