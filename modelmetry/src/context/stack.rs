@@ -11,10 +11,11 @@
 //! `&'static str`) onto the innermost frame's arena; closing it stamps the end and, when it was
 //! the innermost open span (nearly always: guards drop in reverse order), steps the chain back
 //! to its parent. No lock, no string formatting, no clock other than [`Tick::now`] (a counter
-//! read, no system call). The
-//! arena of a new trace starts with the capacity the thread's previous trace needed, so a
-//! thread that records traces of a steady shape allocates once per trace, not once per doubling. Closing a root frame moves the whole trace to the client's buffer; closing
-//! an attached frame moves its spans into the trace's [`SharedTrace`], under one lock.
+//! read, no system call). The arena of a new trace starts with the capacity the thread's
+//! previous trace needed, and is one the exporter emptied when there is one, so a thread that
+//! records traces of a steady shape neither regrows nor reallocates its arenas. Closing a root
+//! frame moves the whole trace to the client's buffer; closing an attached frame moves its
+//! spans into the trace's [`SharedTrace`], under one lock.
 //!
 //! Every access goes through [`with`], which uses `try_with` and `try_borrow_mut`: at thread
 //! exit, or if user code re-enters the SDK while the stack is borrowed, the call does nothing
