@@ -570,7 +570,11 @@ fn table(since: SystemTime, memory: f64, ingest_bytes: usize, plain_bytes: usize
         };
         if let Some(v) = value {
             let ratio = match reference {
-                Some(r) if r > 0.0 && !name.starts_with("modelmetry") => format!("{:.1}×", v / r),
+                Some(r)
+                    if r > 0.0 && !name.starts_with("modelmetry") && !name.starts_with("floor") =>
+                {
+                    format!("{:.1}×", v / r)
+                }
                 _ => String::new(),
             };
             println!("| {name} | {v:.1} | {ratio} |");
