@@ -93,8 +93,6 @@ struct Frame {
     serial: u64,
     /// The innermost open span (its index in `spans`), or [`NO_SPAN`].
     current: u32,
-    /// The id of that span, or `parent` when none is open: the parent of the next span.
-    current_id: SpanId,
     trace_id: TraceId,
     root_span: SpanId,
     /// The parent of a span opened while none of this frame's spans is open.
@@ -283,7 +281,6 @@ impl Stack {
         self.frames.push(Frame {
             serial,
             current: NO_SPAN,
-            current_id: root_span,
             trace_id,
             root_span,
             parent: root_span,
@@ -300,44 +297,33 @@ impl Stack {
 }
 
 impl Frame {
+    /// The innermost open span's id, or `parent` when none is open: the parent of the next
+    /// span.
+    #[inline]
     fn current_span(&self) -> SpanId {
-        self.current_id
+        self.spans
+            .get(self.current as usize)
+            .map_or(self.parent, |rec| rec.id)
     }
 
-    /// The span at `index`, just closed, opened when `prev` was innermost, under `parent`. If
-    /// it was the innermost open span, the innermost becomes the nearest enclosing span that
-    /// is still open.
+    /// The span at `index`, just closed, opened when `prev` was innermost. If it was the
+    /// innermost open span, the innermost becomes the nearest enclosing span still open
+    /// (stepping past spans that closed out of order), or none.
     #[inline]
-    fn closed(&mut self, index: u32, prev: u32, parent: SpanId) {
+    fn closed(&mut self, index: u32, prev: u32) {
         if self.current != index {
             // Closed out of order: it stays in the chain and is stepped over when reached.
             return;
         }
-        self.current = prev;
-        self.current_id = parent;
-        if self
-            .spans
-            .get(prev as usize)
-            .is_some_and(|r| r.end.is_some())
-        {
-            self.skip_closed();
-        }
-    }
-
-    /// Step the chain of open spans back past spans that closed out of order.
-    #[cold]
-    fn skip_closed(&mut self) {
-        let mut at = self.current;
+        let mut at = prev;
         while let Some(rec) = self.spans.get(at as usize) {
             if rec.end.is_none() {
-                self.current = at;
-                self.current_id = rec.id;
-                return;
+                break;
             }
             at = rec.prev;
         }
-        self.current = NO_SPAN;
-        self.current_id = self.parent;
+        // Past a frame's first span, `at` is NO_SPAN.
+        self.current = at;
     }
 
     fn with_info<R>(&mut self, f: impl FnOnce(&mut TraceInfo) -> R) -> Option<R> {
@@ -482,7 +468,7 @@ pub(crate) fn open_span(name: Name, kind: Kind) -> Option<Slot> {
         let index = frame.spans.len() as u32;
         frame.spans.push(SpanRecord {
             id,
-            parent: frame.current_id,
+            parent: frame.current_span(),
             start: now,
             end: None,
             name,
@@ -492,7 +478,6 @@ pub(crate) fn open_span(name: Name, kind: Kind) -> Option<Slot> {
             data: None,
         });
         frame.current = index;
-        frame.current_id = id;
         Slot::new(frame, index, implicit)
     })
     .flatten()
@@ -502,12 +487,7 @@ pub(crate) fn open_span(name: Name, kind: Kind) -> Option<Slot> {
 #[inline]
 pub(crate) fn close_span(slot: Slot, panicking: bool) {
     with(|s| {
-        // The span's frame is nearly always the innermost one.
-        let frame = match s.frames.last() {
-            Some(f) if f.serial == slot.frame.get() => s.frames.last_mut(),
-            _ => s.frame_mut(slot.frame.get()),
-        };
-        let Some(frame) = frame else {
+        let Some(frame) = s.frame_mut(slot.frame_serial()) else {
             return;
         };
         let Some(rec) = frame.spans.get_mut(slot.index() as usize) else {
@@ -520,8 +500,8 @@ pub(crate) fn close_span(slot: Slot, panicking: bool) {
         if panicking {
             mark_panicked(rec);
         }
-        let (prev, parent) = (rec.prev, rec.parent);
-        frame.closed(slot.index(), prev, parent);
+        let prev = rec.prev;
+        frame.closed(slot.index(), prev);
     });
 }
 
@@ -538,7 +518,7 @@ fn mark_panicked(rec: &mut SpanRecord) {
 pub(crate) fn with_span<R>(slot: Slot, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
     with(|s| {
         let rec = s
-            .frame_mut(slot.frame.get())?
+            .frame_mut(slot.frame_serial())?
             .spans
             .get_mut(slot.index() as usize)?;
         rec.end.is_none().then(|| f(rec))
@@ -566,7 +546,7 @@ pub(crate) fn push_signal(make: impl FnOnce(SpanId) -> Signal) -> bool {
             return false;
         };
         let target = if frame.current != NO_SPAN {
-            frame.current_id
+            frame.current_span()
         } else if frame.parent == frame.root_span {
             SpanId::NONE
         } else {
@@ -688,19 +668,17 @@ pub(crate) fn attach(
 ) -> Option<u64> {
     with(|s| {
         let serial = s.next_serial();
-        let (spans, current, current_id) = match carried {
+        let (spans, current) = match carried {
             Some(mut rec) => {
                 rec.prev = NO_SPAN;
-                let id = rec.id;
-                (vec![rec], 0, id)
+                (vec![rec], 0)
             }
-            None => (Vec::new(), NO_SPAN, parent),
+            None => (Vec::new(), NO_SPAN),
         };
         let is_carried = current == 0;
         s.frames.push(Frame {
             serial,
             current,
-            current_id,
             trace_id: shared.trace_id,
             root_span: shared.root_span,
             parent,
@@ -781,7 +759,7 @@ impl Drop for Stack {
 /// Record a signal on the span in `slot` (or wherever its frame points, if it has closed).
 pub(crate) fn push_signal_at(slot: Slot, make: impl FnOnce(SpanId) -> Signal) -> bool {
     with(|s| {
-        let Some(frame) = s.frame_mut(slot.frame.get()) else {
+        let Some(frame) = s.frame_mut(slot.frame_serial()) else {
             return false;
         };
         let Some(rec) = frame.spans.get(slot.index() as usize) else {
