@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};
-use modelmetry::{Kind, Traced, fold, span};
+use modelmetry::{Fold, Kind, Traced, fold, span};
 
 const ITEMS: u64 = 1_000;
 
@@ -31,6 +31,17 @@ fn consume(items: impl Iterator<Item = &'static str>) -> usize {
     items.map(|c| black_box(c).len()).sum()
 }
 
+/// The chunks, traced with `fold`.
+fn traced<F: Fold<&'static str>>(fold: F) -> usize {
+    consume(Traced::new(chunks(), "llm.stream", Kind::Llm, fold))
+}
+
+/// The same, inside a root opened for the iteration.
+fn traced_in_root<F: Fold<&'static str>>(fold: F) -> usize {
+    let _t = modelmetry::start_trace("root");
+    traced(fold)
+}
+
 fn stream(c: &mut Criterion) {
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Elements(ITEMS));
@@ -43,64 +54,25 @@ fn stream(c: &mut Criterion) {
             .exporter(modelmetry::ExporterKind::None)
             .init();
         g.bench_function("Traced, tracing off", |b| {
-            b.iter(|| {
-                consume(Traced::new(
-                    chunks(),
-                    "llm.stream",
-                    Kind::Llm,
-                    fold::Text::default(),
-                ))
-            })
+            b.iter(|| traced(fold::Text::default()))
         });
     }
     {
         let _on = modelmetry::bench_support::install_discarding(false);
         g.bench_function("Traced, capture off", |b| {
-            b.iter(|| {
-                let _t = modelmetry::start_trace("root");
-                consume(Traced::new(
-                    chunks(),
-                    "llm.stream",
-                    Kind::Llm,
-                    fold::Text::default(),
-                ))
-            })
+            b.iter(|| traced_in_root(fold::Text::default()))
         });
     }
     {
         let _on = modelmetry::bench_support::install_discarding(true);
         g.bench_function("Traced, fold::Nothing", |b| {
-            b.iter(|| {
-                let _t = modelmetry::start_trace("root");
-                consume(Traced::new(
-                    chunks(),
-                    "llm.stream",
-                    Kind::Llm,
-                    fold::Nothing,
-                ))
-            })
+            b.iter(|| traced_in_root(fold::Nothing))
         });
         g.bench_function("Traced, fold::Text (text joined)", |b| {
-            b.iter(|| {
-                let _t = modelmetry::start_trace("root");
-                consume(Traced::new(
-                    chunks(),
-                    "llm.stream",
-                    Kind::Llm,
-                    fold::Text::default(),
-                ))
-            })
+            b.iter(|| traced_in_root(fold::Text::default()))
         });
         g.bench_function("Traced, fold::Json (each item as JSON)", |b| {
-            b.iter(|| {
-                let _t = modelmetry::start_trace("root");
-                consume(Traced::new(
-                    chunks(),
-                    "llm.stream",
-                    Kind::Llm,
-                    fold::Json::default(),
-                ))
-            })
+            b.iter(|| traced_in_root(fold::Json::default()))
         });
         g.bench_function("#[span(stream)], text joined", |b| {
             b.iter(|| {

@@ -588,38 +588,27 @@ impl Seq<'_> {
     }
 }
 
-impl ser::SerializeSeq for Seq<'_> {
-    type Ok = Value;
-    type Error = CaptureError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CaptureError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, CaptureError> {
-        self.finish()
-    }
+/// Sequences, tuples and tuple structs are all a JSON array: one `push` per element.
+macro_rules! seq_like {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Seq<'_> {
+            type Ok = Value;
+            type Error = CaptureError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CaptureError> {
+                self.push(value)
+            }
+            fn end(self) -> Result<Value, CaptureError> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Seq<'_> {
-    type Ok = Value;
-    type Error = CaptureError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CaptureError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, CaptureError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleStruct for Seq<'_> {
-    type Ok = Value;
-    type Error = CaptureError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CaptureError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, CaptureError> {
-        self.finish()
-    }
-}
+seq_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 /// An object being built: entries are kept in order until one does not fit.
 struct Obj<'a> {
