@@ -365,7 +365,7 @@ fn on_exit(args: &FnArgs, scope: &syn::Ident, ret: &syn::Ident) -> TokenStream {
         }
     };
     let traits = use_traits(&format!(
-        "{CAPTURE_TRAITS} OutcomeOfResult OutcomeOfValue ErrorDisplay ErrorDebug ErrorOpaque"
+        "{CAPTURE_TRAITS} OutcomeOfResult OutcomeOfValue ErrorChain ErrorDisplay ErrorDebug ErrorOpaque"
     ));
     quote! {
         if #scope.is_active() {
@@ -375,7 +375,7 @@ fn on_exit(args: &FnArgs, scope: &syn::Ident, ret: &syn::Ident) -> TokenStream {
                 // A plain value's outcome has an uninhabited error type.
                 #[allow(unreachable_patterns)]
                 ::core::result::Result::Err(#e) => {
-                    #scope.set_error((&&&::modelmetry::__private::ErrorText(#e)).__modelmetry_error());
+                    #scope.set_error((&&&&::modelmetry::__private::ErrorText(#e)).__modelmetry_error());
                 }
             }
         }

@@ -145,7 +145,7 @@ fn finish(
     let s = local("__modelmetry_stream");
     let e = local("__modelmetry_e");
     let wrapped = wrap(args, stream, span, &s, user_fold);
-    let traits = use_traits("ErrorDisplay ErrorDebug ErrorOpaque");
+    let traits = use_traits("ErrorChain ErrorDisplay ErrorDebug ErrorOpaque");
     quote! {
         match #ret {
             ::core::result::Result::Ok(#s) => ::core::result::Result::Ok(#wrapped),
@@ -153,7 +153,7 @@ fn finish(
             ::core::result::Result::Err(#e) => {
                 if ::modelmetry::__private::is_enabled() {
                     #traits
-                    #span.fail(&(&&&::modelmetry::__private::ErrorText(&#e)).__modelmetry_error());
+                    #span.fail(&(&&&&::modelmetry::__private::ErrorText(&#e)).__modelmetry_error());
                 }
                 ::core::result::Result::Err(#e)
             }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::client::{self, Guard};
+use crate::client::{self, InitGuard};
 use crate::config::{Config, Delivery};
 use crate::export::{Exporter, Tally, ingest};
 use crate::record::FinishedTrace;
@@ -22,7 +22,7 @@ impl Exporter for Discard {
 }
 
 /// Tracing on, background delivery, finished traces dropped by the flusher thread.
-pub fn install_discarding(capture_content: bool) -> Guard {
+pub fn install_discarding(capture_content: bool) -> InitGuard {
     client::install_exporter(
         Config::default()
             .capture_content(capture_content)
@@ -32,7 +32,7 @@ pub fn install_discarding(capture_content: bool) -> Guard {
 }
 
 /// Tracing on, with traces left in the buffer (no flush for an hour): to measure memory.
-pub fn install_holding() -> Guard {
+pub fn install_holding() -> InitGuard {
     client::install_exporter(
         Config::default()
             .flush_interval(std::time::Duration::from_secs(3600))

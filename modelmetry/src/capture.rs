@@ -33,24 +33,52 @@ pub(crate) const DEFAULT_MAX_VALUE_BYTES: usize = 256 * 1024;
 static CONTENT: AtomicBool = AtomicBool::new(true);
 static VALUE_LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_VALUE_BYTES);
 
+thread_local! {
+    /// The settings of a dispatch scoped to this thread (a test's recorder), over the global
+    /// ones.
+    static THREAD_SETTINGS: Cell<Option<Settings>> = const { Cell::new(None) };
+}
+
+/// What is captured, and how much of each value: set by the dispatch that records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Settings {
+    /// Inputs, outputs, messages and documents are recorded.
+    pub(crate) content: bool,
+    /// The cap on one captured value, in bytes of JSON.
+    pub(crate) value_limit: usize,
+}
+
+fn thread_settings() -> Option<Settings> {
+    THREAD_SETTINGS.try_with(Cell::get).ok().flatten()
+}
+
 /// Whether inputs, outputs, messages and documents are recorded
 /// (`MODELMETRY_CAPTURE_CONTENT`, [`Config::capture_content`](crate::Config::capture_content)).
 #[inline]
 pub fn content_enabled() -> bool {
-    CONTENT.load(Relaxed)
-}
-
-pub(crate) fn set_content_enabled(on: bool) {
-    CONTENT.store(on, Relaxed);
+    match thread_settings() {
+        Some(s) => s.content,
+        None => CONTENT.load(Relaxed),
+    }
 }
 
 /// The cap on one captured value, in bytes of JSON.
 pub(crate) fn value_limit() -> usize {
-    VALUE_LIMIT.load(Relaxed)
+    match thread_settings() {
+        Some(s) => s.value_limit,
+        None => VALUE_LIMIT.load(Relaxed),
+    }
 }
 
-pub(crate) fn set_value_limit(bytes: usize) {
-    VALUE_LIMIT.store(bytes, Relaxed);
+/// The settings of the process-wide client.
+pub(crate) fn set_global_settings(settings: Settings) {
+    CONTENT.store(settings.content, Relaxed);
+    VALUE_LIMIT.store(settings.value_limit, Relaxed);
+}
+
+/// The settings of the dispatch scoped to this thread (`None`: the global ones).
+pub(crate) fn set_thread_settings(settings: Option<Settings>) {
+    let _ = THREAD_SETTINGS.try_with(|c| c.set(settings));
 }
 
 /// A value as captured: its JSON, and its size before it was cut, if it was.
@@ -96,7 +124,7 @@ pub(crate) fn content<T: Serialize + ?Sized>(value: &T) -> Option<Captured> {
 /// strings or numbers, a failing `Serialize` impl) becomes a string saying why, never an error
 /// in the application.
 pub(crate) fn metadata<T: Serialize + ?Sized>(value: &T) -> Captured {
-    capped(value, VALUE_LIMIT.load(Relaxed)).unwrap_or_else(|| Captured {
+    capped(value, value_limit()).unwrap_or_else(|| Captured {
         value: Value::String("…".into()),
         original_bytes: Some(json_len(value)),
     })
@@ -1081,8 +1109,34 @@ pub trait CaptureSerialize {
 
 impl<T: Serialize + ?Sized> CaptureSerialize for &&Capture<'_, T> {
     fn __modelmetry_capture(&self) -> Captured {
-        metadata(self.0)
+        user_capture(|| metadata(self.0))
     }
+}
+
+/// Run a user type's `Serialize`, `Debug` or `Display` for a capture: with tracing off on
+/// this thread (so a value that calls an instrumented function does not trace it), and a
+/// panic caught and recorded as a placeholder, so that the user's function goes on exactly
+/// as without the SDK.
+fn user_capture(capture: impl FnOnce() -> Captured) -> Captured {
+    match crate::switch::user_code(capture) {
+        Ok(captured) => captured,
+        Err(payload) => Captured {
+            value: Value::String(panicked_placeholder(&*payload)),
+            original_bytes: None,
+        },
+    }
+}
+
+/// The placeholder for a value whose capture panicked; the panic is counted.
+fn panicked_placeholder(payload: &(dyn std::any::Any + Send)) -> String {
+    stats::count_capture_panic();
+    crate::diag::once(
+        "capture_panicked",
+        format_args!(
+            "capturing a value panicked (its Serialize, Debug or Display); a placeholder was recorded instead (counted in stats().capture_panics)"
+        ),
+    );
+    format!("<capture panicked: {}>", crate::switch::panic_text(payload))
 }
 
 /// Capture as `Debug` text (chosen when the type implements `Debug` but not `Serialize`).
@@ -1093,7 +1147,7 @@ pub trait CaptureDebug {
 
 impl<T: Debug + ?Sized> CaptureDebug for &Capture<'_, T> {
     fn __modelmetry_capture(&self) -> Captured {
-        debug_text(self.0, VALUE_LIMIT.load(Relaxed))
+        user_capture(|| debug_text(self.0, value_limit()))
     }
 }
 
@@ -1213,9 +1267,49 @@ impl Display for NoError {
     }
 }
 
-/// An error to describe: its `Display` text, else its `Debug` text, else its type's name.
-/// `(&&&ErrorText(&err)).__modelmetry_error()`.
+/// An error to describe: for a `std::error::Error`, its text and every cause in its
+/// `source()` chain (`top: cause: root cause`, as `anyhow`'s `{:#}` shows it); else its
+/// `Display` text (alternate form: `anyhow::Error` shows its chain there); else its `Debug`
+/// text; else its type's name. `(&&&&ErrorText(&err)).__modelmetry_error()`.
 pub struct ErrorText<'a, E: ?Sized>(pub &'a E);
+
+/// Describe an error by its text and its causes.
+pub trait ErrorChain {
+    /// The error's message, with its causes.
+    fn __modelmetry_error(&self) -> String;
+}
+
+impl<E: std::error::Error + ?Sized> ErrorChain for &&&ErrorText<'_, E> {
+    fn __modelmetry_error(&self) -> String {
+        user_text(|| chain_text(self.0))
+    }
+}
+
+/// `err`'s text followed by each cause's, `: `-separated. A cause whose text the message
+/// already ends with (an error that prints its source itself) is not repeated.
+fn chain_text<E: std::error::Error + ?Sized>(err: &E) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    let mut depth = 0;
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !cause_text.is_empty() && !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+        depth += 1;
+        if depth == 32 {
+            break; // a cycle of sources, or a chain no one reads to the end
+        }
+    }
+    text
+}
+
+/// Run a user type's `Display` or `Debug` for an error message: tracing off, a panic caught.
+fn user_text(describe: impl FnOnce() -> String) -> String {
+    crate::switch::user_code(describe).unwrap_or_else(|payload| panicked_placeholder(&*payload))
+}
 
 /// Describe an error by its `Display` text.
 pub trait ErrorDisplay {
@@ -1225,7 +1319,7 @@ pub trait ErrorDisplay {
 
 impl<E: Display + ?Sized> ErrorDisplay for &&ErrorText<'_, E> {
     fn __modelmetry_error(&self) -> String {
-        self.0.to_string()
+        user_text(|| format!("{:#}", self.0))
     }
 }
 
@@ -1237,7 +1331,7 @@ pub trait ErrorDebug {
 
 impl<E: Debug + ?Sized> ErrorDebug for &ErrorText<'_, E> {
     fn __modelmetry_error(&self) -> String {
-        format!("{:?}", self.0)
+        user_text(|| format!("{:?}", self.0))
     }
 }
 
@@ -1306,14 +1400,14 @@ mod choice_tests {
         let err: Result<u8, std::fmt::Error> = Err(std::fmt::Error);
         match (&&Outcome(&err)).__modelmetry_outcome() {
             Err(e) => assert_eq!(
-                (&&&ErrorText(e)).__modelmetry_error(),
+                (&&&&ErrorText(e)).__modelmetry_error(),
                 std::fmt::Error.to_string()
             ),
             Ok(_) => panic!("an Err is an error"),
         }
         assert!(matches!((&&Outcome(&7u8)).__modelmetry_outcome(), Ok(&7)));
         assert!(
-            (&&&ErrorText(&Neither))
+            (&&&&ErrorText(&Neither))
                 .__modelmetry_error()
                 .contains("Neither")
         );

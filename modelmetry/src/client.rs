@@ -1,26 +1,23 @@
-//! The global client: [`init`], the flush-on-drop [`Guard`], [`flush`] and [`shutdown`].
+//! The process-wide client: [`init`], the flush-on-drop [`InitGuard`], [`flush`] and
+//! [`shutdown`].
+//!
+//! One client runs at a time. It installs its pipeline as the global
+//! [`dispatch`](crate::dispatch) (where the hot path hands finished traces) and keeps it here
+//! for `flush` and `shutdown`.
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::capture;
 use crate::config::{Config, ExporterKind};
 use crate::diag;
+use crate::dispatch::{self, Dispatch};
 use crate::error::Error;
 use crate::export::{self, Exporter};
 use crate::pipeline::Pipeline;
-use crate::record::FinishedTrace;
-use crate::stats::{self, Drop as DropReason};
+use crate::switch;
 
-/// Read on every span open: the whole cost of a span when tracing is off.
-static ENABLED: AtomicBool = AtomicBool::new(false);
 static PIPELINE: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
-
-#[inline]
-pub(crate) fn is_enabled() -> bool {
-    ENABLED.load(Relaxed)
-}
 
 fn current() -> Option<Arc<Pipeline>> {
     PIPELINE
@@ -39,6 +36,11 @@ fn current() -> Option<Arc<Pipeline>> {
 /// An invalid setting is reported on stderr (or to [`Config::on_error`]) and tracing stays off;
 /// use [`Config::init`] to get the error instead. Until `init`, every span is a no-op.
 ///
+/// One client runs at a time: a second `init` while the first one's guard is alive leaves the
+/// running client in place, says so in one line, and returns a guard that does nothing (so
+/// dropping it changes nothing). Once a guard has shut its client down, the first span opened
+/// afterwards says so, once (`let _ = modelmetry::init();` drops the guard at once).
+///
 /// Keep the guard alive for as long as the program runs: `let _guard = modelmetry::init();`
 /// at the top of `main`. Its drop flushes with a timeout. `std::process::exit` skips
 /// destructors, so call [`shutdown`] before it.
@@ -48,17 +50,34 @@ fn current() -> Option<Arc<Pipeline>> {
 /// // ... the application ...
 /// drop(_guard); // at the end of `main`: buffered traces are delivered (5 s at most by default)
 /// ```
-pub fn init() -> Guard {
+pub fn init() -> InitGuard {
     match Config::from_env().init() {
         Ok(guard) => guard,
+        Err(e @ Error::AlreadyInitialized) => {
+            diag::report(format_args!("{e}"));
+            InitGuard { pipeline: None }
+        }
         Err(e) => {
             diag::report(format_args!("{e}; tracing is off"));
-            Guard { pipeline: None }
+            InitGuard { pipeline: None }
         }
     }
 }
 
-pub(crate) fn install(config: Config) -> Result<Guard, Error> {
+impl Config {
+    /// Start the SDK with these settings. See [`init`].
+    ///
+    /// Returns [`Error::AlreadyInitialized`] while another client runs (its guard is alive),
+    /// leaving that client in place.
+    pub fn init(self) -> Result<InitGuard, Error> {
+        install(self)
+    }
+}
+
+fn install(config: Config) -> Result<InitGuard, Error> {
+    if current().is_some() {
+        return Err(Error::AlreadyInitialized);
+    }
     config.validate()?;
     let mut exporters = Vec::new();
     for kind in config.exporter_kinds() {
@@ -94,9 +113,9 @@ fn build(config: &Config, kind: ExporterKind) -> Result<Box<dyn Exporter>, Error
 }
 
 /// Replace whatever pipeline runs with one that feeds `exporter` (`None`: tracing off).
-pub(crate) fn install_exporter(config: Config, exporter: Option<Box<dyn Exporter>>) -> Guard {
+pub(crate) fn install_exporter(config: Config, exporter: Option<Box<dyn Exporter>>) -> InitGuard {
     let shutdown_timeout = config.shutdown_timeout;
-    if let Some(old) = take_current() {
+    if let Some(old) = take_current(false) {
         if let Err(e) = old.shutdown(shutdown_timeout) {
             diag::report(format_args!(
                 "the previous client did not finish delivering: {e}"
@@ -104,38 +123,44 @@ pub(crate) fn install_exporter(config: Config, exporter: Option<Box<dyn Exporter
         }
     }
     diag::set_hook(config.on_error.clone());
-    capture::set_content_enabled(config.capture_content);
-    capture::set_value_limit(config.max_value_bytes);
     crate::time::calibrate();
+    let settings = capture_settings(&config);
+    capture::set_global_settings(settings);
     let Some(exporter) = exporter else {
-        return Guard { pipeline: None };
+        return InitGuard { pipeline: None };
     };
     let pipeline = Pipeline::start(config, exporter);
     *PIPELINE.write().unwrap_or_else(PoisonError::into_inner) = Some(pipeline.clone());
-    ENABLED.store(true, Relaxed);
-    Guard {
+    dispatch::set_global(Dispatch::global(pipeline.clone(), settings));
+    InitGuard {
         pipeline: Some(pipeline),
     }
 }
 
-fn take_current() -> Option<Arc<Pipeline>> {
-    ENABLED.store(false, Relaxed);
+/// What `config` says to capture.
+pub(crate) fn capture_settings(config: &Config) -> capture::Settings {
+    capture::Settings {
+        content: config.capture_content,
+        value_limit: config.max_value_bytes,
+    }
+}
+
+/// Stop dispatching to the running client and hand it over (to be shut down). With
+/// `by_guard`, the first span opened afterwards says that tracing was shut down.
+fn take_current(by_guard: bool) -> Option<Arc<Pipeline>> {
+    dispatch::take_global(by_guard);
     PIPELINE
         .write()
         .unwrap_or_else(PoisonError::into_inner)
         .take()
 }
 
-/// Hand a finished trace to the pipeline (or count it lost if the client has shut down).
-pub(crate) fn submit(trace: FinishedTrace) {
-    match current() {
-        Some(p) => p.submit(trace),
-        None => {
-            let n = trace.record_count();
-            stats::count_produced(n);
-            stats::count_drop(DropReason::Shutdown, n);
-        }
+/// Refuse to wait from inside a callback the SDK runs: the wait would be on itself.
+fn not_in_callback() -> Result<(), Error> {
+    if switch::in_user_code() {
+        return Err(Error::InCallback);
     }
+    Ok(())
 }
 
 /// Deliver everything finished so far, waiting at most `timeout`.
@@ -144,6 +169,7 @@ pub(crate) fn submit(trace: FinishedTrace) {
 /// buffered and go with the next export). Never waits past the deadline, even against a
 /// server that accepts the connection and never answers. Without [`init`], returns `Ok`.
 pub fn flush(timeout: Duration) -> Result<(), Error> {
+    not_in_callback()?;
     match current() {
         Some(p) => p.flush(timeout),
         None => Ok(()),
@@ -152,6 +178,7 @@ pub fn flush(timeout: Duration) -> Result<(), Error> {
 
 /// Flush, waiting at most the configured shutdown timeout (for `#[trace(flush)]`).
 pub(crate) fn flush_with_configured_timeout() -> Result<(), Error> {
+    not_in_callback()?;
     match current() {
         Some(p) => p.flush(p.config().shutdown_timeout),
         None => Ok(()),
@@ -162,7 +189,8 @@ pub(crate) fn flush_with_configured_timeout() -> Result<(), Error> {
 /// are no-ops) until the next [`init`]. What could not be delivered in time is counted in
 /// [`stats`](crate::stats)`().dropped.shutdown`.
 pub fn shutdown(timeout: Duration) -> Result<(), Error> {
-    match take_current() {
+    not_in_callback()?;
+    match take_current(false) {
         Some(p) => p.shutdown(timeout),
         None => Ok(()),
     }
@@ -176,6 +204,7 @@ pub fn shutdown(timeout: Duration) -> Result<(), Error> {
 /// delivered (the server is still unreachable, or the time ran out). Without a client or a
 /// spool, returns `Ok`.
 pub fn replay_spool(timeout: Duration) -> Result<(), Error> {
+    not_in_callback()?;
     match current() {
         Some(p) => p.replay_spool(timeout),
         None => Ok(()),
@@ -184,12 +213,19 @@ pub fn replay_spool(timeout: Duration) -> Result<(), Error> {
 
 /// Returned by [`init`]: shuts the client down (delivering what is left, within the
 /// configured shutdown timeout) when dropped.
+///
+/// A guard returned by a second `init` (while the first client runs) is inactive: dropping it
+/// changes nothing.
 #[must_use = "dropping the guard shuts tracing down at once; keep it alive: `let _guard = modelmetry::init();`"]
-pub struct Guard {
+pub struct InitGuard {
     pipeline: Option<Arc<Pipeline>>,
 }
 
-impl Guard {
+/// The former name of [`InitGuard`].
+#[deprecated(since = "0.2.0", note = "renamed `InitGuard`")]
+pub type Guard = InitGuard;
+
+impl InitGuard {
     /// True if this guard's client is running (false after an invalid setting or with the
     /// `none` exporter).
     pub fn is_active(&self) -> bool {
@@ -198,6 +234,7 @@ impl Guard {
 
     /// Deliver everything finished so far, waiting at most `timeout` (see [`flush`]).
     pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        not_in_callback()?;
         match &self.pipeline {
             Some(p) => p.flush(timeout),
             None => Ok(()),
@@ -205,7 +242,7 @@ impl Guard {
     }
 }
 
-impl Drop for Guard {
+impl Drop for InitGuard {
     fn drop(&mut self) {
         let Some(mine) = self.pipeline.take() else {
             return;
@@ -213,7 +250,7 @@ impl Drop for Guard {
         // Only shut down the client this guard started, not one installed after it.
         let is_current = current().is_some_and(|p| Arc::ptr_eq(&p, &mine));
         if is_current {
-            take_current();
+            take_current(true);
         }
         let timeout = mine.config().shutdown_timeout;
         if let Err(e) = mine.shutdown(timeout) {
@@ -222,9 +259,9 @@ impl Drop for Guard {
     }
 }
 
-impl std::fmt::Debug for Guard {
+impl std::fmt::Debug for InitGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guard")
+        f.debug_struct("InitGuard")
             .field("active", &self.is_active())
             .finish()
     }

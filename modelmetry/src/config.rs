@@ -507,11 +507,6 @@ impl Config {
         self
     }
 
-    /// Start the SDK with these settings. See [`init`](crate::init).
-    pub fn init(self) -> Result<crate::Guard, Error> {
-        crate::client::install(self)
-    }
-
     /// True when the OpenTelemetry exporter was configured (in code or by `OTEL_*`).
     fn otlp_configured(&self) -> bool {
         #[cfg(feature = "otlp")]

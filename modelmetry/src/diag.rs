@@ -20,8 +20,9 @@ pub(crate) fn report(message: std::fmt::Arguments<'_>) {
     let hook = HOOK.read().unwrap_or_else(PoisonError::into_inner).clone();
     match hook {
         Some(hook) => {
-            // A panicking hook must not take the exporter (or the application) down with it.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&text)));
+            // A hook that traces is not traced (it would report on itself without end), and
+            // a panicking hook must not take the exporter (or the application) down with it.
+            let _ = crate::switch::user_code(|| hook(&text));
         }
         None => eprintln!("modelmetry: {text}"),
     }

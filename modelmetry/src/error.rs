@@ -36,6 +36,13 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// [`Config::init`](crate::Config::init) (or [`init`](crate::init)) was called while a
+    /// client was running (its guard alive). The running client was left in place.
+    AlreadyInitialized,
+    /// [`flush`](crate::flush), [`shutdown`](crate::shutdown) or
+    /// [`replay_spool`](crate::replay_spool) was called from inside a callback the SDK runs
+    /// (a redaction or `on_error` hook): waiting there would be waiting on itself.
+    InCallback,
 }
 
 impl fmt::Display for Error {
@@ -55,6 +62,12 @@ impl fmt::Display for Error {
                 )
             }
             Error::Transport { reason } => write!(f, "could not deliver: {reason}"),
+            Error::AlreadyInitialized => f.write_str(
+                "modelmetry is already initialised (a client's guard is alive); the running client was kept",
+            ),
+            Error::InCallback => f.write_str(
+                "called from inside a callback the SDK runs (a redaction or on_error hook): it would wait on itself",
+            ),
         }
     }
 }

@@ -63,7 +63,7 @@ pub(crate) fn span_xid_bits(trace: TraceId, span: SpanId) -> u128 {
 }
 
 pub(crate) fn uuid_text(bits: u128) -> String {
-    crate::export::ingest_json::uuid(bits, &mut [0; 36]).to_owned()
+    write_uuid(bits, &mut [0; 36]).to_owned()
 }
 
 /// `bits` with the UUID version 4 and RFC 4122 variant bits set.
@@ -128,6 +128,22 @@ fn seed() -> u64 {
 pub(crate) fn random_u128() -> u128 {
     let mut g = IdGen::unseeded();
     (u128::from(g.next_u64()) << 64) | u128::from(g.next_u64())
+}
+
+/// `bits` as a hyphenated UUID (`8-4-4-4-12`, lowercase), written into `buf`.
+pub(crate) fn write_uuid(bits: u128, buf: &mut [u8; 36]) -> &str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut j = 0;
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            buf[j] = b'-';
+            j += 1;
+        }
+        buf[j] = HEX[((bits >> (124 - 4 * i)) & 0xF) as usize];
+        j += 1;
+    }
+    // Every byte is an ASCII hex digit or a hyphen.
+    std::str::from_utf8(buf).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@
 //!
 //! # Delivery and loss
 //!
-//! Keep the [`Guard`] that [`init`] returns alive in `main`: its drop delivers what is left,
+//! Keep the [`InitGuard`] that [`init`] returns alive in `main`: its drop delivers what is left,
 //! within a timeout. [`flush`] and [`shutdown`] never run past their deadline. Every record
 //! lost (buffer full, refused by the server, non-finite finding, …) is counted in [`stats`].
 
@@ -72,6 +72,7 @@ mod client;
 mod config;
 mod context;
 mod diag;
+mod dispatch;
 mod error;
 mod export;
 pub mod fold;
@@ -83,6 +84,7 @@ mod redact;
 mod sanitize;
 mod signal;
 mod stats;
+mod switch;
 mod time;
 mod transport;
 mod truncate;
@@ -96,7 +98,9 @@ pub mod wire;
 pub mod __private;
 
 pub use capture::content_enabled;
-pub use client::{Guard, flush, init, replay_spool, shutdown};
+#[allow(deprecated)] // the old name stays, deprecated, for one release
+pub use client::Guard;
+pub use client::{InitGuard, flush, init, replay_spool, shutdown};
 pub use config::{Config, DEFAULT_BASE_URL, Delivery, ExporterKind};
 pub use context::future::{Instrument, Instrumented};
 pub use context::guard::{

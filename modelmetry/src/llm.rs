@@ -20,13 +20,12 @@
 //! # let _ = generate("hi");
 //! ```
 
-use crate::client;
 use crate::context::guard::{SpanRef, current_span};
 use crate::wire;
 
 #[inline]
 fn span() -> Option<SpanRef> {
-    client::is_enabled().then(current_span)
+    crate::dispatch::enabled().then(current_span)
 }
 
 /// The model requested, e.g. `gpt-4o`.

@@ -180,7 +180,7 @@ impl Pipeline {
         // Dropping the traces may run user `Drop` code inside captured values: keep it outside
         // any lock, and after the counters are right.
         for trace in traces {
-            crate::context::stack::recycle_arena(trace.spans);
+            crate::record::recycle_arena(trace.spans);
         }
         stats::buffered_sub(records);
     }
@@ -377,5 +377,11 @@ impl Pipeline {
                 .0;
         }
         Ok(())
+    }
+}
+
+impl crate::dispatch::Sink for Pipeline {
+    fn submit(&self, trace: FinishedTrace) {
+        Pipeline::submit(self, trace);
     }
 }

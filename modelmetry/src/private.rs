@@ -7,8 +7,8 @@
 use serde_json::{Map, Value};
 
 pub use crate::capture::{
-    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Captured, ErrorDebug, ErrorDisplay,
-    ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
+    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Captured, ErrorChain, ErrorDebug,
+    ErrorDisplay, ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
 };
 pub use crate::context::future::Instrument;
 pub use crate::context::stream::StreamSpan;
@@ -30,19 +30,19 @@ use crate::{capture, client, diag};
 /// True when tracing is on: one atomic load.
 #[inline]
 pub fn is_enabled() -> bool {
-    client::is_enabled()
+    crate::dispatch::enabled()
 }
 
 /// True when tracing is on and content (inputs, outputs) is captured.
 #[inline]
 pub fn content_enabled() -> bool {
-    client::is_enabled() && capture::content_enabled()
+    crate::dispatch::enabled() && capture::content_enabled()
 }
 
 /// True when a trace is open on this thread (an async `#[trace]` asks before it opens its own,
 /// to know whether it will be the root).
 pub fn in_trace() -> bool {
-    client::is_enabled() && stack::in_trace()
+    crate::dispatch::enabled() && stack::in_trace()
 }
 
 /// A function's arguments, captured: one JSON object, and the fields that were cut.
@@ -197,7 +197,7 @@ impl Scope {
     /// root.
     #[inline]
     pub fn trace(name: &'static str, flush: bool) -> Scope {
-        if !client::is_enabled() {
+        if !crate::dispatch::enabled() {
             return Scope::off();
         }
         Scope {
@@ -209,7 +209,7 @@ impl Scope {
     /// The span an async `#[span]` carries (valid during its poll).
     #[inline]
     pub fn current_span() -> Scope {
-        if !client::is_enabled() {
+        if !crate::dispatch::enabled() {
             return Scope::off();
         }
         Scope {
@@ -221,7 +221,7 @@ impl Scope {
     /// The trace (or child span) an async `#[trace]` carries (valid during its poll).
     #[inline]
     pub fn current_trace() -> Scope {
-        if !client::is_enabled() {
+        if !crate::dispatch::enabled() {
             return Scope::off();
         }
         Scope {
@@ -358,7 +358,7 @@ impl Drop for Scope {
 
 /// `#[trace(flush)]` on an async function: flush once its trace, if it was the root, closed.
 pub fn flush_if_root(root: bool) {
-    if root && client::is_enabled() {
+    if root && crate::dispatch::enabled() {
         flush_now();
     }
 }

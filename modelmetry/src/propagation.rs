@@ -33,7 +33,7 @@ const MAX_TRACESTATE: usize = 512;
 
 /// The current span as a `traceparent` value (`00-{trace}-{span}-01`), if a trace is open.
 pub fn traceparent() -> Option<String> {
-    if !crate::client::is_enabled() {
+    if !crate::dispatch::enabled() {
         return None;
     }
     let (trace, span, _) = stack::current_propagation()?;
@@ -44,7 +44,7 @@ pub fn traceparent() -> Option<String> {
 /// `traceparent`, and `tracestate` when the trace arrived with one. Does nothing when no trace
 /// is open.
 pub fn inject(mut set: impl FnMut(&str, &str)) {
-    if !crate::client::is_enabled() {
+    if !crate::dispatch::enabled() {
         return;
     }
     if let Some((trace, span, state)) = stack::current_propagation() {

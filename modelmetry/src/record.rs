@@ -4,6 +4,7 @@
 //! Exporters turn it into their own wire format (ingest JSON, OTLP, console text).
 
 use std::borrow::Cow;
+use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
@@ -102,33 +103,7 @@ impl std::fmt::Display for Kind {
     }
 }
 
-/// How a span or trace went. Unset (no severity) is the normal case.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Diagnostic detail.
-    Debug,
-    /// Worth knowing.
-    Info,
-    /// Something went partly wrong.
-    Warning,
-    /// The work failed (an `Err`, a panic).
-    Error,
-}
-
-impl Severity {
-    /// The severity as the wire spells it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Severity::Debug => "debug",
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
+pub use crate::wire::Severity;
 
 /// One span, open or closed, in a trace's arena.
 pub(crate) struct SpanRecord {
@@ -158,6 +133,8 @@ impl SpanRecord {
 #[derive(Default)]
 pub(crate) struct SpanData {
     pub(crate) message: Option<String>,
+    /// Closed by an unwinding panic (`message` holds the panic's text).
+    pub(crate) panicked: bool,
     pub(crate) input: Option<Value>,
     pub(crate) output: Option<Value>,
     pub(crate) metadata: Map<String, Value>,
@@ -223,6 +200,8 @@ pub(crate) struct TraceInfo {
     pub(crate) output: Option<Value>,
     pub(crate) severity: Option<Severity>,
     pub(crate) message: Option<String>,
+    /// Closed by an unwinding panic (`message` holds the panic's text).
+    pub(crate) panicked: bool,
 }
 
 impl TraceInfo {
@@ -239,6 +218,7 @@ impl TraceInfo {
             output: None,
             severity: None,
             message: None,
+            panicked: false,
         }
     }
 }
@@ -346,5 +326,57 @@ pub(crate) fn value_len(v: &Value) -> usize {
         Value::String(s) => s.len() + 2,
         Value::Array(a) => 2 + a.iter().map(|x| value_len(x) + 1).sum::<usize>(),
         Value::Object(m) => 2 + map_len(m),
+    }
+}
+
+// ---- arenas -------------------------------------------------------------------------------
+
+/// Span arenas whose traces have been exported, emptied and kept for new traces. A trace that
+/// closes moves its arena to the exporter (on the flusher thread, in background delivery):
+/// without this, every trace would allocate its arena on one thread and free it on another.
+static ARENAS: Mutex<Arenas> = Mutex::new(Arenas {
+    kept: Vec::new(),
+    records: 0,
+});
+
+struct Arenas {
+    kept: Vec<Vec<SpanRecord>>,
+    /// Room for how many records the kept arenas hold, in all.
+    records: usize,
+}
+
+/// At most this much room is kept (about 1 MiB of records), so a burst of large traces does
+/// not stay in memory once it is sent.
+const KEPT_RECORDS: usize = (1 << 20) / std::mem::size_of::<SpanRecord>();
+
+/// An empty arena with room for `spans` spans, reused if one is kept.
+pub(crate) fn reuse_arena(spans: usize) -> Vec<SpanRecord> {
+    let kept = ARENAS.try_lock().ok().and_then(|mut arenas| {
+        let arena = arenas.kept.pop()?;
+        arenas.records -= arena.capacity();
+        Some(arena)
+    });
+    match kept {
+        Some(mut arena) => {
+            arena.reserve(spans);
+            arena
+        }
+        None => Vec::with_capacity(spans),
+    }
+}
+
+/// Empty an exported trace's arena and keep it for a new trace, if there is room.
+pub(crate) fn recycle_arena(mut spans: Vec<SpanRecord>) {
+    spans.clear();
+    let room = spans.capacity();
+    if room == 0 {
+        return;
+    }
+    let Ok(mut arenas) = ARENAS.lock() else {
+        return;
+    };
+    if arenas.records + room <= KEPT_RECORDS {
+        arenas.records += room;
+        arenas.kept.push(spans);
     }
 }

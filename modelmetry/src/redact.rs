@@ -33,7 +33,6 @@
 //! removed rather than sent half-redacted. A hook that panics loses the trace (counted in
 //! `stats().dropped.redaction_failed`): nothing unredacted is ever exported.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -56,7 +55,9 @@ pub(crate) fn apply(hook: Option<&RedactHook>, traces: &mut Vec<FinishedTrace>) 
     };
     let mut lost = 0;
     traces.retain_mut(|trace| {
-        let ok = catch_unwind(AssertUnwindSafe(|| redact_trace(hook.as_ref(), trace))).is_ok();
+        // The hook is user code: tracing is off on this thread while it runs (a hook that
+        // calls an instrumented function must not make traces of its own traces).
+        let ok = crate::switch::user_code(|| redact_trace(hook.as_ref(), trace)).is_ok();
         if !ok {
             let records = trace.record_count();
             lost += records;

@@ -86,7 +86,7 @@ impl Finding {
     }
 
     fn record_with(self, target: impl FnOnce(SpanId) -> SpanId, slot: Option<Slot>) -> bool {
-        if !crate::client::is_enabled() {
+        if !crate::dispatch::enabled() {
             return false;
         }
         if let FindingValue::Number(n) = self.value {
@@ -153,7 +153,7 @@ impl Event {
     }
 
     pub(crate) fn record_at(self, slot: Option<Slot>) -> bool {
-        if !crate::client::is_enabled() {
+        if !crate::dispatch::enabled() {
             return false;
         }
         push(

@@ -1,5 +1,7 @@
 //! Counters of everything the SDK produced, delivered and lost, readable with [`stats`].
 
+use std::cell::RefCell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Why records were lost. Every loss is counted under exactly one reason.
@@ -18,71 +20,163 @@ pub(crate) enum Drop {
     SpoolFull,
     SpoolWriteFailed,
     RedactionFailed,
+    InCallback,
 }
 
-const REASONS: usize = 13;
+const REASONS: usize = 14;
 
-static PRODUCED: AtomicU64 = AtomicU64::new(0);
-static ALSO_SENT: AtomicU64 = AtomicU64::new(0);
-static ALSO_REJECTED: AtomicU64 = AtomicU64::new(0);
-static ALSO_DROPPED: AtomicU64 = AtomicU64::new(0);
-static SENT: AtomicU64 = AtomicU64::new(0);
-static RETRIED: AtomicU64 = AtomicU64::new(0);
-static BUFFERED: AtomicU64 = AtomicU64::new(0);
-static SPOOLED: AtomicU64 = AtomicU64::new(0);
-static REPLAYED: AtomicU64 = AtomicU64::new(0);
-static SKIPPED_SENDS: AtomicU64 = AtomicU64::new(0);
-static SPOOL_CORRUPT_FILES: AtomicU64 = AtomicU64::new(0);
-static DROPPED: [AtomicU64; REASONS] = [const { AtomicU64::new(0) }; REASONS];
-static SANITIZED: AtomicU64 = AtomicU64::new(0);
-static TRUNCATED: AtomicU64 = AtomicU64::new(0);
+/// One set of counters: the process's, or a test recorder's (see [`scoped`]).
+#[derive(Debug)]
+pub(crate) struct Counters {
+    produced: AtomicU64,
+    also_sent: AtomicU64,
+    also_rejected: AtomicU64,
+    also_dropped: AtomicU64,
+    sent: AtomicU64,
+    retried: AtomicU64,
+    buffered: AtomicU64,
+    spooled: AtomicU64,
+    replayed: AtomicU64,
+    skipped_sends: AtomicU64,
+    spool_corrupt_files: AtomicU64,
+    sanitized: AtomicU64,
+    truncated: AtomicU64,
+    capture_panics: AtomicU64,
+    dropped: [AtomicU64; REASONS],
+}
+
+impl Counters {
+    pub(crate) const fn new() -> Counters {
+        Counters {
+            produced: AtomicU64::new(0),
+            also_sent: AtomicU64::new(0),
+            also_rejected: AtomicU64::new(0),
+            also_dropped: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            buffered: AtomicU64::new(0),
+            spooled: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
+            skipped_sends: AtomicU64::new(0),
+            spool_corrupt_files: AtomicU64::new(0),
+            sanitized: AtomicU64::new(0),
+            truncated: AtomicU64::new(0),
+            capture_panics: AtomicU64::new(0),
+            dropped: [const { AtomicU64::new(0) }; REASONS],
+        }
+    }
+}
+
+/// The process's counters.
+static GLOBAL: Counters = Counters::new();
+
+thread_local! {
+    /// The counters of the dispatch scoped to this thread (a test's recorder), if any.
+    static SCOPED: RefCell<Option<Arc<Counters>>> = const { RefCell::new(None) };
+}
+
+/// Count on this thread's counters: its scoped ones, else the process's.
+#[inline]
+fn with(f: impl FnOnce(&Counters)) {
+    let done = SCOPED.try_with(|s| match s.try_borrow().as_deref() {
+        Ok(Some(c)) => {
+            f(c);
+            None
+        }
+        _ => Some(f),
+    });
+    match done {
+        Ok(None) => {}
+        Ok(Some(f)) => f(&GLOBAL),
+        Err(_) => {}
+    }
+}
+
+/// Make `counters` this thread's (`None`: the process's again).
+pub(crate) fn scoped(counters: Option<Arc<Counters>>) {
+    let _ = SCOPED.try_with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            *s = counters;
+        }
+    });
+}
 
 pub(crate) fn count_drop(reason: Drop, records: u64) {
-    DROPPED[reason as usize].fetch_add(records, Relaxed);
+    with(|c| {
+        c.dropped[reason as usize].fetch_add(records, Relaxed);
+    });
 }
 
 pub(crate) fn count_produced(records: u64) {
-    PRODUCED.fetch_add(records, Relaxed);
+    with(|c| {
+        c.produced.fetch_add(records, Relaxed);
+    });
 }
 
 pub(crate) fn count_sent(records: u64) {
-    SENT.fetch_add(records, Relaxed);
+    with(|c| {
+        c.sent.fetch_add(records, Relaxed);
+    });
 }
 
 pub(crate) fn count_retried(records: u64) {
-    RETRIED.fetch_add(records, Relaxed);
+    with(|c| {
+        c.retried.fetch_add(records, Relaxed);
+    });
 }
 
 pub(crate) fn count_sanitized(values: u64) {
-    SANITIZED.fetch_add(values, Relaxed);
+    with(|c| {
+        c.sanitized.fetch_add(values, Relaxed);
+    });
 }
 
 pub(crate) fn count_truncated(values: u64) {
-    TRUNCATED.fetch_add(values, Relaxed);
+    with(|c| {
+        c.truncated.fetch_add(values, Relaxed);
+    });
 }
 
 pub(crate) fn count_spooled(records: u64) {
-    SPOOLED.fetch_add(records, Relaxed);
+    with(|c| {
+        c.spooled.fetch_add(records, Relaxed);
+    });
 }
 
 pub(crate) fn count_replayed(records: u64) {
-    REPLAYED.fetch_add(records, Relaxed);
-}
-
-pub(crate) fn count_skipped_send() {
-    SKIPPED_SENDS.fetch_add(1, Relaxed);
-}
-
-pub(crate) fn count_spool_corrupt_file() {
-    SPOOL_CORRUPT_FILES.fetch_add(1, Relaxed);
+    with(|c| {
+        c.replayed.fetch_add(records, Relaxed);
+    });
 }
 
 pub(crate) fn buffered_add(records: u64) {
-    BUFFERED.fetch_add(records, Relaxed);
+    with(|c| {
+        c.buffered.fetch_add(records, Relaxed);
+    });
 }
 
 pub(crate) fn buffered_sub(records: u64) {
-    BUFFERED.fetch_sub(records, Relaxed);
+    with(|c| {
+        c.buffered.fetch_sub(records, Relaxed);
+    });
+}
+
+pub(crate) fn count_capture_panic() {
+    with(|c| {
+        c.capture_panics.fetch_add(1, Relaxed);
+    });
+}
+
+pub(crate) fn count_skipped_send() {
+    with(|c| {
+        c.skipped_sends.fetch_add(1, Relaxed);
+    });
+}
+
+pub(crate) fn count_spool_corrupt_file() {
+    with(|c| {
+        c.spool_corrupt_files.fetch_add(1, Relaxed);
+    });
 }
 
 /// What the SDK has done since the process started: records (traces, spans, events and
@@ -91,7 +185,7 @@ pub(crate) fn buffered_sub(records: u64) {
 /// For delivery, `produced == sent + spooled + dropped.delivery_total() + buffered` holds at
 /// every moment that no export is half-way through being counted ([`Stats::unaccounted`] is
 /// then zero). Losses on the recording side (`non_finite`, `no_active_trace`,
-/// `context_unavailable`) happen before a record exists, so they are not part of `produced`.
+/// `context_unavailable`, `in_callback`) happen before a record exists, so they are not part of `produced`.
 /// Records read back from the disk spool are produced again (and counted in `replayed` too).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -127,6 +221,10 @@ pub struct Stats {
     /// [`Config::max_record_bytes`](crate::Config::max_record_bytes). Each is listed in the
     /// record's metadata under `modelmetry.truncated` with its original size.
     pub truncated: u64,
+    /// Values whose `Serialize`, `Debug` or `Display` panicked while the SDK captured them:
+    /// each was recorded as a placeholder saying so, and your function went on as without
+    /// the SDK.
+    pub capture_panics: u64,
     /// What the second destination did with the same records, when two run together (the
     /// Modelmetry API or the console, and OpenTelemetry): the counters above are the first
     /// destination's.
@@ -180,6 +278,10 @@ pub struct Dropped {
     /// The redaction hook ([`Config::redact`](crate::Config::redact)) panicked on their
     /// trace: it was dropped rather than exported unredacted.
     pub redaction_failed: u64,
+    /// Spans, findings or events recorded from inside a callback the SDK was running
+    /// (redaction, `on_error`, a captured value's `Serialize`, `Debug` or `Display`): tracing
+    /// is off there, so that a hook cannot trace itself without end.
+    pub in_callback: u64,
 }
 
 impl Dropped {
@@ -199,7 +301,11 @@ impl Dropped {
 
     /// Every loss, on both sides.
     pub fn total(&self) -> u64 {
-        self.delivery_total() + self.non_finite + self.no_active_trace + self.context_unavailable
+        self.delivery_total()
+            + self.non_finite
+            + self.no_active_trace
+            + self.context_unavailable
+            + self.in_callback
     }
 }
 
@@ -217,44 +323,59 @@ impl Stats {
 
 /// Count what a second destination did with `records` records.
 pub(crate) fn count_also(sent: u64, rejected: u64, records: u64) {
-    ALSO_SENT.fetch_add(sent, Relaxed);
-    ALSO_REJECTED.fetch_add(rejected, Relaxed);
-    ALSO_DROPPED.fetch_add(records.saturating_sub(sent + rejected), Relaxed);
+    with(|c| {
+        c.also_sent.fetch_add(sent, Relaxed);
+        c.also_rejected.fetch_add(rejected, Relaxed);
+        c.also_dropped
+            .fetch_add(records.saturating_sub(sent + rejected), Relaxed);
+    });
 }
 
-/// The counters now.
+/// The counters now: the process's, or, on a thread where a test's
+/// [`Recorder`](crate::testing::Recorder) is installed, that recorder's own (so tests that
+/// run in parallel each see their own).
 pub fn stats() -> Stats {
-    let d = |r: Drop| DROPPED[r as usize].load(Relaxed);
-    Stats {
-        produced: PRODUCED.load(Relaxed),
-        sent: SENT.load(Relaxed),
-        retried: RETRIED.load(Relaxed),
-        buffered: BUFFERED.load(Relaxed),
-        sanitized: SANITIZED.load(Relaxed),
-        truncated: TRUNCATED.load(Relaxed),
-        spooled: SPOOLED.load(Relaxed),
-        replayed: REPLAYED.load(Relaxed),
-        skipped_sends: SKIPPED_SENDS.load(Relaxed),
-        spool_corrupt_files: SPOOL_CORRUPT_FILES.load(Relaxed),
-        also: AlsoDelivered {
-            sent: ALSO_SENT.load(Relaxed),
-            rejected: ALSO_REJECTED.load(Relaxed),
-            dropped: ALSO_DROPPED.load(Relaxed),
-        },
-        dropped: Dropped {
-            buffer_full: d(Drop::BufferFull),
-            rejected: d(Drop::Rejected),
-            network: d(Drop::Network),
-            too_large: d(Drop::TooLarge),
-            exporter_panic: d(Drop::ExporterPanic),
-            shutdown: d(Drop::Shutdown),
-            non_finite: d(Drop::NonFinite),
-            no_active_trace: d(Drop::NoActiveTrace),
-            context_unavailable: d(Drop::ContextUnavailable),
-            rate_limited: d(Drop::RateLimited),
-            spool_full: d(Drop::SpoolFull),
-            spool_write_failed: d(Drop::SpoolWriteFailed),
-            redaction_failed: d(Drop::RedactionFailed),
-        },
+    let mut out = Stats::default();
+    with(|c| out = c.read());
+    out
+}
+
+impl Counters {
+    fn read(&self) -> Stats {
+        let d = |r: Drop| self.dropped[r as usize].load(Relaxed);
+        Stats {
+            produced: self.produced.load(Relaxed),
+            sent: self.sent.load(Relaxed),
+            retried: self.retried.load(Relaxed),
+            buffered: self.buffered.load(Relaxed),
+            sanitized: self.sanitized.load(Relaxed),
+            truncated: self.truncated.load(Relaxed),
+            capture_panics: self.capture_panics.load(Relaxed),
+            spooled: self.spooled.load(Relaxed),
+            replayed: self.replayed.load(Relaxed),
+            skipped_sends: self.skipped_sends.load(Relaxed),
+            spool_corrupt_files: self.spool_corrupt_files.load(Relaxed),
+            also: AlsoDelivered {
+                sent: self.also_sent.load(Relaxed),
+                rejected: self.also_rejected.load(Relaxed),
+                dropped: self.also_dropped.load(Relaxed),
+            },
+            dropped: Dropped {
+                buffer_full: d(Drop::BufferFull),
+                rejected: d(Drop::Rejected),
+                network: d(Drop::Network),
+                too_large: d(Drop::TooLarge),
+                exporter_panic: d(Drop::ExporterPanic),
+                shutdown: d(Drop::Shutdown),
+                non_finite: d(Drop::NonFinite),
+                no_active_trace: d(Drop::NoActiveTrace),
+                context_unavailable: d(Drop::ContextUnavailable),
+                rate_limited: d(Drop::RateLimited),
+                spool_full: d(Drop::SpoolFull),
+                spool_write_failed: d(Drop::SpoolWriteFailed),
+                redaction_failed: d(Drop::RedactionFailed),
+                in_callback: d(Drop::InCallback),
+            },
+        }
     }
 }

@@ -1,5 +1,10 @@
 //! Capture finished traces in memory, for tests of code instrumented with this crate.
 //!
+//! A [`Recorder`] records the traces made on the thread that installed it, and what is
+//! carried from there (a [`Context`](crate::Context), an instrumented future polled anywhere),
+//! and nothing else: tests that each install one run in parallel, as `cargo test` runs them,
+//! without a lock. It needs no [`init`](crate::init), and leaves a running client alone.
+//!
 //! ```
 //! let recorder = modelmetry::testing::Recorder::install();
 //! {
@@ -13,16 +18,18 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::client::{self, Guard};
+use crate::client::InitGuard;
 use crate::config::{Config, Delivery};
+use crate::dispatch::{self, DefaultGuard, Dispatch};
 use crate::export::{Exporter, Tally, console, ingest};
+use crate::pipeline::Pipeline;
 use crate::record::FinishedTrace;
 use crate::wire::IngestSignalsV1RequestBody;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
-/// Serialise tests that change the SDK's global state (`init`, `shutdown`, a [`Recorder`]).
-/// [`Recorder::install`] takes it for you.
+/// Serialise tests that change the SDK's process-wide state (`init`, `shutdown`) or read
+/// its process-wide counters ([`stats`](crate::stats)). A [`Recorder`] needs no lock.
 pub fn lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -60,15 +67,26 @@ impl RecordedTrace {
     }
 }
 
-/// Records every finished trace in memory, synchronously, until dropped.
+/// Records every finished trace of this thread in memory, synchronously, until dropped.
 ///
-/// Installing a recorder replaces the running client, and holds [`lock`] so that tests using
-/// recorders in one binary run one at a time.
+/// Installing a recorder makes it current on this thread (as `tracing`'s `set_default` does):
+/// traces opened here, and spans carried from here to other threads or tasks, are recorded by
+/// it, whatever client runs for the rest of the process. Traces made on other threads are not.
+/// It is not `Send`: drop it on the thread that installed it.
 #[must_use = "the recorder stops recording when dropped"]
 pub struct Recorder {
     traces: Arc<Mutex<Vec<RecordedTrace>>>,
-    guard: Option<Guard>,
-    _lock: MutexGuard<'static, ()>,
+    _current: Installed,
+}
+
+enum Installed {
+    /// Current on the thread that installed it.
+    Thread(#[allow(dead_code)] DefaultGuard), // held for its drop
+    /// The process's client, with the lock that keeps other such tests out.
+    Process(
+        #[allow(dead_code)] InitGuard, // held for its drop
+        #[allow(dead_code)] MutexGuard<'static, ()>,
+    ),
 }
 
 struct Capture {
@@ -104,9 +122,9 @@ impl Recorder {
     }
 
     /// Record with `config` (its exporter is replaced by the recorder, and delivery made
-    /// synchronous so that a trace is recorded as soon as it closes).
+    /// synchronous so that a trace is recorded as soon as it closes). Its capture settings
+    /// and redaction hook apply to what this recorder records.
     pub fn install_with(config: Config) -> Recorder {
-        let lock = lock();
         let traces = Arc::new(Mutex::new(Vec::new()));
         let config = config.delivery(Delivery::Synchronous);
         let capture = Capture {
@@ -115,11 +133,34 @@ impl Recorder {
             max_batch_records: config.max_batch_records,
             max_batch_bytes: config.max_batch_bytes,
         };
-        let guard = client::install_exporter(config, Some(Box::new(capture)));
+        crate::time::calibrate();
+        let settings = crate::client::capture_settings(&config);
+        let pipeline = Pipeline::start(config, Box::new(capture));
         Recorder {
             traces,
-            guard: Some(guard),
-            _lock: lock,
+            _current: Installed::Thread(dispatch::set_default(Dispatch::scoped(
+                pipeline, settings,
+            ))),
+        }
+    }
+
+    /// Record the traces of every thread, as the process's client (replacing any that runs),
+    /// for tests of threads that carry no [`Context`](crate::Context) (a trace delivered at
+    /// thread exit, say). Holds [`lock`] until dropped, so such tests run one at a time.
+    pub fn install_global() -> Recorder {
+        let lock = lock();
+        let traces = Arc::new(Mutex::new(Vec::new()));
+        let config = Config::default().delivery(Delivery::Synchronous);
+        let capture = Capture {
+            traces: traces.clone(),
+            record_limit: config.record_limit(),
+            max_batch_records: config.max_batch_records,
+            max_batch_bytes: config.max_batch_bytes,
+        };
+        let guard = crate::client::install_exporter(config, Some(Box::new(capture)));
+        Recorder {
+            traces,
+            _current: Installed::Process(guard, lock),
         }
     }
 
@@ -131,13 +172,6 @@ impl Recorder {
     /// The trees of the traces recorded so far, joined (taking them).
     pub fn take_trees(&self) -> String {
         self.take().iter().map(|t| t.tree.as_str()).collect()
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        // Shut down while still holding the lock.
-        drop(self.guard.take());
     }
 }
 

@@ -112,7 +112,7 @@ pub struct CreateSpanParams {
     pub message: Option<String>,
     /// The span's severity; absent means unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<crate::Severity>,
+    pub severity: Option<Severity>,
     /// Free-form metadata; the SDK keeps the span's kind, input and output here.
     #[serde(default, skip_serializing_if = "is_empty_map")]
     pub metadata: Metadata,
@@ -138,7 +138,7 @@ struct SpanParamsRepr {
     #[serde(default)]
     message: Option<String>,
     #[serde(default)]
-    severity: Option<crate::Severity>,
+    severity: Option<Severity>,
     #[serde(default)]
     metadata: Metadata,
 }
@@ -838,6 +838,34 @@ pub struct ErrorDetail {
     /// The error's text.
     #[serde(default)]
     pub message: Option<String>,
+}
+
+/// How a span or trace went. Unset (no severity) is the normal case.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Diagnostic detail.
+    Debug,
+    /// Worth knowing.
+    Info,
+    /// Something went partly wrong.
+    Warning,
+    /// The work failed (an `Err`, a panic).
+    Error,
+}
+
+impl Severity {
+    /// The severity as the wire spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Debug => "debug",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ fn async_methods_and_panics() {
 trace t
 ├── retriever first
 ├── other push
-└── other boom  error: panicked: the span was closed while the thread unwound
+└── other boom  error: panicked: async boom
 "
     );
     let push = &traces[0].ingest().spans[1];

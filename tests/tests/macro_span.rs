@@ -217,8 +217,8 @@ fn a_panic_closes_the_span_as_an_error_and_keeps_unwinding() {
     assert_eq!(
         t.tree(),
         "\
-trace traced_boom  error: panicked: the span was closed while the thread unwound
-└── other boom  error: panicked: the span was closed while the thread unwound
+trace traced_boom  error: panicked: boom 1
+└── other boom  error: panicked: boom 1
 "
     );
     // The stack is clean: the next trace starts fresh.

@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::stack::{self, Slot, TraceOpen};
 use crate::capture::{self, Captured};
-use crate::client;
 use crate::record::{Kind, Name, Severity, SpanRecord, TraceInfo};
 use crate::signal::{Event, Finding};
 use crate::wire;
@@ -37,7 +36,7 @@ type NotSend = PhantomData<*const ()>;
 /// ```
 #[inline]
 pub fn start_span(name: impl Into<Name>, kind: Kind) -> SpanGuard {
-    if !client::is_enabled() {
+    if !crate::dispatch::enabled() {
         return SpanGuard::inactive();
     }
     open_span(name.into(), kind)
@@ -65,7 +64,7 @@ fn open_span(name: Name, kind: Kind) -> SpanGuard {
 /// trace.set_user_id("user-7");
 /// ```
 pub fn start_trace(name: impl Into<Name>) -> TraceGuard {
-    if !client::is_enabled() {
+    if !crate::dispatch::enabled() {
         return TraceGuard {
             target: TraceTarget::Inactive,
             _not_send: PhantomData,

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::stack::{self, SharedTrace};
+use crate::dispatch::{self, DefaultGuard};
 use crate::id::{SpanId, TraceId};
 
 /// The current trace and span, as a value that can cross threads.
@@ -40,7 +41,7 @@ pub struct Context {
 impl Context {
     /// The trace and span current on this thread (an empty context if none).
     pub fn current() -> Context {
-        if !crate::client::is_enabled() || !stack::in_trace() {
+        if !dispatch::enabled() || !stack::in_trace() {
             return Context::default();
         }
         Context {
@@ -84,14 +85,17 @@ impl Context {
 
     /// Make this context current on this thread until the guard drops.
     pub fn attach(&self) -> ContextGuard {
-        let serial = match &self.inner {
-            Some((shared, parent)) if crate::client::is_enabled() => {
-                stack::attach(shared.clone(), *parent, None)
-            }
-            _ => None,
+        let Some((shared, parent)) = &self.inner else {
+            return ContextGuard::default();
         };
+        // A trace opened under a test's recorder takes the recorder along.
+        let dispatch = dispatch::carry(shared.dispatch.as_ref());
+        if dispatch.is_none() && !dispatch::enabled() {
+            return ContextGuard::default();
+        }
         ContextGuard {
-            serial,
+            serial: stack::attach(shared.clone(), *parent, None),
+            _dispatch: dispatch,
             _not_send: PhantomData,
         }
     }
@@ -126,7 +130,20 @@ impl std::fmt::Debug for Context {
 #[must_use = "the context is detached as soon as this guard is dropped"]
 pub struct ContextGuard {
     serial: Option<u64>,
+    /// The dispatch the trace was opened under, current here while attached (dropped after
+    /// the frame is detached).
+    _dispatch: Option<DefaultGuard>,
     _not_send: PhantomData<*const ()>,
+}
+
+impl Default for ContextGuard {
+    fn default() -> Self {
+        ContextGuard {
+            serial: None,
+            _dispatch: None,
+            _not_send: PhantomData,
+        }
+    }
 }
 
 impl Drop for ContextGuard {

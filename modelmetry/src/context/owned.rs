@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::stack::{self, SharedTrace};
+use crate::dispatch::{self, DefaultGuard};
 use crate::record::{Kind, Name, SpanRecord};
 use crate::time::Tick;
 
@@ -23,7 +24,7 @@ struct State {
 impl Owned {
     /// A span that opens now, under the current span (or in a trace of its own).
     pub(crate) fn span(name: Name, kind: Kind) -> Owned {
-        if !crate::client::is_enabled() {
+        if !dispatch::enabled() {
             return Owned { state: None };
         }
         // `current_shared` is `None` when no trace is open on this thread.
@@ -47,7 +48,7 @@ impl Owned {
 
     /// A trace of its own; a child span (marked `nested_trace`) when a trace is open.
     pub(crate) fn trace(name: Name) -> Owned {
-        if !crate::client::is_enabled() {
+        if !dispatch::enabled() {
             return Owned { state: None };
         }
         if stack::in_trace() {
@@ -92,16 +93,19 @@ impl Owned {
             return Entered {
                 serial: None,
                 state: None,
+                _dispatch: None,
             };
         };
         let parent = match &state.record {
             Some(rec) => rec.parent,
             None => state.shared.root_span,
         };
+        let dispatch = dispatch::carry(state.shared.dispatch.as_ref());
         let serial = stack::attach(state.shared.clone(), parent, state.record.take());
         Entered {
             serial,
             state: Some(state),
+            _dispatch: dispatch,
         }
     }
 
@@ -118,11 +122,7 @@ impl Owned {
         }
         if st.owns_trace {
             if panicking {
-                st.shared.with_info(|info| {
-                    info.severity = Some(crate::Severity::Error);
-                    info.message
-                        .get_or_insert_with(|| stack::PANIC_MESSAGE.to_owned());
-                });
+                st.shared.with_info(stack::mark_trace_panicked);
             }
             st.shared.finish(now);
         }
@@ -139,6 +139,9 @@ impl Drop for Owned {
 pub(crate) struct Entered<'a> {
     serial: Option<u64>,
     state: Option<&'a mut State>,
+    /// The dispatch the trace was opened under, current while the span is lent (dropped
+    /// after the span is taken back).
+    _dispatch: Option<DefaultGuard>,
 }
 
 impl Drop for Entered<'_> {

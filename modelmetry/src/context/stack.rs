@@ -14,7 +14,7 @@
 //! read, no system call). The arena of a new trace starts with the capacity the thread's
 //! previous trace needed, and is one the exporter emptied when there is one, so a thread that
 //! records traces of a steady shape neither regrows nor reallocates its arenas. Closing a root
-//! frame moves the whole trace to the client's buffer; closing an attached frame moves its
+//! frame hands the whole trace to the [`dispatch`](crate::dispatch); closing an attached frame moves its
 //! spans into the trace's [`SharedTrace`], under one lock.
 //!
 //! Every access goes through [`with`], which uses `try_with` and `try_borrow_mut`: at thread
@@ -25,9 +25,11 @@ use std::cell::RefCell;
 use std::num::NonZeroU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::client;
+use crate::dispatch::{self, Dispatch};
 use crate::id::{IdGen, SpanId, TraceId};
-use crate::record::{FinishedTrace, Kind, Name, Severity, Signal, SpanRecord, TraceInfo};
+use crate::record::{
+    FinishedTrace, Kind, Name, Severity, Signal, SpanRecord, TraceInfo, reuse_arena,
+};
 use crate::stats::{self, Drop as DropReason};
 use crate::time::{Anchor, Tick};
 
@@ -126,6 +128,9 @@ pub(crate) struct SharedTrace {
     pub(crate) anchor: Anchor,
     /// The W3C `tracestate` that came with a remote parent, passed on unchanged.
     pub(crate) trace_state: Option<String>,
+    /// Where the trace goes when it finishes, wherever that happens: the dispatch current
+    /// where it was opened (a test's recorder reaches work carried to other threads).
+    pub(crate) dispatch: Option<Dispatch>,
     state: Mutex<SharedState>,
 }
 
@@ -150,6 +155,7 @@ impl SharedTrace {
             root_span,
             anchor,
             trace_state: None,
+            dispatch: dispatch::current(),
             state: Mutex::new(SharedState {
                 info,
                 ..Default::default()
@@ -197,7 +203,7 @@ impl SharedTrace {
         let mut st = self.lock();
         if st.shipped {
             drop(st);
-            client::submit(FinishedTrace {
+            self.submit(FinishedTrace {
                 trace_id: self.trace_id,
                 root_span: self.root_span,
                 anchor: self.anchor,
@@ -225,7 +231,7 @@ impl SharedTrace {
         let spans = std::mem::take(&mut st.spans);
         let signals = std::mem::take(&mut st.signals);
         drop(st);
-        client::submit(FinishedTrace {
+        self.submit(FinishedTrace {
             trace_id: self.trace_id,
             root_span: self.root_span,
             anchor: self.anchor,
@@ -237,6 +243,14 @@ impl SharedTrace {
 
     pub(crate) fn with_info<R>(&self, f: impl FnOnce(&mut TraceInfo) -> R) -> Option<R> {
         self.lock().info.as_deref_mut().map(f)
+    }
+
+    /// Hand a finished trace or fragment to the dispatch the trace was opened under.
+    fn submit(&self, trace: FinishedTrace) {
+        match &self.dispatch {
+            Some(d) => d.submit(trace),
+            None => dispatch::submit(trace),
+        }
     }
 }
 
@@ -398,58 +412,6 @@ impl Frame {
     }
 }
 
-// ---- arenas -------------------------------------------------------------------------------
-
-/// Span arenas whose traces have been exported, emptied and kept for new traces. A trace that
-/// closes moves its arena to the exporter (on the flusher thread, in background delivery):
-/// without this, every trace would allocate its arena on one thread and free it on another.
-static ARENAS: Mutex<Arenas> = Mutex::new(Arenas {
-    kept: Vec::new(),
-    records: 0,
-});
-
-struct Arenas {
-    kept: Vec<Vec<SpanRecord>>,
-    /// Room for how many records the kept arenas hold, in all.
-    records: usize,
-}
-
-/// At most this much room is kept (about 1 MiB of records), so a burst of large traces does
-/// not stay in memory once it is sent.
-const KEPT_RECORDS: usize = (1 << 20) / std::mem::size_of::<SpanRecord>();
-
-/// An empty arena with room for `spans` spans, reused if one is kept.
-fn reuse_arena(spans: usize) -> Vec<SpanRecord> {
-    let kept = ARENAS.try_lock().ok().and_then(|mut arenas| {
-        let arena = arenas.kept.pop()?;
-        arenas.records -= arena.capacity();
-        Some(arena)
-    });
-    match kept {
-        Some(mut arena) => {
-            arena.reserve(spans);
-            arena
-        }
-        None => Vec::with_capacity(spans),
-    }
-}
-
-/// Empty an exported trace's arena and keep it for a new trace, if there is room.
-pub(crate) fn recycle_arena(mut spans: Vec<SpanRecord>) {
-    spans.clear();
-    let room = spans.capacity();
-    if room == 0 {
-        return;
-    }
-    let Ok(mut arenas) = ARENAS.lock() else {
-        return;
-    };
-    if arenas.records + room <= KEPT_RECORDS {
-        arenas.records += room;
-        arenas.kept.push(spans);
-    }
-}
-
 // ---- spans --------------------------------------------------------------------------------
 
 /// Open a span under the innermost open span. With no trace open on this thread, a trace of
@@ -505,13 +467,20 @@ pub(crate) fn close_span(slot: Slot, panicking: bool) {
     });
 }
 
-pub(crate) const PANIC_MESSAGE: &str = "panicked: the span was closed while the thread unwound";
-
-fn mark_panicked(rec: &mut SpanRecord) {
+/// Mark a span closed by an unwinding panic: severity `error`, the panic's text as its
+/// message (unless it has one), and the flag exporters read.
+pub(crate) fn mark_panicked(rec: &mut SpanRecord) {
     rec.severity = Some(Severity::Error);
-    rec.data_mut()
-        .message
-        .get_or_insert_with(|| PANIC_MESSAGE.to_owned());
+    let data = rec.data_mut();
+    data.panicked = true;
+    data.message.get_or_insert_with(dispatch::panic_message);
+}
+
+/// The same, for a trace.
+pub(crate) fn mark_trace_panicked(info: &mut TraceInfo) {
+    info.severity = Some(Severity::Error);
+    info.panicked = true;
+    info.message.get_or_insert_with(dispatch::panic_message);
 }
 
 /// Run `f` on the span in `slot`, if it is still open.
@@ -580,7 +549,7 @@ pub(crate) fn open_trace(name: Name) -> Option<TraceOpen> {
     with(|s| TraceOpen::Root(s.push_root(name, Tick::now())))
 }
 
-/// Close the root frame `serial` and hand its trace to the client.
+/// Close the root frame `serial` and hand its trace to the dispatch.
 pub(crate) fn close_trace(serial: u64, panicking: bool) {
     let end = Tick::now();
     let finished = with(|s| {
@@ -590,10 +559,7 @@ pub(crate) fn close_trace(serial: u64, panicking: bool) {
             s.spans_hint = frame.spans.len().min(MAX_SPANS_HINT);
         }
         if panicking {
-            frame.with_info(|info| {
-                info.severity = Some(Severity::Error);
-                info.message.get_or_insert_with(|| PANIC_MESSAGE.to_owned());
-            });
+            frame.with_info(mark_trace_panicked);
         }
         frame.finish(end).0
     })
@@ -605,7 +571,7 @@ pub(crate) fn close_trace(serial: u64, panicking: bool) {
             BENCH_TAKEN.with(|c| *c.borrow_mut() = Some(trace));
             return;
         }
-        client::submit(trace);
+        dispatch::submit(trace);
     }
 }
 
@@ -750,7 +716,7 @@ impl Drop for Stack {
         let end = Tick::now();
         while let Some(frame) = self.frames.pop() {
             if let (Some(trace), _) = frame.finish(end) {
-                client::submit(trace);
+                dispatch::submit(trace);
             }
         }
     }

@@ -13,21 +13,7 @@ use serde_json::{Map, Value};
 use crate::time::{Anchor, RFC3339_LEN, Tick, write_rfc3339};
 use crate::wire::{Cost, Options, Usage};
 
-/// `bits` as a hyphenated UUID (`8-4-4-4-12`, lowercase), written into `buf`.
-pub(crate) fn uuid(bits: u128, buf: &mut [u8; 36]) -> &str {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut j = 0;
-    for i in 0..32 {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            buf[j] = b'-';
-            j += 1;
-        }
-        buf[j] = HEX[((bits >> (124 - 4 * i)) & 0xF) as usize];
-        j += 1;
-    }
-    // Every byte is an ASCII hex digit or a hyphen.
-    std::str::from_utf8(buf).unwrap_or_default()
-}
+pub(crate) use crate::id::write_uuid as uuid;
 
 /// A JSON object being written: keys are added in the order the wire type declares them.
 pub(crate) struct Obj<'w> {

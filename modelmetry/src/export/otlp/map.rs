@@ -87,7 +87,12 @@ pub(crate) fn spans(trace: &FinishedTrace, opts: MapOptions) -> Vec<Span> {
                 attrs.json_opt(sc::CONFIDENT_TRACE_OUTPUT, info.output.as_ref());
             }
         }
-        let status = error_status(info.severity, info.message.as_deref(), &mut attrs);
+        let status = error_status(
+            info.severity,
+            info.message.as_deref(),
+            info.panicked,
+            &mut attrs,
+        );
         let start = nanos(info.start);
         out.push(Span {
             trace_id: trace_id.clone(),
@@ -327,6 +332,7 @@ fn span(rec: &SpanRecord, opts: MapOptions, nanos: &impl Fn(Tick) -> u64) -> Spa
     let status = error_status(
         rec.severity,
         data.and_then(|d| d.message.as_deref()),
+        data.is_some_and(|d| d.panicked),
         &mut a,
     );
     let mut events = Vec::new();
@@ -363,12 +369,12 @@ fn joined(op: &str, target: &str) -> String {
 fn error_status(
     severity: Option<crate::Severity>,
     message: Option<&str>,
+    panicked: bool,
     a: &mut Attrs,
 ) -> Option<Status> {
     if severity != Some(crate::Severity::Error) {
         return None;
     }
-    let panicked = message == Some(crate::context::stack::PANIC_MESSAGE);
     a.str(
         sc::ERROR_TYPE,
         if panicked {
