@@ -110,7 +110,7 @@ pub use context::handle::{Context, ContextGuard};
 pub use context::stream::{Fold, FoldOutput, InStreamSpan, StreamSpan, Traced};
 pub use error::Error;
 #[cfg(feature = "otlp")]
-pub use export::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpConfig, OtlpProtocol};
+pub use export::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpCompression, OtlpConfig, OtlpProtocol};
 pub use id::{SpanId, TraceId};
 pub use modelmetry_macros::{event, finding, span, trace};
 pub use record::{Kind, Severity};

@@ -298,6 +298,11 @@ impl Pipeline {
     /// Export what is buffered, stop the flusher and wait for it, until `timeout`. Anything
     /// that cannot go before the deadline is counted as dropped at shutdown.
     pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), Error> {
+        // Streams still open (leaked, or still being read) go out as they stand: what they
+        // recorded has been delivered already, and needs its parent span.
+        for trace in crate::context::owned::unfinished() {
+            self.submit(trace);
+        }
         if self.config.delivery == Delivery::Synchronous {
             self.lock().stopping = true;
             return Ok(());

@@ -337,9 +337,17 @@ fn cut_fields(v: &mut Value, target: usize) {
 }
 
 /// The marker: earlier entries (cut at capture), then this cut's, largest first; at most
-/// [`MARKER_ENTRIES`] listed and the rest summed up.
+/// [`MARKER_ENTRIES`] listed and the rest summed up. A field cut at capture and again here is
+/// listed once, with its size before the first cut (the second would only know the first's).
 fn marker(mut entries: Vec<Value>, cut: &[(String, usize)]) -> Value {
-    let mut cut: Vec<&(String, usize)> = cut.iter().collect();
+    let earlier: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.get("field").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let mut cut: Vec<&(String, usize)> = cut
+        .iter()
+        .filter(|(name, _)| !earlier.contains(name))
+        .collect();
     cut.sort_by_key(|(_, original)| std::cmp::Reverse(*original));
     entries.extend(cut.into_iter().map(|(name, original)| {
         json!({"field": cut_str(name, MARKER_FIELD_BYTES + 2), "original_bytes": original})
@@ -467,6 +475,26 @@ mod tests {
             .collect();
         assert!(marked.contains(&"Metadata.input") && marked.contains(&"Metadata.output"));
         assert_eq!(n as usize, marked.len());
+    }
+
+    #[test]
+    fn a_field_cut_at_capture_and_again_here_is_listed_once_with_its_first_size() {
+        let marked_at_capture = json!([{"field": "Metadata.output", "original_bytes": 200_000}]);
+        let mut v = span(
+            json!({"output": "o".repeat(60_000), TRUNCATED_KEY: marked_at_capture}),
+            "llm",
+        );
+        fit(&mut v, 16 * 1024);
+        let outputs: Vec<&Value> = v["Metadata"][TRUNCATED_KEY]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["field"] == "Metadata.output")
+            .collect();
+        assert_eq!(
+            outputs,
+            vec![&json!({"field": "Metadata.output", "original_bytes": 200_000})]
+        );
     }
 
     #[test]

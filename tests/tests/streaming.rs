@@ -346,10 +346,14 @@ fn a_huge_stream_is_bounded_and_the_cut_marked() {
     let cut = span.metadata["modelmetry.truncated"]
         .as_array()
         .expect("marked");
-    assert!(
-        cut.iter()
-            .any(|c| c["field"] == "Metadata.output" && c["original_bytes"] == json!(10_000)),
-        "{cut:?}"
+    let marks: Vec<_> = cut
+        .iter()
+        .filter(|c| c["field"] == "Metadata.output")
+        .collect();
+    assert_eq!(
+        marks,
+        vec![&json!({"field": "Metadata.output", "original_bytes": 10_000})],
+        "one cut, one mark, with the size of everything the stream yielded: {cut:?}"
     );
 }
 
@@ -370,6 +374,276 @@ fn with_content_capture_off_nothing_is_collected() {
     let span = only_span(&traces[0], "llm.stream");
     assert!(span.metadata.get("output").is_none(), "{:?}", span.metadata);
     assert_eq!(span.metadata["items"], json!(4));
+}
+
+// ---- at the edges: leaked, panicking and failing streams (issue 21) -------------------------
+
+/// Three chunks; producing each opens a child span `fetch {i}` under whatever is current.
+fn chunks_with_children() -> impl Iterator<Item = &'static str> {
+    ["a", "b", "c"].into_iter().enumerate().map(|(i, c)| {
+        let _fetch = start_span(format!("fetch {i}"), Kind::Tool);
+        c
+    })
+}
+
+#[test]
+fn a_panic_inside_next_is_recorded_on_the_span_when_the_caller_catches_it() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let chunks = ["a", "b", "c"].into_iter().inspect(|&c| {
+            assert!(c != "b", "the provider's decoder choked on {c}");
+        });
+        let mut stream = Traced::new(chunks, "llm.stream", Kind::Llm, fold::Text::default());
+        assert_eq!(stream.next(), Some("a"));
+        let caught =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.next())).is_err();
+        assert!(caught);
+        assert_eq!(stream.next(), Some("c"), "the caller reads on");
+    }
+    let traces = rec.take();
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n\
+         └── llm llm.stream  error: panicked in next(): the provider's decoder choked on b\n    \
+             └── event first_token\n"
+    );
+    let span = only_span(&traces[0], "llm.stream");
+    assert_eq!(span.metadata["items"], json!(2));
+}
+
+#[test]
+fn a_panic_inside_next_is_recorded_when_the_stream_is_dropped_after_it() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let chunks = ["a", "b"].into_iter().inspect(|&c| {
+            assert!(c != "b", "boom at {c}");
+        });
+        let mut stream = Traced::new(chunks, "llm.stream", Kind::Llm, fold::Text::default());
+        stream.next();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.next()));
+        drop(stream);
+    }
+    let span_tree = rec.take()[0].tree().to_owned();
+    assert!(
+        span_tree.contains("llm llm.stream  error: panicked in next(): boom at b"),
+        "{span_tree}"
+    );
+}
+
+#[test]
+fn a_panicking_fold_hands_the_item_over_and_is_counted_on_the_span() {
+    let rec = Recorder::install();
+    let seen: Vec<&str>;
+    {
+        let _t = start_trace("turn");
+        let picky = fold::FromFn::new(|out: &mut serde_json::Value, chunk: &&str| {
+            assert!(*chunk != "b", "the fold cannot read {chunk}");
+            *out = json!(chunk);
+            Ok(())
+        });
+        let stream = Traced::new(["a", "b", "c"].into_iter(), "llm.stream", Kind::Llm, picky);
+        seen = stream.collect();
+    }
+    assert_eq!(seen, vec!["a", "b", "c"], "the caller gets every item");
+    let traces = rec.take();
+    let span = only_span(&traces[0], "llm.stream");
+    assert_eq!(span.metadata["items"], json!(3));
+    assert_eq!(span.metadata["fold_failures"], json!(1));
+    assert_eq!(
+        span.metadata["fold_failure"],
+        json!("panicked: the fold cannot read b")
+    );
+    assert_eq!(span.metadata["output"], json!("c"));
+    assert!(
+        !traces[0].tree().contains("error"),
+        "the stream itself did not fail: {}",
+        traces[0].tree()
+    );
+}
+
+#[test]
+fn work_after_an_error_item_stays_under_the_streams_span_in_a_trace() {
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let items = chunks_with_children().map(|c| {
+            if c == "b" {
+                Err("upstream reset")
+            } else {
+                Ok(c)
+            }
+        });
+        let stream = Traced::new(
+            items,
+            "llm.stream",
+            Kind::Llm,
+            fold::Results(fold::Text::default()),
+        );
+        assert_eq!(stream.count(), 3, "the caller reads past the error");
+    }
+    let traces = rec.take();
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n\
+         └── llm llm.stream  error: upstream reset\n    \
+             ├── tool fetch 0\n    \
+             ├── event first_token\n    \
+             ├── tool fetch 1\n    \
+             └── tool fetch 2\n"
+    );
+    let span = only_span(&traces[0], "llm.stream");
+    assert_eq!(span.metadata["items"], json!(2));
+    assert_eq!(span.metadata["items_after_error"], json!(1));
+    assert_eq!(span.metadata["output"], json!("a"));
+    assert!(span.metadata.get("cancelled").is_none());
+    let late = only_span(&traces[0], "fetch 2");
+    assert!(
+        late.start >= span.end,
+        "the span ended at the error; later work only keeps it as parent"
+    );
+}
+
+#[test]
+fn work_after_an_error_item_stays_under_the_streams_span_without_a_trace() {
+    let rec = Recorder::install();
+    let items = chunks_with_children().map(|c| if c == "a" { Err("refused") } else { Ok(c) });
+    let mut stream = Traced::new(
+        items,
+        "llm.stream",
+        Kind::Llm,
+        fold::Results(fold::Text::default()),
+    );
+    assert!(stream.next().is_some_and(|r| r.is_err()));
+    assert_eq!(stream.next(), Some(Ok("b")));
+    drop(stream); // dropped after the error: not a cancellation
+    let traces = rec.take();
+    assert_eq!(traces.len(), 1, "one trace, no stray ones: {traces:#?}");
+    assert_eq!(
+        traces[0].tree(),
+        "trace llm.stream\n\
+         └── llm llm.stream  error: refused\n    \
+             ├── tool fetch 0\n    \
+             ├── event first_token\n    \
+             └── tool fetch 1\n"
+    );
+    let span = only_span(&traces[0], "llm.stream");
+    assert_eq!(span.metadata["items_after_error"], json!(1));
+    assert!(span.metadata.get("cancelled").is_none());
+}
+
+#[test]
+fn a_stream_that_outlives_its_trace_arrives_as_one_continuation() {
+    let rec = Recorder::install();
+    let stream = {
+        let _t = start_trace("turn");
+        Traced::new(
+            chunks_with_children(),
+            "llm.stream",
+            Kind::Llm,
+            fold::Text::default(),
+        )
+    }; // the trace closes here; the stream is read after
+    assert_eq!(stream.collect::<String>(), "abc");
+    let traces = rec.take();
+    assert_eq!(traces.len(), 2, "the trace, then one continuation");
+    assert_eq!(traces[0].tree(), "trace turn\n");
+    let continuation = traces[1].ingest();
+    let mut names: Vec<&str> = continuation.spans.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["fetch 0", "fetch 1", "fetch 2", "llm.stream"]);
+    let stream_span = only_span(&traces[1], "llm.stream");
+    assert_eq!(stream_span.metadata["items"], json!(3));
+    for s in continuation.spans.iter().filter(|s| s.name != "llm.stream") {
+        assert_eq!(s.parent_id.as_ref(), Some(&stream_span.xid));
+    }
+    assert_eq!(continuation.events.len(), 1, "first_token");
+    let root = traces[0].ingest().traces[0].xid.clone();
+    assert_eq!(
+        continuation.traces.len(),
+        0,
+        "a continuation, not a new trace"
+    );
+    assert!(
+        continuation.spans.iter().all(|s| s.trace_id == root),
+        "in the first trace"
+    );
+}
+
+#[test]
+fn a_leaked_stream_is_delivered_unfinished_at_shutdown_so_its_children_have_their_parent() {
+    use modelmetry_tests::{Delta, Diagnostics, Request, Server, config_for};
+
+    let _lock = modelmetry::testing::lock();
+    let server = Server::start();
+    let diag = Diagnostics::new();
+    let before = modelmetry::stats();
+    let guard = config_for(&server.base_url(), &diag).init().expect("init");
+    {
+        let _t = start_trace("turn");
+        let mut stream = Traced::new(
+            chunks_with_children(),
+            "llm.stream",
+            Kind::Llm,
+            fold::Text::default(),
+        );
+        assert_eq!(stream.next(), Some("a"));
+        std::mem::forget(stream); // never dropped: its span never closes by itself
+    }
+    // And one with no trace around it: the trace it opened never closes either.
+    let mut alone = Traced::new(["x", "y"].into_iter(), "alone", Kind::Llm, fold::Nothing);
+    assert_eq!(alone.next(), Some("x"));
+    std::mem::forget(alone);
+    drop(guard); // shutdown
+
+    let bodies: Vec<_> = server
+        .requests()
+        .iter()
+        .filter(|r| r.accepted())
+        .map(Request::ingest)
+        .collect();
+    let spans: Vec<_> = bodies.iter().flat_map(|b| &b.spans).collect();
+    let span = |name: &str| {
+        *spans
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} delivered: {spans:#?}"))
+    };
+    let stream = span("llm.stream");
+    assert_eq!(stream.metadata["unfinished"], json!(true));
+    assert_eq!(stream.metadata["closed_by"], json!("shutdown"));
+    assert_eq!(stream.metadata["items"], json!(1));
+    assert_eq!(span("fetch 0").parent_id.as_ref(), Some(&stream.xid));
+    let alone = span("alone");
+    assert_eq!(alone.metadata["unfinished"], json!(true));
+    assert_eq!(alone.metadata["items"], json!(1));
+    assert!(
+        bodies
+            .iter()
+            .flat_map(|b| &b.traces)
+            .any(|t| t.name.as_deref() == Some("alone")),
+        "the trace the lone stream opened is delivered too"
+    );
+    let d = Delta::since(&before);
+    // turn, fetch 0, its first_token and the stream's span; alone's trace, span and event.
+    assert_eq!((d.produced, d.sent, d.unaccounted()), (7, 7, 0), "{d:?}");
+}
+
+#[test]
+fn ttft_counts_the_callers_wait_before_its_first_poll() {
+    // Documented: the stream is lazy, so time to first token runs from the span's opening to
+    // the first item's arrival, including any time the caller waits before its first poll.
+    let rec = Recorder::install();
+    {
+        let _t = start_trace("turn");
+        let mut stream = Traced::new(["a"].into_iter(), "llm.stream", Kind::Llm, fold::Nothing);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(stream.next(), Some("a"));
+    }
+    let traces = rec.take();
+    let span = only_span(&traces[0], "llm.stream");
+    assert!(span.metadata["ttft_ms"].as_f64().is_some_and(|t| t >= 20.0));
 }
 
 // ---- async streams --------------------------------------------------------------------------

@@ -67,11 +67,11 @@ impl Drop for FutureSpan {
         // Still open here: the future was dropped before it completed.
         if self.owned.is_open() && !std::thread::panicking() {
             let polls = self.polls;
-            if let Some(rec) = self.owned.record_mut() {
+            self.owned.with_record(|rec| {
                 let data = rec.data_mut();
                 data.metadata.insert("cancelled".into(), true.into());
                 data.metadata.insert("polls".into(), polls.into());
-            }
+            });
         }
         self.owned.close();
     }

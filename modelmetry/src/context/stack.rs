@@ -23,6 +23,7 @@
 
 use std::cell::RefCell;
 use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::dispatch::{self, Dispatch};
@@ -132,6 +133,8 @@ pub(crate) struct SharedTrace {
     /// where it was opened (a test's recorder reaches work carried to other threads).
     pub(crate) dispatch: Option<Dispatch>,
     state: Mutex<SharedState>,
+    /// `SharedState::shipped`, readable without the lock (a stream asks on every item).
+    shipped: AtomicBool,
 }
 
 #[derive(Default)]
@@ -160,7 +163,27 @@ impl SharedTrace {
                 info,
                 ..Default::default()
             }),
+            shipped: AtomicBool::new(false),
         }
+    }
+
+    /// Mark the trace handed to the exporters (under its lock).
+    fn mark_shipped(&self, st: &mut SharedState) {
+        st.shipped = true;
+        self.shipped.store(true, Ordering::Release);
+    }
+
+    /// True once the trace has been handed to the exporters.
+    pub(crate) fn is_shipped(&self) -> bool {
+        self.shipped.load(Ordering::Acquire)
+    }
+
+    /// A continuation of this trace: spans recorded after it shipped, held together until
+    /// their owner finishes it, then delivered as one fragment (no trace data of its own).
+    pub(crate) fn continuation(&self) -> Arc<SharedTrace> {
+        let mut c = SharedTrace::new(self.trace_id, self.root_span, self.anchor, None);
+        c.trace_state = self.trace_state.clone();
+        Arc::new(c)
     }
 
     fn lock(&self) -> MutexGuard<'_, SharedState> {
@@ -191,7 +214,9 @@ impl SharedTrace {
     pub(crate) fn new_remote(trace_id: TraceId, trace_state: Option<String>) -> Arc<SharedTrace> {
         let mut shared = SharedTrace::new(trace_id, SpanId::NONE, Anchor::now(), None);
         shared.trace_state = trace_state;
-        shared.lock().shipped = true;
+        let mut st = shared.lock();
+        shared.mark_shipped(&mut st);
+        drop(st);
         Arc::new(shared)
     }
 
@@ -219,11 +244,18 @@ impl SharedTrace {
 
     /// Close the trace owned by this handle and hand it to the exporters.
     pub(crate) fn finish(&self, end: Tick) {
+        if let Some(trace) = self.take_finished(end) {
+            self.submit(trace);
+        }
+    }
+
+    /// Close the trace owned by this handle and return it (`None` if it had shipped).
+    pub(crate) fn take_finished(&self, end: Tick) -> Option<FinishedTrace> {
         let mut st = self.lock();
         if st.shipped {
-            return;
+            return None;
         }
-        st.shipped = true;
+        self.mark_shipped(&mut st);
         let mut info = st.info.take();
         if let Some(info) = info.as_mut() {
             info.end.get_or_insert(end);
@@ -231,14 +263,14 @@ impl SharedTrace {
         let spans = std::mem::take(&mut st.spans);
         let signals = std::mem::take(&mut st.signals);
         drop(st);
-        self.submit(FinishedTrace {
+        Some(FinishedTrace {
             trace_id: self.trace_id,
             root_span: self.root_span,
             anchor: self.anchor,
             info,
             spans,
             signals,
-        });
+        })
     }
 
     pub(crate) fn with_info<R>(&self, f: impl FnOnce(&mut TraceInfo) -> R) -> Option<R> {
@@ -246,7 +278,7 @@ impl SharedTrace {
     }
 
     /// Hand a finished trace or fragment to the dispatch the trace was opened under.
-    fn submit(&self, trace: FinishedTrace) {
+    pub(crate) fn submit(&self, trace: FinishedTrace) {
         match &self.dispatch {
             Some(d) => d.submit(trace),
             None => dispatch::submit(trace),
@@ -390,7 +422,7 @@ impl Frame {
                 let mut signals = self.signals;
                 if let Some(sh) = shared {
                     let mut st = sh.lock();
-                    st.shipped = true;
+                    sh.mark_shipped(&mut st);
                     spans.append(&mut st.spans);
                     signals.append(&mut st.signals);
                 }

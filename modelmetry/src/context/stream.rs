@@ -2,15 +2,37 @@
 //! `futures_core::Stream`.
 //!
 //! The span opens when the stream is created (or earlier, with [`StreamSpan`]) and closes when
-//! the stream ends, when it yields an item the fold calls an error (the span is then marked
-//! `error` with its text), or when it is dropped before the end (marked `cancelled`, with the
-//! number of items it had yielded). Each `next()` (or `poll_next`) makes the span current, so
+//! the stream ends, or when it is dropped before the end (marked `cancelled`, with the number
+//! of `items` it had yielded). Each `next()` (or `poll_next`) makes the span current, so
 //! findings, events, usage and nested spans recorded while an item is produced land on it.
+//!
+//! At the edges:
+//!
+//! - **An error item** (one the fold calls an error) ends the span there, marked `error` with
+//!   its text. A caller that reads on still has the span as the parent of what producing later
+//!   items records; those items are counted as `items_after_error`, and the span is handed on
+//!   when the stream ends or is dropped.
+//! - **A panic inside `next`** is recorded on the span as an error (`panicked in next(): …`,
+//!   with the panic's text) as it passes through, so a caller that catches it and reads on, or
+//!   drops the stream later, still sees it.
+//! - **A panicking fold** (your [`FromFn`](crate::fold::FromFn) closure, say) is caught: the
+//!   caller still gets the item, and the span counts `fold_failures` (with the first one's
+//!   text in `fold_failure`).
+//! - **A stream that outlives its trace** (returned out of it, or continuing a remote context)
+//!   keeps its trace id; what it records after the trace was delivered is delivered as one
+//!   continuation of that trace when the stream closes.
+//! - **A stream never dropped** (`mem::forget`, a reference cycle), or still open at shutdown,
+//!   is delivered at shutdown as it stands: its span marked `unfinished` with `closed_by:
+//!   "shutdown"` and its `items` (without output: the fold lives with the stream), in the
+//!   trace it opened if it had none around it.
 //!
 //! The arrival of the first item is recorded as a `first_token` event at that instant and as
 //! `ttft_ms` (milliseconds since the span opened) in the span's metadata; the OpenTelemetry
 //! exporter writes it as `modelmetry.ttft_ms` (the GenAI conventions name time to first token
-//! only as a server metric, so no `gen_ai.*` span attribute exists for it).
+//! only as a server metric, so no `gen_ai.*` span attribute exists for it). A stream is lazy:
+//! `ttft_ms` runs to the first item the caller *receives*, so a caller that waits before its
+//! first poll has its wait counted too (open the span with [`StreamSpan`] just before the
+//! request, and poll right after, to measure the provider alone).
 //!
 //! ```
 //! # let rec = modelmetry::testing::Recorder::install();
@@ -22,8 +44,10 @@
 //! # assert!(rec.take_trees().contains("event first_token"));
 //! ```
 
+use std::any::Any;
 use std::fmt::Display;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
@@ -71,7 +95,7 @@ impl StreamSpan {
     /// Open a span under the current span (or in a trace of its own).
     pub fn open(name: impl Into<Name>, kind: Kind) -> StreamSpan {
         StreamSpan {
-            owned: Owned::span(name.into(), kind),
+            owned: Owned::watched_span(name.into(), kind),
         }
     }
 
@@ -104,17 +128,17 @@ impl StreamSpan {
     /// The stream could not be made (the request failed): close the span now, as an error
     /// with `error`'s text.
     pub fn fail(mut self, error: &dyn Display) {
-        if let Some(rec) = self.owned.record_mut() {
+        self.owned.with_record(|rec| {
             rec.severity = Some(Severity::Error);
             rec.data_mut().message = Some(error.to_string());
-        }
+        });
     }
 
     /// Hand the span its stream: it now closes when the stream ends or is dropped.
     pub fn wrap<S, F: FoldOutput>(mut self, inner: S, fold: F) -> Traced<S, F> {
         let mut owned = self.owned.take();
         // The span's own start: time to first token counts the set-up (the request) too.
-        let opened = owned.record_mut().map(|rec| rec.start);
+        let opened = owned.with_record(|rec| rec.start);
         Traced {
             inner,
             span: Tracking {
@@ -125,6 +149,9 @@ impl StreamSpan {
                 first_seen: false,
                 // Tracing off: items pass through, nothing is counted or kept.
                 ended: opened.is_none(),
+                errored: false,
+                after_error: 0,
+                fold_failures: 0,
             },
         }
     }
@@ -137,13 +164,13 @@ impl Drop for StreamSpan {
         if std::thread::panicking() {
             return;
         }
-        if let Some(rec) = self.owned.record_mut() {
+        self.owned.with_record(|rec| {
             if rec.severity != Some(Severity::Error) {
                 let data = rec.data_mut();
                 data.metadata.insert("cancelled".into(), true.into());
                 data.metadata.insert("items".into(), 0.into());
             }
-        }
+        });
     }
 }
 
@@ -233,15 +260,25 @@ struct Tracking<F: FoldOutput> {
     /// When the span opened; `None` when tracing is off.
     opened: Option<Tick>,
     fold: F,
+    /// Items up to the end, or up to and including an error item.
     items: u64,
     first_seen: bool,
+    /// The span has been handed on (or tracing is off): items pass through untraced.
     ended: bool,
+    /// An error item ended the span (its end is stamped); the record stays here, lent on each
+    /// later call so that the work done then is still parented to it, until the stream ends
+    /// or is dropped.
+    errored: bool,
+    /// Items yielded after the error item.
+    after_error: u64,
+    /// Panics of the fold's own code (`item`, `output`), caught and counted.
+    fold_failures: u64,
 }
 
 impl<F: FoldOutput> Tracking<F> {
     /// Produce one item (or learn that none is ready yet) with the span current, and look at it
-    /// there. Closes the span at the end of the stream or at an error item; after that, items
-    /// pass through untraced.
+    /// there. Closes the span at the end of the stream; ends it at an error item (it is handed
+    /// on when the stream ends or is dropped).
     fn step<T>(&mut self, produce: impl FnOnce() -> Poll<Option<T>>) -> Poll<Option<T>>
     where
         F: Fold<T>,
@@ -255,13 +292,40 @@ impl<F: FoldOutput> Tracking<F> {
             fold,
             items,
             first_seen,
+            errored,
+            after_error,
+            fold_failures,
             ..
         } = self;
-        let entered = owned.enter();
-        let polled = produce();
-        let close = match &polled {
-            Poll::Pending => false,
-            Poll::Ready(None) => true,
+        let mut entered = owned.enter();
+        let polled = match catch_unwind(AssertUnwindSafe(produce)) {
+            Ok(polled) => polled,
+            Err(panic) => {
+                // The stream's own code panicked. The caller may catch it and keep the
+                // stream (read on, or drop it later), so the span says so now, with the text.
+                let text = format!(
+                    "panicked in next(): {}",
+                    crate::switch::panic_text(panic.as_ref())
+                );
+                if let Some(slot) = super::stack::current_slot() {
+                    super::stack::with_span(slot, |rec| {
+                        rec.severity = Some(Severity::Error);
+                        let data = rec.data_mut();
+                        data.panicked = true;
+                        data.message = Some(text);
+                    });
+                }
+                entered.set_items(*items);
+                drop(entered);
+                resume_unwind(panic);
+            }
+        };
+        let mut close = false;
+        let mut ended_now = false;
+        match &polled {
+            Poll::Pending => {}
+            Poll::Ready(None) => close = true,
+            Poll::Ready(Some(_)) if *errored => *after_error += 1,
             Poll::Ready(Some(item)) => {
                 *items += 1;
                 if !*first_seen {
@@ -273,49 +337,109 @@ impl<F: FoldOutput> Tracking<F> {
                     crate::current_span()
                         .set_metadata("ttft_ms", &((ttft_ms * 1000.0).round() / 1000.0));
                 }
-                match fold.item(item) {
-                    Ok(()) => false,
-                    Err(text) => {
+                // The fold is the caller's code: a panic there must not take the item from
+                // the caller (it has left the inner stream already) nor unwind through us.
+                // The fold is user code: tracing off while it runs, a panic caught.
+                match crate::switch::user_code(|| fold.item(item)) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(text)) => {
                         crate::current_span().record_error(&text);
-                        true
+                        ended_now = true;
+                    }
+                    Err(panic) => {
+                        *fold_failures += 1;
+                        fold_failed(*fold_failures, panic.as_ref());
                     }
                 }
             }
-        };
+        }
+        entered.set_items(*items);
         drop(entered);
+        if ended_now {
+            self.errored = true;
+            let now = Tick::now();
+            self.owned.with_record(|rec| rec.end = Some(now));
+        }
         if close {
             self.close(false);
         }
         polled
     }
 
-    /// Close the span with the output so far. `cancelled`: dropped before the end.
+    /// Hand the span on with the output so far. `cancelled`: dropped before the end.
     fn close(&mut self, cancelled: bool) {
         if std::mem::replace(&mut self.ended, true) {
             return;
         }
-        let items = self.items;
-        let output = crate::capture::content_enabled()
-            .then(|| self.fold.output())
-            .flatten();
-        let original = self.fold.original_bytes();
-        if let Some(rec) = self.owned.record_mut() {
+        let (items, after_error) = (self.items, self.after_error);
+        // An error ended the span already: a drop after it is not a cancellation.
+        let cancelled = cancelled && !self.errored;
+        let fold = &mut self.fold;
+        let folded = crate::capture::content_enabled()
+            .then(|| crate::switch::user_code(|| (fold.output(), fold.original_bytes())));
+        let (output, original) = match folded {
+            None => (None, None),
+            Some(Ok(folded)) => folded,
+            Some(Err(panic)) => {
+                self.fold_failures += 1;
+                let failures = self.fold_failures;
+                self.owned.with_record(|rec| {
+                    note_fold_failure(&mut rec.data_mut().metadata, failures, panic.as_ref());
+                });
+                (None, None)
+            }
+        };
+        self.owned.with_record(|rec| {
             let data = rec.data_mut();
             data.metadata.insert("items".into(), items.into());
+            if after_error > 0 {
+                data.metadata
+                    .insert("items_after_error".into(), after_error.into());
+            }
             if cancelled {
                 data.metadata.insert("cancelled".into(), true.into());
             }
             if let Some(value) = output {
                 let captured = crate::capture::metadata(&value);
-                let value = captured.noted(&mut data.metadata, "Metadata.output");
-                if let Some(original) = original {
-                    crate::capture::note_truncated(&mut data.metadata, "Metadata.output", original);
-                }
-                data.output = Some(value);
+                // One cut, one mark: the fold's (it saw every byte) when it cut, else the
+                // capture's.
+                data.output = Some(match original {
+                    Some(original) => {
+                        crate::capture::note_truncated(
+                            &mut data.metadata,
+                            "Metadata.output",
+                            original,
+                        );
+                        captured.value
+                    }
+                    None => captured.noted(&mut data.metadata, "Metadata.output"),
+                });
             }
-        }
+        });
         self.owned.close();
     }
+}
+
+/// Count a panic of the fold on the current span, keeping the first one's text.
+fn fold_failed(failures: u64, panic: &(dyn Any + Send)) {
+    crate::current_span().set_metadata("fold_failures", &failures);
+    if failures == 1 {
+        crate::current_span().set_metadata(
+            "fold_failure",
+            &format!("panicked: {}", crate::switch::panic_text(panic)),
+        );
+    }
+}
+
+fn note_fold_failure(
+    metadata: &mut serde_json::Map<String, serde_json::Value>,
+    failures: u64,
+    panic: &(dyn Any + Send),
+) {
+    metadata.insert("fold_failures".into(), failures.into());
+    metadata
+        .entry("fold_failure")
+        .or_insert_with(|| format!("panicked: {}", crate::switch::panic_text(panic)).into());
 }
 
 impl<F: FoldOutput> Drop for Tracking<F> {

@@ -2,18 +2,30 @@
 //! retry loop (429/502/503/504 and network errors only, `Retry-After`, the 429 gate), a
 //! deadline, requests bounded in bytes, a 413 split in half down to single spans. A partial
 //! success is never retried: its rejected spans are counted and its message reported once.
+//! Any other 4xx (a 400 included) drops the request whole: the OTLP spec says not to retry
+//! it, and a collector's 400 names no span to isolate.
 //!
-//! Records are counted in the pipeline's units: a span with its events and findings. OTLP
-//! has no disk spool: with one configured, it applies to the Modelmetry API only.
+//! Each request (one batch, its retries included) is bounded by the OTLP timeout
+//! (`OTEL_EXPORTER_OTLP_TIMEOUT`, 10 s by default) as well as by the export's deadline; the
+//! body is gzipped (`Content-Encoding: gzip`) when compression is on. The size bound applies
+//! to the uncompressed body, which is what collectors limit.
+//!
+//! `stats()` counts records, the pipeline's unit: a span with the events and findings that
+//! ride on it (a span with one finding is 2 records). An OTLP partial success counts spans
+//! (`rejected_spans`) and does not say which: when every span of the request was rejected,
+//! all its records are; otherwise each rejected span counts as the request's mean weight in
+//! records, rounded up. The report says both numbers. OTLP has no disk spool: with one
+//! configured, it applies to the Modelmetry API only.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use prost::Message as _;
 
-use super::OtlpConfig;
 use super::proto::{ExportTraceServiceResponse, Span};
+use super::{OtlpCompression, OtlpConfig};
 use crate::config::{ApiKey, Config};
 use crate::diag;
 use crate::export::{Exporter, Tally};
@@ -32,11 +44,28 @@ pub(crate) struct OtlpExporter {
 
 impl OtlpExporter {
     pub(crate) fn new(config: &Config, otlp: OtlpConfig) -> Self {
-        let headers = otlp
+        let mut headers: Vec<(String, ApiKey)> = otlp
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), ApiKey::new(v.clone())))
             .collect();
+        if otlp.compression == OtlpCompression::Gzip {
+            headers.push((
+                "Content-Encoding".to_owned(),
+                ApiKey::new("gzip".to_owned()),
+            ));
+        }
+        // Reported now, through the application's hook when it set one (the client installs
+        // that hook only after building its exporters).
+        for warning in &otlp.warnings {
+            let text = format!("OTLP: {warning}");
+            match &config.on_error {
+                Some(hook) => {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&text)));
+                }
+                None => diag::report(format_args!("{text}")),
+            }
+        }
         let transport = HttpTransport::to(
             config,
             otlp.endpoint.clone(),
@@ -73,15 +102,22 @@ impl OtlpExporter {
         if body.len() > self.max_bytes {
             return self.halves(spans, deadline, tally, "the request is over the size limit");
         }
+        let body = match self.otlp.compression {
+            OtlpCompression::Gzip => gzip(&body),
+            OtlpCompression::None => body,
+        };
+        let deadline = deadline.min(Instant::now() + self.otlp.timeout);
         match retry::send_with_retry(&self.transport, &body, weight, deadline) {
             Ok(answer) => {
-                let (rejected, message) = partial_success(&answer);
-                let rejected = rejected.min(weight);
+                let (rejected_spans, message) = partial_success(&answer);
+                let rejected = rejected_records(rejected_spans, spans.len() as u64, weight);
                 tally.sent += weight - rejected;
                 tally.rejected += rejected;
                 if rejected > 0 {
                     self.report_once(format!(
-                        "the collector rejected {rejected} span(s): {message}"
+                        "the collector rejected {rejected_spans} of {} span(s) ({rejected} \
+                         record(s) with their events and findings): {message}",
+                        spans.len()
                     ));
                 }
             }
@@ -173,6 +209,29 @@ fn weighted_spans(otlp: &OtlpConfig, traces: &[FinishedTrace]) -> Vec<(Span, u64
     out
 }
 
+/// `body` gzipped. Writing into a `Vec` cannot fail.
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut out = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4 + 64),
+        flate2::Compression::default(),
+    );
+    let _ = out.write_all(body);
+    out.finish().unwrap_or_default()
+}
+
+/// The records lost when the collector rejected `rejected` of the `spans` spans of a request
+/// weighing `weight` records: all of them when every span was, else the rejected spans at the
+/// request's mean weight, rounded up (the answer does not say which spans it rejected).
+fn rejected_records(rejected: u64, spans: u64, weight: u64) -> u64 {
+    if rejected == 0 || spans == 0 {
+        return 0;
+    }
+    if rejected >= spans {
+        return weight;
+    }
+    rejected.saturating_mul(weight).div_ceil(spans).min(weight)
+}
+
 /// The rejected span count and message of an OTLP answer (protobuf or JSON); `(0, "")` for
 /// a full success (an empty or unreadable body).
 fn partial_success(answer: &[u8]) -> (u64, String) {
@@ -207,6 +266,42 @@ fn partial_success(answer: &[u8]) -> (u64, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejected_spans_become_records_in_the_requests_units() {
+        // 20 spans, 10 of them with a finding: 30 records.
+        assert_eq!(
+            rejected_records(20, 20, 30),
+            30,
+            "all rejected: all records"
+        );
+        assert_eq!(
+            rejected_records(25, 20, 30),
+            30,
+            "never more than were sent"
+        );
+        assert_eq!(rejected_records(0, 20, 30), 0);
+        assert_eq!(
+            rejected_records(1, 20, 30),
+            2,
+            "the mean weight, rounded up"
+        );
+        assert_eq!(rejected_records(10, 20, 30), 15);
+        assert_eq!(rejected_records(1, 3, 3), 1);
+    }
+
+    #[test]
+    fn gzip_round_trips() {
+        use std::io::Read as _;
+        let body = b"chat gpt-4o ".repeat(100);
+        let packed = gzip(&body);
+        assert!(packed.len() < body.len() / 10, "{}", packed.len());
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_end(&mut back)
+            .expect("gunzip");
+        assert_eq!(back, body);
+    }
 
     #[test]
     fn partial_success_in_both_encodings() {

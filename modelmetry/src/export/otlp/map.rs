@@ -12,6 +12,30 @@
 //!
 //! The name the user gave is kept in `modelmetry.span.name`. The trace itself becomes the root
 //! span. Findings become `gen_ai.evaluation.result` events; our events become span events.
+//! Captured values keep their JSON type where OTLP has one (a number is an int or a double, a
+//! boolean a bool, text a string); objects and arrays are JSON text, as the conventions allow.
+//!
+//! `gen_ai.provider.name` is the provider the span names ([`set_provider`], `provider = ..`).
+//! When it names none, it is inferred from the model's name, by the prefixes of the model ids
+//! each provider's own API uses:
+//!
+//! | model name | `gen_ai.provider.name` |
+//! | --- | --- |
+//! | `gpt-…`, `chatgpt-…`, `o1`, `o3`, `o4` (alone or followed by `-`), `text-embedding-…`, `dall-e-…`, `whisper-…`, `tts-…` | `openai` |
+//! | `claude-…` | `anthropic` |
+//! | `gemini-…` | `gcp.gemini` |
+//! | `mistral-…`, `mixtral-…`, `codestral-…`, `ministral-…`, `magistral-…`, `pixtral-…`, `open-mistral-…`, `open-mixtral-…` | `mistral_ai` |
+//! | `command-…`, `embed-english-…`, `embed-multilingual-…` | `cohere` |
+//! | `grok-…` | `x_ai` |
+//! | `deepseek-…` | `deepseek` |
+//! | `sonar`, `sonar-…` | `perplexity` |
+//!
+//! It stays absent when the model is unknown, when there is no model, and for open-weight
+//! models (`llama-…`, `qwen-…`, …) and ids in another provider's form (`anthropic.claude-…` on
+//! Bedrock, `openai/gpt-4o` through a router): those are served by many providers, and the
+//! name says which model, not who served it. Name the provider to have it then.
+//!
+//! [`set_provider`]: crate::llm::set_provider
 
 use std::collections::{HashMap, HashSet};
 use std::time::UNIX_EPOCH;
@@ -196,7 +220,11 @@ fn span(rec: &SpanRecord, opts: MapOptions, nanos: &impl Fn(Tick) -> u64) -> Spa
     }
 
     if let Some(o) = options {
-        if let Some(p) = &o.provider {
+        let inferred = || {
+            let response = llm.and_then(|l| l.response_model.as_deref());
+            o.model.as_deref().or(response).and_then(infer_provider)
+        };
+        if let Some(p) = o.provider.as_deref().or_else(inferred) {
             a.str(sc::GEN_AI_PROVIDER_NAME, p);
             // Still read by backends older than v1.37.
             a.str(sc::GEN_AI_SYSTEM_DEPRECATED, p);
@@ -359,6 +387,53 @@ fn span(rec: &SpanRecord, opts: MapOptions, nanos: &impl Fn(Tick) -> u64) -> Spa
         events,
         status,
         ..Span::default()
+    }
+}
+
+/// The provider of a model, by its name's prefix (see the module's docs), when that is sure.
+pub(crate) fn infer_provider(model: &str) -> Option<&'static str> {
+    let m = model.trim().to_ascii_lowercase();
+    // `o1` alone, or followed by `-` (`o1-mini`), never `o1x`.
+    let family = |name: &str| {
+        m.strip_prefix(name)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+    };
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| m.starts_with(p));
+    if starts(&[
+        "gpt-",
+        "chatgpt-",
+        "text-embedding-",
+        "dall-e-",
+        "whisper-",
+        "tts-",
+    ]) || ["o1", "o3", "o4"].into_iter().any(family)
+    {
+        Some(sc::PROVIDER_OPENAI)
+    } else if starts(&["claude-"]) {
+        Some(sc::PROVIDER_ANTHROPIC)
+    } else if starts(&["gemini-"]) {
+        Some(sc::PROVIDER_GCP_GEMINI)
+    } else if starts(&[
+        "mistral-",
+        "mixtral-",
+        "codestral-",
+        "ministral-",
+        "magistral-",
+        "pixtral-",
+        "open-mistral-",
+        "open-mixtral-",
+    ]) {
+        Some(sc::PROVIDER_MISTRAL_AI)
+    } else if starts(&["command-", "embed-english-", "embed-multilingual-"]) {
+        Some(sc::PROVIDER_COHERE)
+    } else if starts(&["grok-"]) {
+        Some(sc::PROVIDER_X_AI)
+    } else if starts(&["deepseek-"]) {
+        Some(sc::PROVIDER_DEEPSEEK)
+    } else if family("sonar") {
+        Some(sc::PROVIDER_PERPLEXITY)
+    } else {
+        None
     }
 }
 
@@ -767,11 +842,11 @@ impl Attrs {
     fn json(&mut self, key: &str, v: &Value) {
         self.str(key, &v.to_string());
     }
+    /// A captured value: a scalar keeps its type (`0` is an int, not the text `"0"`),
+    /// anything else is JSON text; `null` writes nothing.
     fn json_opt(&mut self, key: &str, v: Option<&Value>) {
-        match v {
-            Some(Value::String(s)) => self.str(key, s),
-            Some(v) => self.json(key, v),
-            None => {}
+        if let Some(v) = v {
+            self.value(key, v);
         }
     }
     /// A metadata value: primitives keep their type, anything else is a JSON string.
@@ -790,6 +865,40 @@ impl Attrs {
     fn metadata(&mut self, m: &serde_json::Map<String, Value>) {
         for (k, v) in m {
             self.value(&format!("{}{k}", sc::MM_METADATA_PREFIX), v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::infer_provider;
+
+    #[test]
+    fn providers_inferred_from_model_names() {
+        for (model, provider) in [
+            ("gpt-4o", Some("openai")),
+            ("gpt-4o-mini-2024-07-18", Some("openai")),
+            ("o1", Some("openai")),
+            ("o3-mini", Some("openai")),
+            ("o4-mini-high", Some("openai")),
+            ("text-embedding-3-small", Some("openai")),
+            ("claude-3-5-sonnet-20241022", Some("anthropic")),
+            ("Claude-Opus-4", Some("anthropic")),
+            ("gemini-2.0-flash", Some("gcp.gemini")),
+            ("mistral-large-latest", Some("mistral_ai")),
+            ("mixtral-8x7b", Some("mistral_ai")),
+            ("command-r-plus", Some("cohere")),
+            ("grok-2", Some("x_ai")),
+            ("deepseek-chat", Some("deepseek")),
+            ("sonar-pro", Some("perplexity")),
+            ("o1x", None),
+            ("omni", None),
+            ("llama-3.1-70b", None),
+            ("anthropic.claude-3-sonnet-20240229-v1:0", None),
+            ("openai/gpt-4o", None),
+            ("", None),
+        ] {
+            assert_eq!(infer_provider(model), provider, "{model}");
         }
     }
 }

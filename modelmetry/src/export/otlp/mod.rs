@@ -10,6 +10,8 @@ pub(crate) mod map;
 pub(crate) mod proto;
 pub(crate) mod semconv;
 
+use std::time::Duration;
+
 use prost::Message as _;
 
 use crate::error::Error;
@@ -39,6 +41,17 @@ impl OtlpProtocol {
     }
 }
 
+/// The compression of OTLP/HTTP request bodies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpCompression {
+    /// Bodies sent as they are (the default, as the OTLP exporter spec says).
+    None,
+    /// Bodies gzipped, with `Content-Encoding: gzip`: every collector accepts it, and spans
+    /// that carry prompts and answers shrink several times over.
+    Gzip,
+}
+
 /// Settings of the OpenTelemetry exporter, from the standard `OTEL_*` variables or code.
 #[derive(Clone, Debug)]
 pub struct OtlpConfig {
@@ -48,7 +61,14 @@ pub struct OtlpConfig {
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) options: map::MapOptions,
     pub(crate) max_request_bytes: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) compression: OtlpCompression,
+    /// Settings from the environment that were ignored, reported when the exporter starts.
+    pub(crate) warnings: Vec<String>,
 }
+
+/// The OTLP exporter spec's default for `OTEL_EXPORTER_OTLP_TIMEOUT`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The default traces endpoint of a local collector.
 pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
@@ -66,6 +86,9 @@ impl Default for OtlpConfig {
                 confident: false,
             },
             max_request_bytes: 4 * 1024 * 1024,
+            timeout: DEFAULT_TIMEOUT,
+            compression: OtlpCompression::None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -74,16 +97,20 @@ impl OtlpConfig {
     /// The settings the environment gives, or `None` when neither
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` nor `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set.
     ///
-    /// | variable | meaning |
-    /// | --- | --- |
-    /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the traces URL, used as given |
-    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | a base URL; `v1/traces` is appended |
-    /// | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | `k=v,k2=v2` (values percent-decoded) |
-    /// | `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` | `http/protobuf` (default) or `http/json` |
-    /// | `OTEL_SERVICE_NAME` | the resource's `service.name` |
-    /// | `OTEL_RESOURCE_ATTRIBUTES` | more resource attributes, `k=v,k2=v2` |
-    /// | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | `false`: no content attributes on OTLP spans |
-    /// | `OTEL_SEMCONV_STABILITY_OPT_IN`, `MODELMETRY_OTLP_OPT_IN` | comma-separated: `gen_ai_message_events` adds the per-message events deprecated in v1.37; `confident` adds Confident AI's `confident.*` attributes |
+    /// A `_TRACES_` variable wins over its general form.
+    ///
+    /// | variable | meaning | default |
+    /// | --- | --- | --- |
+    /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the traces URL, used as given | |
+    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | a base URL; `v1/traces` is appended | `http://localhost:4318` (with the exporter chosen in code) |
+    /// | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | `k=v,k2=v2` (values percent-decoded) | none |
+    /// | `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` | `http/protobuf` or `http/json` (anything else is an error) | `http/protobuf` |
+    /// | `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` | milliseconds one batch may take, retries included (a malformed value is reported and ignored) | `10000` |
+    /// | `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` | `gzip` or `none` (anything else is reported and ignored) | `none` |
+    /// | `OTEL_SERVICE_NAME` | the resource's `service.name` | `unknown_service:<executable>` |
+    /// | `OTEL_RESOURCE_ATTRIBUTES` | more resource attributes, `k=v,k2=v2` | none |
+    /// | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | `false`: no content attributes on OTLP spans | `true` (when content capture is on) |
+    /// | `OTEL_SEMCONV_STABILITY_OPT_IN`, `MODELMETRY_OTLP_OPT_IN` | comma-separated: `gen_ai_message_events` adds the per-message events deprecated in v1.37; `confident` adds Confident AI's `confident.*` attributes | none |
     pub fn from_env() -> Result<Option<OtlpConfig>, Error> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
@@ -134,6 +161,34 @@ impl OtlpConfig {
                     });
                 }
             };
+        }
+        let timeout = get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+            .map(|v| ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", v))
+            .or_else(|| {
+                get("OTEL_EXPORTER_OTLP_TIMEOUT").map(|v| ("OTEL_EXPORTER_OTLP_TIMEOUT", v))
+            });
+        if let Some((var, v)) = timeout {
+            match v.parse::<u64>() {
+                Ok(ms) if ms > 0 => c.timeout = Duration::from_millis(ms),
+                _ => c.warnings.push(format!(
+                    "{var}=`{v}` is not a positive number of milliseconds; using {} ms",
+                    DEFAULT_TIMEOUT.as_millis()
+                )),
+            }
+        }
+        let compression = get("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
+            .map(|v| ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", v))
+            .or_else(|| {
+                get("OTEL_EXPORTER_OTLP_COMPRESSION").map(|v| ("OTEL_EXPORTER_OTLP_COMPRESSION", v))
+            });
+        if let Some((var, v)) = compression {
+            match v.to_ascii_lowercase().as_str() {
+                "gzip" => c.compression = OtlpCompression::Gzip,
+                "none" => c.compression = OtlpCompression::None,
+                _ => c.warnings.push(format!(
+                    "{var}=`{v}` is not supported (gzip or none); sending uncompressed"
+                )),
+            }
         }
         if let Some(attrs) = get("OTEL_RESOURCE_ATTRIBUTES") {
             for (k, v) in parse_pairs(&attrs) {
@@ -205,6 +260,19 @@ impl OtlpConfig {
     /// Also write Confident AI's `confident.*` attributes.
     pub fn confident(mut self, on: bool) -> Self {
         self.options.confident = on;
+        self
+    }
+
+    /// How long one batch may take, retries included (default 10 s, as the OTLP exporter
+    /// spec says): a collector that hangs costs at most this, not the whole export deadline.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Compress request bodies (default none).
+    pub fn compression(mut self, compression: OtlpCompression) -> Self {
+        self.compression = compression;
         self
     }
 
@@ -374,6 +442,52 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ]);
         assert!(e.is_err());
+    }
+
+    #[test]
+    fn timeout_and_compression_with_their_traces_forms_first() {
+        let c = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c")])
+            .expect("ok")
+            .expect("some");
+        assert_eq!(c.timeout, Duration::from_secs(10));
+        assert_eq!(c.compression, OtlpCompression::None);
+        assert!(c.warnings.is_empty());
+        let c = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ])
+        .expect("ok")
+        .expect("some");
+        assert_eq!(c.timeout, Duration::from_millis(2500));
+        assert_eq!(c.compression, OtlpCompression::Gzip);
+        let c = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "300"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"),
+        ])
+        .expect("ok")
+        .expect("some");
+        assert_eq!(c.timeout, Duration::from_millis(300));
+        assert_eq!(c.compression, OtlpCompression::None);
+    }
+
+    #[test]
+    fn unsupported_timeout_and_compression_are_warned_about_and_ignored() {
+        let c = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "10s"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+        ])
+        .expect("ok")
+        .expect("some");
+        assert_eq!(c.timeout, Duration::from_secs(10));
+        assert_eq!(c.compression, OtlpCompression::None);
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=`10s`"));
+        assert!(c.warnings[1].contains("OTEL_EXPORTER_OTLP_COMPRESSION=`zstd`"));
     }
 
     #[test]

@@ -13,6 +13,17 @@ pub(crate) const OP_INVOKE_WORKFLOW: &str = "invoke_workflow";
 // Request, response and usage.
 pub(crate) const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
 pub(crate) const GEN_AI_SYSTEM_DEPRECATED: &str = "gen_ai.system";
+
+// Well-known `gen_ai.provider.name` values, for a provider inferred from the model's name.
+pub(crate) const PROVIDER_OPENAI: &str = "openai";
+pub(crate) const PROVIDER_ANTHROPIC: &str = "anthropic";
+pub(crate) const PROVIDER_GCP_GEMINI: &str = "gcp.gemini";
+pub(crate) const PROVIDER_MISTRAL_AI: &str = "mistral_ai";
+pub(crate) const PROVIDER_COHERE: &str = "cohere";
+pub(crate) const PROVIDER_X_AI: &str = "x_ai";
+pub(crate) const PROVIDER_DEEPSEEK: &str = "deepseek";
+pub(crate) const PROVIDER_PERPLEXITY: &str = "perplexity";
+
 pub(crate) const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
 pub(crate) const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
 pub(crate) const GEN_AI_REQUEST_TOP_P: &str = "gen_ai.request.top_p";
