@@ -12,6 +12,7 @@ use proc_macro::TokenStream;
 
 mod args;
 mod expand;
+mod expand_async;
 mod expand_stream;
 mod finding;
 mod valid;
