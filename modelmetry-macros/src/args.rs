@@ -96,6 +96,9 @@ pub(crate) struct FnArgs {
     pub(crate) no_output: bool,
     /// The `stream` token, when given.
     pub(crate) stream: Option<Span>,
+    /// `stream = false`: the function returns an iterator or a stream, and its span is meant
+    /// to close when it returns (no hint).
+    pub(crate) not_stream: bool,
     /// `fold = <expr>`, with its key.
     pub(crate) fold: Option<(Ident, Expr)>,
 }
@@ -150,8 +153,15 @@ fn parse_options(which: Macro, input: ParseStream<'_>) -> syn::Result<FnArgs> {
             }
             "output" => args.no_output = !bool_value(&key, input)?,
             "stream" => {
-                no_value(&key, input)?;
-                args.stream = Some(key.span());
+                // `stream` alone, or `stream = true`/`stream = false`.
+                if !input.peek(Token![=]) {
+                    no_value(&key, input)?;
+                    args.stream = Some(key.span());
+                } else if bool_value(&key, input)? {
+                    args.stream = Some(key.span());
+                } else {
+                    args.not_stream = true;
+                }
             }
             "fold" => {
                 let value = expr_value(&key, input)?;

@@ -48,7 +48,11 @@ fn try_instrument(which: Macro, args: TokenStream, item: TokenStream) -> syn::Re
     let func: ItemFn = parse_fn(which, item)?;
     let params = valid::check(which, &args, &func.sig)?;
     let stream = valid::stream_return(&args, &func.sig)?;
-    Ok(rewrite(which, &args, func, &params, stream.as_ref()))
+    let hint = match which {
+        Macro::Span => valid::unmarked_stream(&args, &func.sig).map(stream_hint),
+        Macro::Trace => None,
+    };
+    Ok(rewrite(which, &args, func, &params, stream.as_ref(), hint))
 }
 
 fn parse_fn(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
@@ -123,6 +127,7 @@ fn rewrite(
     func: ItemFn,
     params: &[Param],
     stream: Option<&StreamReturn>,
+    stream_hint: Option<TokenStream>,
 ) -> TokenStream {
     let ItemFn {
         attrs,
@@ -295,6 +300,10 @@ fn rewrite(
     // The body's braces keep the user's spans, so the item's span stays the user's own: lints
     // on the item (`dead_code` on a function never called) still fire, and errors about the
     // body as a whole point at it.
+    let body = match stream_hint {
+        Some(hint) => quote!(#hint #body),
+        None => body,
+    };
     let mut braces = Group::new(Delimiter::Brace, body);
     braces.set_span(block.brace_token.span.join());
     // In a trait impl, the rewritten `async fn`'s `Captures` bound says more than the trait
@@ -320,6 +329,25 @@ pub(crate) fn name_tokens(args: &FnArgs, ident: &syn::Ident) -> TokenStream {
         Some(NameArg::Expr(expr)) => quote_spanned! {expr.span()=>
             ::modelmetry::__private::lazy_name(|| ::modelmetry::__private::name_text(&(#expr)))
         },
+    }
+}
+
+/// A warning, on stable Rust, for a function that returns an iterator or a stream without
+/// `stream`: the use of a deprecated constant, spanned on the return type, whose note says
+/// what to do. `stream` or `stream = false` makes it go away (as does `#[allow(deprecated)]`).
+fn stream_hint(ty: &Type) -> TokenStream {
+    let at = ty.span();
+    let name = syn::Ident::new("modelmetry_span_closes_before_the_first_item", at);
+    quote_spanned! {at=>
+        {
+            #[deprecated(note = "this function returns an iterator or a stream, and its span \
+                closes when it returns, before the first item is produced: add `stream` to the \
+                attribute to trace the items as they are consumed, or `stream = false` to keep \
+                the span as it is")]
+            #[allow(non_upper_case_globals)]
+            const #name: () = ();
+            #name
+        };
     }
 }
 

@@ -199,7 +199,10 @@ fn a_future_dropped_unpolled_closes_its_span_as_cancelled() {
         drop(lookup("never"));
     }
     let traces = recorder.take();
-    assert_eq!(traces[0].tree(), "trace turn\n└── tool lookup.never\n");
+    assert_eq!(
+        traces[0].tree(),
+        "trace turn\n└── tool lookup.never  cancelled\n"
+    );
     let span = &traces[0].ingest().spans[0];
     assert_eq!(span.metadata["cancelled"], json!(true));
     assert_eq!(span.metadata["polls"], json!(0));

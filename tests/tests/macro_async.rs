@@ -117,7 +117,10 @@ fn a_future_dropped_before_completion_closes_its_span_as_cancelled() {
         drop(fut);
     }
     let traces = recorder.take();
-    assert_eq!(traces[0].tree(), "trace t\n└── other never_finishes\n");
+    assert_eq!(
+        traces[0].tree(),
+        "trace t\n└── other never_finishes  cancelled\n"
+    );
     let span = &traces[0].ingest().spans[0];
     assert_eq!(span.metadata["cancelled"], json!(true));
     assert_eq!(span.metadata["polls"], json!(2));

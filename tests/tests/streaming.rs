@@ -233,7 +233,7 @@ fn a_span_never_given_its_stream_is_cancelled_unless_it_failed() {
     assert_eq!(
         traces[0].tree(),
         "trace turn\n\
-         ├── llm gave_up\n\
+         ├── llm gave_up  cancelled\n\
          │   └── finding requested = 1\n\
          └── llm failed  error: 429 from the provider\n"
     );
