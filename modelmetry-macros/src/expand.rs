@@ -15,8 +15,8 @@
 //! ```
 //!
 //! A function returning nothing (or `!`) keeps its body as it is, after the scope. An
-//! `async fn` runs its body in an async block wrapped in `Instrument::in_span`, so the span
-//! follows the future across polls on any executor.
+//! `async fn` becomes a `fn` that opens its span when called and returns its body as an async
+//! block the span follows across polls, on any executor (`expand_async.rs`).
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
