@@ -69,10 +69,17 @@ fn option_list(which: Macro) -> String {
     names.join(", ")
 }
 
+/// `name = ...`: a literal (a `&'static str`, free), or an expression evaluated only when
+/// tracing is on.
+pub(crate) enum NameArg {
+    Lit(LitStr),
+    Expr(Expr),
+}
+
 /// The parsed options of one attribute.
 #[derive(Default)]
 pub(crate) struct FnArgs {
-    pub(crate) name: Option<LitStr>,
+    pub(crate) name: Option<NameArg>,
     /// The `Kind` variant, with the literal it came from.
     pub(crate) kind: Option<(LitStr, &'static str)>,
     pub(crate) model: Option<Expr>,
@@ -89,6 +96,9 @@ pub(crate) struct FnArgs {
     pub(crate) no_output: bool,
     /// The `stream` token, when given.
     pub(crate) stream: Option<Span>,
+    /// `stream = false`: the function returns an iterator or a stream, and its span is meant
+    /// to close when it returns (no hint).
+    pub(crate) not_stream: bool,
     /// `fold = <expr>`, with its key.
     pub(crate) fold: Option<(Ident, Expr)>,
 }
@@ -124,7 +134,7 @@ fn parse_options(which: Macro, input: ParseStream<'_>) -> syn::Result<FnArgs> {
         }
         seen.push(name.clone());
         match name.as_str() {
-            "name" => args.name = Some(string_value(&key, input, "name = \"chatbot.turn\"")?),
+            "name" => args.name = Some(name_value(&key, input)?),
             "kind" => args.kind = Some(kind_value(&key, input)?),
             "model" => args.model = Some(expr_value(&key, input)?),
             "provider" => args.provider = Some(expr_value(&key, input)?),
@@ -143,8 +153,15 @@ fn parse_options(which: Macro, input: ParseStream<'_>) -> syn::Result<FnArgs> {
             }
             "output" => args.no_output = !bool_value(&key, input)?,
             "stream" => {
-                no_value(&key, input)?;
-                args.stream = Some(key.span());
+                // `stream` alone, or `stream = true`/`stream = false`.
+                if !input.peek(Token![=]) {
+                    no_value(&key, input)?;
+                    args.stream = Some(key.span());
+                } else if bool_value(&key, input)? {
+                    args.stream = Some(key.span());
+                } else {
+                    args.not_stream = true;
+                }
             }
             "fold" => {
                 let value = expr_value(&key, input)?;
@@ -211,6 +228,21 @@ fn string_value(key: &Ident, input: ParseStream<'_>, example: &str) -> syn::Resu
             other.span(),
             format!("`{key}` takes a string literal: `{example}`"),
         )),
+    }
+}
+
+fn name_value(key: &Ident, input: ParseStream<'_>) -> syn::Result<NameArg> {
+    match expr_value(key, input)? {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(NameArg::Lit(s)),
+        other @ Expr::Lit(_) => Err(syn::Error::new(
+            other.span(),
+            format!(
+                "`{key}` takes a string literal (`{key} = \"chatbot.turn\"`) or an expression that displays as the name (`{key} = format!(\"tool.{{tool}}\")`)"
+            ),
+        )),
+        other => Ok(NameArg::Expr(other)),
     }
 }
 

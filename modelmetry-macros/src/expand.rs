@@ -15,17 +15,17 @@
 //! ```
 //!
 //! A function returning nothing (or `!`) keeps its body as it is, after the scope. An
-//! `async fn` runs its body in an async block wrapped in `Instrument::in_span`, so the span
-//! follows the future across polls on any executor.
+//! `async fn` becomes a `fn` that opens its span when called and returns its body as an async
+//! block the span follows across polls, on any executor (`expand_async.rs`).
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemFn, LitStr, ReturnType, Type};
 
-use crate::args::{FnArgs, Macro};
-use crate::expand_stream;
+use crate::args::{FnArgs, Macro, NameArg};
 use crate::valid::{self, Param, StreamReturn};
+use crate::{expand_async, expand_stream};
 
 /// Expand `#[trace]` / `#[span]`; on any error, the error and the item unchanged.
 pub(crate) fn instrument(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -48,7 +48,11 @@ fn try_instrument(which: Macro, args: TokenStream, item: TokenStream) -> syn::Re
     let func: ItemFn = parse_fn(which, item)?;
     let params = valid::check(which, &args, &func.sig)?;
     let stream = valid::stream_return(&args, &func.sig)?;
-    Ok(rewrite(which, &args, func, &params, stream.as_ref()))
+    let hint = match which {
+        Macro::Span => valid::unmarked_stream(&args, &func.sig).map(stream_hint),
+        Macro::Trace => None,
+    };
+    Ok(rewrite(which, &args, func, &params, stream.as_ref(), hint))
 }
 
 fn parse_fn(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
@@ -123,6 +127,7 @@ fn rewrite(
     func: ItemFn,
     params: &[Param],
     stream: Option<&StreamReturn>,
+    stream_hint: Option<TokenStream>,
 ) -> TokenStream {
     let ItemFn {
         attrs,
@@ -130,10 +135,7 @@ fn rewrite(
         sig,
         block,
     } = func;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| LitStr::new(&sig.ident.to_string(), sig.ident.span()));
+    let name = name_tokens(args, &sig.ident);
     let is_async = sig.asyncness.is_some();
     let returns = returns(&sig.output);
     let stmts = &block.stmts;
@@ -153,13 +155,49 @@ fn rewrite(
         _ => on_exit(args, &scope, &ret),
     };
 
+    // An `async fn` becomes a `fn` returning its future: what opens the span runs at the call.
+    let declared = sig.clone();
+    let (sig, rebind) = if is_async {
+        let rewritten = expand_async::rewrite_signature(sig);
+        (rewritten.sig, rewritten.rebind)
+    } else {
+        (sig, TokenStream::new())
+    };
+
     let body = if let Some(stream) = stream {
-        expand_stream::body(args, &name, &sig, &block, &scope, &on_entry, stream)
+        let (at_call, rest) = expand_stream::body(
+            args, &name, &declared, is_async, &block, &scope, &on_entry, stream,
+        );
+        if is_async {
+            // The declared type, so that a boxed stream is coerced to it, as it was where the
+            // `async fn` returned it.
+            let rest = match &returns {
+                Returns::Named(ty) => {
+                    let out = local("__modelmetry_out");
+                    quote!(let #out: #ty = { #rest }; #out)
+                }
+                _ => rest,
+            };
+            quote! {
+                #at_call
+                async move {
+                    #rebind
+                    #rest
+                }
+            }
+        } else {
+            quote!(#at_call #rest)
+        }
     } else if !is_async {
         let open = match which {
             Macro::Span => {
                 let kind = kind_tokens(args);
-                quote!(::modelmetry::__private::SpanScope::span(#name, #kind))
+                match &args.name {
+                    Some(NameArg::Expr(_)) => {
+                        quote!(::modelmetry::__private::SpanScope::span_named(#name, #kind))
+                    }
+                    _ => quote!(::modelmetry::__private::SpanScope::span(#name, #kind)),
+                }
             }
             Macro::Trace => {
                 let flush = args.flush;
@@ -223,24 +261,38 @@ fn rewrite(
                 #ret
             },
         };
-        match which {
+        let scope_open = local("__modelmetry_async");
+        let open = match which {
             Macro::Span => {
                 let kind = kind_tokens(args);
-                quote! {
-                    ::modelmetry::__private::Instrument::in_span(async move { #inner }, #name, #kind).await
-                }
+                quote!(::modelmetry::__private::AsyncScope::span(#name, #kind))
             }
+            Macro::Trace => quote!(::modelmetry::__private::AsyncScope::trace(#name)),
+        };
+        let wrapped = quote! {
+            ::modelmetry::__private::AsyncScope::wrap(#scope_open, async move {
+                #rebind
+                #inner
+            })
+        };
+        match which {
             Macro::Trace if args.flush => {
                 let root = local("__modelmetry_root");
+                let fut = local("__modelmetry_fut");
                 quote! {
                     let #root = !::modelmetry::__private::in_trace();
-                    let #ret = ::modelmetry::__private::Instrument::in_trace(async move { #inner }, #name).await;
-                    ::modelmetry::__private::flush_if_root(#root);
-                    #ret
+                    let #scope_open = #open;
+                    let #fut = #wrapped;
+                    async move {
+                        let #ret = #fut.await;
+                        ::modelmetry::__private::flush_if_root(#root);
+                        #ret
+                    }
                 }
             }
-            Macro::Trace => quote! {
-                ::modelmetry::__private::Instrument::in_trace(async move { #inner }, #name).await
+            _ => quote! {
+                let #scope_open = #open;
+                #wrapped
             },
         }
     };
@@ -248,11 +300,54 @@ fn rewrite(
     // The body's braces keep the user's spans, so the item's span stays the user's own: lints
     // on the item (`dead_code` on a function never called) still fire, and errors about the
     // body as a whole point at it.
+    let body = match stream_hint {
+        Some(hint) => quote!(#hint #body),
+        None => body,
+    };
     let mut braces = Group::new(Delimiter::Brace, body);
     braces.set_span(block.brace_token.span.join());
+    // In a trait impl, the rewritten `async fn`'s `Captures` bound says more than the trait
+    // (see expand_async.rs).
+    let allow = if is_async {
+        quote!(#[allow(refining_impl_trait)])
+    } else {
+        TokenStream::new()
+    };
     quote! {
         #(#attrs)*
+        #allow
         #vis #sig #braces
+    }
+}
+
+/// The span's name: a literal as it is, the function's name by default, or an expression
+/// evaluated (by reference) only when tracing is on.
+pub(crate) fn name_tokens(args: &FnArgs, ident: &syn::Ident) -> TokenStream {
+    match &args.name {
+        Some(NameArg::Lit(lit)) => lit.to_token_stream(),
+        None => LitStr::new(&ident.to_string(), ident.span()).to_token_stream(),
+        Some(NameArg::Expr(expr)) => quote_spanned! {expr.span()=>
+            ::modelmetry::__private::lazy_name(|| ::modelmetry::__private::name_text(&(#expr)))
+        },
+    }
+}
+
+/// A warning, on stable Rust, for a function that returns an iterator or a stream without
+/// `stream`: the use of a deprecated constant, spanned on the return type, whose note says
+/// what to do. `stream` or `stream = false` makes it go away (as does `#[allow(deprecated)]`).
+fn stream_hint(ty: &Type) -> TokenStream {
+    let at = ty.span();
+    let name = syn::Ident::new("modelmetry_span_closes_before_the_first_item", at);
+    quote_spanned! {at=>
+        {
+            #[deprecated(note = "this function returns an iterator or a stream, and its span \
+                closes when it returns, before the first item is produced: add `stream` to the \
+                attribute to trace the items as they are consumed, or `stream = false` to keep \
+                the span as it is")]
+            #[allow(non_upper_case_globals)]
+            const #name: () = ();
+            #name
+        };
     }
 }
 
@@ -302,20 +397,20 @@ pub(crate) fn on_entry(args: &FnArgs, params: &[Param], scope: &syn::Ident) -> T
     let mut set = TokenStream::new();
     // Each setter call is spanned on the user's expression, so a type error names it alone.
     if let Some(model) = &args.model {
-        set.extend(quote_spanned!(model.span()=> #scope.set_model(#model);));
+        set.extend(quote_spanned!(model.span()=> #scope.set_model(&(#model));));
     }
     if let Some(provider) = &args.provider {
-        set.extend(quote_spanned!(provider.span()=> #scope.set_provider(#provider);));
+        set.extend(quote_spanned!(provider.span()=> #scope.set_provider(&(#provider));));
     }
     if let Some(session) = &args.session {
-        set.extend(quote_spanned!(session.span()=> #scope.set_session(#session);));
+        set.extend(quote_spanned!(session.span()=> #scope.set_session(&(#session));));
     }
     if let Some(user) = &args.user {
-        set.extend(quote_spanned!(user.span()=> #scope.set_user(#user);));
+        set.extend(quote_spanned!(user.span()=> #scope.set_user(&(#user));));
     }
     if !args.tags.is_empty() {
         let tags = &args.tags;
-        set.extend(quote!(#scope.add_tags([#(::modelmetry::__private::tag(#tags)),*]);));
+        set.extend(quote!(#scope.add_tags([#(::modelmetry::__private::tag_ref(&(#tags))),*]);));
     }
     for (key, value) in &args.metadata {
         let captured = capture(quote!(&(#value)));

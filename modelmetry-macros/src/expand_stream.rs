@@ -17,7 +17,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Block, Ident, LitStr, ReturnType, Signature, Type};
+use syn::{Block, Ident, ReturnType, Signature, Type};
 
 use crate::args::FnArgs;
 use crate::expand::{kind_tokens, local, mentions_impl, type_hint, use_traits};
@@ -26,16 +26,20 @@ use crate::valid::{Flavour, StreamReturn, Wrapping};
 const CHOICE_TRAITS: &str = "SplitResult SplitPlain FoldText FoldJson FoldNothing \
                              DescribeDisplay DescribeDebug DescribeOpaque";
 
-/// The new body of a `#[span(stream)]` function.
+/// The new body of a `#[span(stream)]` function: what runs when it is called (the span opens,
+/// the fold is made), and the rest (for an `async fn`, the body of the future it returns).
+// Each argument is one part of the function being rewritten.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn body(
     args: &FnArgs,
-    name: &LitStr,
+    name: &TokenStream,
     sig: &Signature,
+    is_async: bool,
     block: &Block,
     scope: &Ident,
     on_entry: &TokenStream,
     stream: &StreamReturn,
-) -> TokenStream {
+) -> (TokenStream, TokenStream) {
     let span = local("__modelmetry_span");
     let ret = local("__modelmetry_ret");
     // With the span of the user's expression (hygiene included: a mixed-site name would make
@@ -68,7 +72,7 @@ pub(crate) fn body(
         None => TokenStream::new(),
     };
 
-    let run = if sig.asyncness.is_some() {
+    let run = if is_async {
         let entry = if entry.is_empty() {
             entry
         } else {
@@ -95,12 +99,11 @@ pub(crate) fn body(
         }
     };
     let finish = finish(args, stream, &span, &ret, &user_fold);
-    quote! {
+    let at_call = quote! {
         let mut #span = ::modelmetry::__private::StreamSpan::open(#name, #kind);
         #fold_let
-        #run
-        #finish
-    }
+    };
+    (at_call, quote!(#run #finish))
 }
 
 /// The body's declared type with each `impl Trait` left to inference, as a never-run

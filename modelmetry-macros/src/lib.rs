@@ -12,6 +12,7 @@ use proc_macro::TokenStream;
 
 mod args;
 mod expand;
+mod expand_async;
 mod expand_stream;
 mod finding;
 mod valid;
@@ -40,10 +41,10 @@ use args::Macro;
 ///
 /// | option | meaning |
 /// | --- | --- |
-/// | `name = "chatbot.turn"` | the trace's name (default: the function's name) |
-/// | `session = <expr>` | the session (conversation) id, any `Into<String>` |
-/// | `user = <expr>` | the end user's id, any `Into<String>` |
-/// | `tags = ["a", "b"]` | tags, each any `Into<String>` |
+/// | `name = "chatbot.turn"` | the trace's name (default: the function's name); or an expression that displays as it, `name = format!("job.{kind}")`, evaluated only when tracing is on |
+/// | `session = <expr>` | the session (conversation) id, any `Into<String>`, taken by reference (an owned `String` is not moved) |
+/// | `user = <expr>` | the end user's id, any `Into<String>`, by reference |
+/// | `tags = ["a", "b"]` | tags, each any `Into<String>`, by reference |
 /// | `metadata(key = <expr>, ...)` | metadata entries, captured like arguments |
 /// | `flush` | when the function returns (or panics), deliver and wait for delivery, up to the configured shutdown timeout: for CLIs and jobs |
 /// | `skip(a, b)`, `skip_all`, `output = false` | as for [`macro@span`] |
@@ -118,15 +119,16 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | option | meaning |
 /// | --- | --- |
 /// | `kind = "llm"` | `llm` (alias `completion`), `embeddings`, `retriever` (alias `retrieval`), `tool`, `agent`, `chain` or `other` (the default); see below |
-/// | `name = "llm.generate"` | the span's name (default: the function's name) |
-/// | `model = <expr>` | the model, any `Into<String>` (completion and embeddings options) |
-/// | `provider = <expr>` | the provider, e.g. `"openai"` |
+/// | `name = "llm.generate"` | the span's name (default: the function's name); or an expression that displays as it, `name = format!("tool.{tool}")`, evaluated (by reference) only when tracing is on |
+/// | `model = <expr>` | the model, any `Into<String>`, by reference (completion and embeddings options) |
+/// | `provider = <expr>` | the provider, e.g. `"openai"`, by reference |
 /// | `metadata(key = <expr>, ...)` | metadata entries, captured like arguments (not content: kept when content capture is off) |
 /// | `skip(a, b)` | leave these parameters out of the input |
 /// | `skip_all` | record no input |
 /// | `output = false` | record no output (an `Err` still marks the span `error`) |
 /// | `stream` | the function returns an iterator or a stream: the span lives as long as it does (see [Streams](#streams)) |
 /// | `fold = <expr>` | with `stream`: how the items become the output, a [`Fold`](https://docs.rs/modelmetry/latest/modelmetry/trait.Fold.html) of your own |
+/// | `stream = false` | the function returns an iterator or a stream, and its span is meant to end when it returns: without `stream` or `stream = false`, such a function gets a compile-time warning (its span would close before the first item) |
 ///
 /// The kind decides the span's wire `Family` and what its `FamilyData` carries:
 ///
@@ -154,8 +156,10 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   before export.
 ///
 /// `return`, `?` and `break` behave exactly as without the attribute. `async fn` works on any
-/// executor: the span opens at the first poll, is current during each poll, and closes when
-/// the future completes (or is dropped: then marked `cancelled`). A `const fn` is refused.
+/// executor: the span opens when the function is **called** (so its parent is the span
+/// current at the call, even when the future is spawned onto another thread), is current
+/// during each poll, and closes when the future completes (or is dropped, even unpolled: then
+/// marked `cancelled`). A `const fn` is refused.
 ///
 /// # Expansion
 ///
@@ -178,14 +182,20 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     ret                                      // scope drops: the span closes
 /// }
 ///
-/// // async fn f(..) -> R { body }  becomes
-/// async fn f(..) -> R {
-///     Instrument::in_span(async move {
+/// // async fn f(&self, x: &str) -> R { body }  becomes a fn returning its future, whose
+/// // span opens at the call (elided lifetimes named so the future captures what an
+/// // `async fn`'s would, in edition 2021 as in 2024; `Send` exactly when the body is)
+/// fn f<'l0, 'l1>(&'l0 self, x: &'l1 str)
+///     -> impl Future<Output = R> + Captures<(&'l0 (), &'l1 (), *const Self)>
+/// {
+///     let span = AsyncScope::span("f", Kind::Other);   // parent: the current span, now
+///     span.wrap(async move {
+///         let x = x;                                    // every argument moves in
 ///         { /* input, from inside the span */ }
 ///         let ret = async move { body }.await;
 ///         { /* output or error */ }
 ///         ret
-///     }, "f", Kind::Other).await
+///     })
 /// }
 /// ```
 ///
@@ -223,7 +233,7 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert!(span.metadata["ttft_ms"].is_number());
 /// ```
 ///
-/// - **When**: the span opens when the function is called (an `async fn`: at its first poll)
+/// - **When**: the span opens when the function is called (an `async fn` too)
 ///   and its body runs with the span current, so the request and whatever it records land on
 ///   it; the arguments are its input, as for any span. Each `next()` (`poll_next`) makes it
 ///   current again. It closes when the stream ends; when an item is an `Err` (severity

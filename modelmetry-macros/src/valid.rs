@@ -201,6 +201,21 @@ pub(crate) fn stream_return(args: &FnArgs, sig: &Signature) -> syn::Result<Optio
     ))
 }
 
+/// The declared return type, when the function returns an iterator or a stream but has no
+/// `stream` (nor `stream = false`): its span closes before the first item, which is worth a
+/// hint.
+pub(crate) fn unmarked_stream<'a>(args: &FnArgs, sig: &'a Signature) -> Option<&'a Type> {
+    if args.stream.is_some() || args.not_stream {
+        return None;
+    }
+    let syn::ReturnType::Type(_, ty) = &sig.output else {
+        return None;
+    };
+    let shaped = stream_shape(ty).is_some()
+        || result_ok_type(ty).is_some_and(|ok| stream_shape(ok).is_some());
+    shaped.then_some(&**ty)
+}
+
 /// `impl Iterator`/`impl Stream`, `Box<dyn Iterator>`/`Box<dyn Stream>`, `Pin<Box<dyn Stream>>`,
 /// with the declared item type.
 fn stream_shape(ty: &Type) -> Option<(Flavour, Wrapping, Option<Type>)> {

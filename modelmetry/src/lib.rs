@@ -102,7 +102,7 @@ pub use capture::content_enabled;
 pub use client::Guard;
 pub use client::{InitGuard, flush, init, replay_spool, shutdown};
 pub use config::{Config, DEFAULT_BASE_URL, Delivery, ExporterKind};
-pub use context::future::{Instrument, Instrumented};
+pub use context::future::{Instrument, Instrumented, WithContext};
 pub use context::guard::{
     SpanGuard, SpanRef, TraceGuard, TraceRef, current_span, current_trace, start_span, start_trace,
 };

@@ -10,7 +10,7 @@ pub use crate::capture::{
     Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Captured, ErrorChain, ErrorDebug,
     ErrorDisplay, ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
 };
-pub use crate::context::future::Instrument;
+pub use crate::context::future::{Instrument, Instrumented};
 pub use crate::context::stream::StreamSpan;
 pub use crate::fold::Nothing;
 #[cfg(not(feature = "stream"))]
@@ -23,7 +23,13 @@ pub use crate::fold::choice::{
 pub use crate::record::Kind;
 pub use crate::signal::{Event, Finding};
 
+use std::borrow::Cow;
+use std::fmt::Display;
+use std::future::Future;
+
+use crate::context::future::FutureSpan;
 use crate::context::guard::{self, SpanGuard, SpanRef, TraceGuard};
+use crate::context::owned::Owned;
 use crate::context::stack;
 use crate::{capture, client, diag};
 
@@ -68,9 +74,76 @@ pub fn input<const N: usize>(fields: [(&'static str, Captured); N]) -> Input {
     }
 }
 
-/// A tag of `#[trace(tags = [...])]`.
+/// A text option of `finding!`.
 pub fn tag(tag: impl Into<String>) -> String {
     tag.into()
+}
+
+/// A tag of `#[trace(tags = [...])]`, taken by reference so that a variable is not moved.
+pub fn tag_ref<T: Clone + Into<String>>(tag: &T) -> String {
+    tag.clone().into()
+}
+
+/// A `name = <expr>` that is not a literal: evaluated only when tracing is on (an empty name,
+/// never recorded, when it is off). The expression is taken by reference, so a variable is
+/// not moved.
+#[inline]
+pub fn lazy_name(name: impl FnOnce() -> String) -> Cow<'static, str> {
+    if crate::dispatch::enabled() {
+        Cow::Owned(name())
+    } else {
+        Cow::Borrowed("")
+    }
+}
+
+/// The text of a `name = <expr>`: anything `Display`.
+pub fn name_text<T: Display + ?Sized>(name: &T) -> String {
+    name.to_string()
+}
+
+/// Names lifetimes in an opaque type's bounds, so that the future an attributed `async fn`
+/// returns captures every lifetime its arguments have, in edition 2021 as in 2024. Every type
+/// implements it.
+pub trait Captures<T: ?Sized> {}
+
+impl<T: ?Sized, U: ?Sized> Captures<T> for U {}
+
+/// The span (or trace) of an attributed `async fn`, opened when the function is called, so
+/// that its parent is the span current at the call, wherever the future is polled. Nothing is
+/// opened when tracing is off.
+#[must_use]
+pub struct AsyncScope {
+    span: FutureSpan,
+}
+
+impl AsyncScope {
+    /// `#[span]`: a span under the current one.
+    #[inline]
+    pub fn span(name: impl Into<Cow<'static, str>>, kind: Kind) -> AsyncScope {
+        AsyncScope {
+            span: FutureSpan::new(Owned::span(name.into(), kind)),
+        }
+    }
+
+    /// `#[trace]`: a trace, or a child span when a trace is open.
+    #[inline]
+    pub fn trace(name: impl Into<Cow<'static, str>>) -> AsyncScope {
+        AsyncScope {
+            span: FutureSpan::new(Owned::trace(name.into())),
+        }
+    }
+
+    /// The function's body, which the span now follows across polls.
+    #[inline]
+    pub fn wrap<F: Future>(self, body: F) -> Instrumented<F> {
+        self.span.wrap(body)
+    }
+}
+
+impl std::fmt::Debug for AsyncScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncScope").finish_non_exhaustive()
+    }
 }
 
 /// A finding's metadata entry, already captured.
@@ -128,6 +201,14 @@ impl SpanScope {
         }
     }
 
+    /// Open a span whose name is an expression ([`lazy_name`]).
+    #[inline]
+    pub fn span_named(name: Cow<'static, str>, kind: Kind) -> SpanScope {
+        SpanScope {
+            guard: guard::start_span(name, kind),
+        }
+    }
+
     /// True when something is being recorded: test this before capturing anything.
     #[inline]
     pub fn is_active(&self) -> bool {
@@ -156,14 +237,14 @@ impl SpanScope {
         self.guard.put_metadata(key, value);
     }
 
-    /// `model = ...`.
-    pub fn set_model(&self, model: impl Into<String>) {
-        self.guard.set_model(model);
+    /// `model = ...`, by reference.
+    pub fn set_model<T: Clone + Into<String>>(&self, model: &T) {
+        self.guard.set_model(model.clone());
     }
 
-    /// `provider = ...`.
-    pub fn set_provider(&self, provider: impl Into<String>) {
-        self.guard.set_provider(provider);
+    /// `provider = ...`, by reference.
+    pub fn set_provider<T: Clone + Into<String>>(&self, provider: &T) {
+        self.guard.set_provider(provider.clone());
     }
 }
 
@@ -196,7 +277,7 @@ impl Scope {
     /// Open a trace (`#[trace]` on a function); `flush`: flush when it closes, if it was the
     /// root.
     #[inline]
-    pub fn trace(name: &'static str, flush: bool) -> Scope {
+    pub fn trace(name: impl Into<Cow<'static, str>>, flush: bool) -> Scope {
         if !crate::dispatch::enabled() {
             return Scope::off();
         }
@@ -303,22 +384,24 @@ impl Scope {
         }
     }
 
-    /// `model = ...` of `#[span]`.
-    pub fn set_model(&self, model: impl Into<String>) {
+    /// `model = ...` of `#[span]`, by reference.
+    pub fn set_model<T: Clone + Into<String>>(&self, model: &T) {
         if let Some(s) = self.span_ref() {
-            s.set_model(model);
+            s.set_model(model.clone());
         }
     }
 
-    /// `provider = ...` of `#[span]`.
-    pub fn set_provider(&self, provider: impl Into<String>) {
+    /// `provider = ...` of `#[span]`, by reference.
+    pub fn set_provider<T: Clone + Into<String>>(&self, provider: &T) {
         if let Some(s) = self.span_ref() {
-            s.set_provider(provider);
+            s.set_provider(provider.clone());
         }
     }
 
-    /// `session = ...` of `#[trace]` (always the trace's, even when nested).
-    pub fn set_session(&self, session_id: impl Into<String>) {
+    /// `session = ...` of `#[trace]` (always the trace's, even when nested), by reference: an
+    /// owned `String` the body uses afterwards is not moved.
+    pub fn set_session<T: Clone + Into<String>>(&self, session_id: &T) {
+        let session_id = session_id.clone();
         match &self.target {
             Target::Trace(g) => g.set_session_id(session_id),
             Target::CurrentTrace(_) => guard::current_trace().set_session_id(session_id),
@@ -326,8 +409,9 @@ impl Scope {
         }
     }
 
-    /// `user = ...` of `#[trace]`.
-    pub fn set_user(&self, user_id: impl Into<String>) {
+    /// `user = ...` of `#[trace]`, by reference.
+    pub fn set_user<T: Clone + Into<String>>(&self, user_id: &T) {
+        let user_id = user_id.clone();
         match &self.target {
             Target::Trace(g) => g.set_user_id(user_id),
             Target::CurrentTrace(_) => guard::current_trace().set_user_id(user_id),

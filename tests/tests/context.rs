@@ -537,7 +537,10 @@ fn a_dropped_future_closes_its_span_as_cancelled() {
         );
     }
     let traces = rec.take();
-    assert_eq!(traces[0].tree(), "trace t\n└── llm abandoned  gpt-4o\n");
+    assert_eq!(
+        traces[0].tree(),
+        "trace t\n└── llm abandoned  gpt-4o  cancelled\n"
+    );
     let span = &traces[0].ingest().spans[0];
     assert_eq!(
         span.metadata.get("cancelled"),

@@ -57,7 +57,7 @@ fn each_kind_fills_its_family() {
         traces[0].tree(),
         "\
 trace t
-├── llm complete  gpt-4o-mini  tokens 12→7
+├── llm complete  gpt-4o-mini  tokens 12→7  cost 0.003 USD
 ├── embeddings embed  text-embedding-3-small
 ├── retriever retrieve
 └── agent agent

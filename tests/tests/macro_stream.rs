@@ -119,7 +119,7 @@ fn a_stream_dropped_after_one_item_is_closed_and_marked_cancelled() {
     let t = only(&recorder);
     assert_eq!(
         t.tree(),
-        "trace turn\n└── llm endless\n    └── event first_token\n"
+        "trace turn\n└── llm endless  cancelled\n    └── event first_token\n"
     );
     let s = span_named(&t, "endless");
     assert_eq!(s.metadata["cancelled"], json!(true));
@@ -574,7 +574,10 @@ fn an_async_fn_dropped_before_its_stream_exists_closes_its_span_as_cancelled() {
         // The caller gives up before the provider answered.
     }
     let t = only(&recorder);
-    assert_eq!(t.tree(), "trace turn\n└── llm stream_answer  gpt-4o-mini\n");
+    assert_eq!(
+        t.tree(),
+        "trace turn\n└── llm stream_answer  gpt-4o-mini  cancelled\n"
+    );
     let s = &t.ingest().spans[0];
     assert_eq!(s.metadata["cancelled"], json!(true));
     assert_eq!(s.metadata["items"], json!(0));

@@ -233,7 +233,7 @@ fn a_span_never_given_its_stream_is_cancelled_unless_it_failed() {
     assert_eq!(
         traces[0].tree(),
         "trace turn\n\
-         ├── llm gave_up\n\
+         ├── llm gave_up  cancelled\n\
          │   └── finding requested = 1\n\
          └── llm failed  error: 429 from the provider\n"
     );
@@ -405,7 +405,7 @@ fn a_panic_inside_next_is_recorded_on_the_span_when_the_caller_catches_it() {
     assert_eq!(
         traces[0].tree(),
         "trace turn\n\
-         └── llm llm.stream  error: panicked in next(): the provider's decoder choked on b\n    \
+         └── llm llm.stream  cancelled  error: panicked in next(): the provider's decoder choked on b\n    \
              └── event first_token\n"
     );
     let span = only_span(&traces[0], "llm.stream");
@@ -427,7 +427,7 @@ fn a_panic_inside_next_is_recorded_when_the_stream_is_dropped_after_it() {
     }
     let span_tree = rec.take()[0].tree().to_owned();
     assert!(
-        span_tree.contains("llm llm.stream  error: panicked in next(): boom at b"),
+        span_tree.contains("llm llm.stream  cancelled  error: panicked in next(): boom at b"),
         "{span_tree}"
     );
 }

@@ -1,4 +1,4 @@
-#[modelmetry::trace(name = chatbot_turn)]
+#[modelmetry::trace(name = 42)]
 fn turn() {}
 
 fn main() {}

@@ -10,7 +10,7 @@ fn show(value: impl Display) -> String {
     value.to_string()
 }
 
-#[span]
+#[span(stream = false)] // the span covers building the iterator only (no hint)
 fn evens(limit: u32) -> impl Iterator<Item = u32> {
     (0..limit).filter(|n| n % 2 == 0)
 }

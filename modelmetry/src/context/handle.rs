@@ -28,7 +28,15 @@ use crate::id::{SpanId, TraceId};
 /// });
 /// ```
 ///
-/// With rayon or any pool, wrap the closure: `ctx.in_scope(|| work())`.
+/// With rayon or any pool, wrap the closure: `ctx.in_scope(|| work())`; with
+/// `tokio::task::spawn_blocking`, `ctx.wrap(f)`.
+///
+/// In async code, do not hold [`Context::attach`]'s guard across an `.await`: it is not `Send`
+/// (it belongs to the thread it attached to, and the task may move). Give the future the
+/// context instead, with [`Instrument::in_context`](crate::Instrument::in_context) (or
+/// [`Instrument::in_current_span`](crate::Instrument::in_current_span)), which attaches it on
+/// every poll and is `Send` when the future is. An attributed `async fn` needs neither: it
+/// takes the current context when it is called.
 ///
 /// Spans recorded under a context join their trace when the attachment ends. If the trace has
 /// already been delivered by then (a detached task that outlived its request), they are

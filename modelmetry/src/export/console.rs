@@ -189,6 +189,25 @@ fn span_line(out: &mut String, s: &SpanRecord, durations: bool) {
             };
             let _ = write!(out, "  tokens {}→{}", amount(&u.input), amount(&u.output));
         }
+        if let Some(cost) = d.llm.cost.as_ref().and_then(total_cost) {
+            let _ = write!(out, "  cost {} {}", amount_text(cost.0), cost.1);
+        }
+        // Time to first token: a time, so only where times are shown.
+        if let (true, Some(ttft)) = (
+            durations,
+            d.metadata
+                .get("ttft_ms")
+                .and_then(serde_json::Value::as_f64),
+        ) {
+            let _ = write!(
+                out,
+                "  ttft {}",
+                human(Duration::from_secs_f64(ttft / 1_000.0))
+            );
+        }
+        if d.metadata.get("cancelled") == Some(&serde_json::Value::Bool(true)) {
+            out.push_str("  cancelled");
+        }
     }
     if let Some(sev) = s.severity {
         let _ = write!(out, "  {}", sev.as_str());
@@ -197,6 +216,35 @@ fn span_line(out: &mut String, s: &SpanRecord, durations: bool) {
         let _ = write!(out, ": {m}");
     }
     out.push('\n');
+}
+
+/// The total cost and its currency: the total if given, else input and output summed when
+/// they share a currency.
+fn total_cost(cost: &crate::wire::Cost) -> Option<(f64, &str)> {
+    if let Some(t) = &cost.total {
+        return Some((t.amount, &t.currency));
+    }
+    match (&cost.input, &cost.output) {
+        (Some(i), Some(o)) if i.currency == o.currency => Some((i.amount + o.amount, &i.currency)),
+        (Some(m), None) | (None, Some(m)) => Some((m.amount, &m.currency)),
+        _ => None,
+    }
+}
+
+/// An amount to six significant digits, without trailing zeros: `0.0000288`, not the
+/// `0.000028800000000000002` a sum of two prices can be.
+fn amount_text(amount: f64) -> String {
+    if amount == 0.0 || !amount.is_finite() {
+        return amount.to_string();
+    }
+    let magnitude = amount.abs().log10().floor() as i32;
+    let decimals = (5 - magnitude).clamp(0, 15) as usize;
+    let text = format!("{amount:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
 }
 
 fn signal_line(out: &mut String, sig: &Signal) {
@@ -230,5 +278,45 @@ fn human(d: Duration) -> String {
         format!("{:.1}ms", us as f64 / 1_000.0)
     } else {
         format!("{:.2}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::stack;
+    use crate::record::Kind;
+
+    #[test]
+    fn amounts_keep_six_significant_digits() {
+        assert_eq!(amount_text(0.000_018 + 0.000_010_8), "0.0000288");
+        assert_eq!(amount_text(0.003), "0.003");
+        assert_eq!(amount_text(12.5), "12.5");
+        assert_eq!(amount_text(1_234_567.0), "1234567");
+        assert_eq!(amount_text(0.0), "0");
+    }
+
+    #[test]
+    fn a_span_line_shows_cost_time_to_first_token_cancelled_and_the_error() {
+        let mut rec = stack::new_detached_span("llm.answer".into(), Kind::Llm, SpanId::NONE);
+        rec.end = Some(rec.start);
+        rec.severity = Some(crate::Severity::Error);
+        let data = rec.data_mut();
+        data.llm.cost = Some(crate::wire::Cost::new(0.25, 0.5, "USD"));
+        data.metadata.insert("ttft_ms".into(), 12.5.into());
+        data.metadata.insert("cancelled".into(), true.into());
+        data.message = Some("upstream: connection reset".into());
+        let mut with_times = String::new();
+        span_line(&mut with_times, &rec, true);
+        assert_eq!(
+            with_times,
+            "llm llm.answer  0µs  cost 0.75 USD  ttft 12.5ms  cancelled  error: upstream: connection reset\n"
+        );
+        let mut snapshot = String::new();
+        span_line(&mut snapshot, &rec, false);
+        assert_eq!(
+            snapshot,
+            "llm llm.answer  cost 0.75 USD  cancelled  error: upstream: connection reset\n"
+        );
     }
 }
