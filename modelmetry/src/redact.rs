@@ -70,6 +70,31 @@ pub(crate) fn apply(hook: Option<&RedactHook>, traces: &mut Vec<FinishedTrace>) 
     lost
 }
 
+/// [`apply`] for a second destination's own copy of the traces: a trace whose redaction
+/// panics is removed and counted in `stats().also.dropped`, not in the main counters.
+pub(crate) fn apply_for_second_destination(
+    hook: Option<&RedactHook>,
+    traces: &mut Vec<FinishedTrace>,
+) -> u64 {
+    let Some(hook) = hook else {
+        return 0;
+    };
+    let mut lost = 0;
+    traces.retain_mut(|trace| {
+        let ok = catch_unwind(AssertUnwindSafe(|| redact_trace(hook.as_ref(), trace))).is_ok();
+        if !ok {
+            let records = trace.record_count();
+            lost += records;
+            stats::count_also(0, 0, 0, records);
+            diag::report(format_args!(
+                "the redaction hook panicked; the trace ({records} record(s)) was dropped rather than sent unredacted to the second destination (counted in stats().also.dropped)"
+            ));
+        }
+        ok
+    });
+    lost
+}
+
 type Hook<'a> = &'a (dyn Fn(&str, &mut Value) + Send + Sync);
 
 fn redact_trace(hook: Hook<'_>, trace: &mut FinishedTrace) {

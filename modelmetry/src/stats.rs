@@ -26,6 +26,7 @@ static PRODUCED: AtomicU64 = AtomicU64::new(0);
 static ALSO_SENT: AtomicU64 = AtomicU64::new(0);
 static ALSO_REJECTED: AtomicU64 = AtomicU64::new(0);
 static ALSO_DROPPED: AtomicU64 = AtomicU64::new(0);
+static ALSO_SPOOLED: AtomicU64 = AtomicU64::new(0);
 static SENT: AtomicU64 = AtomicU64::new(0);
 static RETRIED: AtomicU64 = AtomicU64::new(0);
 static BUFFERED: AtomicU64 = AtomicU64::new(0);
@@ -142,8 +143,12 @@ pub struct AlsoDelivered {
     pub sent: u64,
     /// Records the destination refused (a 4xx, or a partial success's rejected spans).
     pub rejected: u64,
-    /// Records lost on the way: network, deadline, rate limit, too large, or a panic.
+    /// Records lost on the way: network, deadline, rate limit, too large, a full buffer,
+    /// shutdown, or a panic.
     pub dropped: u64,
+    /// Records kept in the disk spool for a later delivery (when the second destination is
+    /// the Modelmetry API with a spool).
+    pub spooled: u64,
 }
 
 /// Records lost, by reason.
@@ -215,11 +220,12 @@ impl Stats {
     }
 }
 
-/// Count what a second destination did with `records` records.
-pub(crate) fn count_also(sent: u64, rejected: u64, records: u64) {
+/// Count what a second destination did with `records` records: the rest of them is dropped.
+pub(crate) fn count_also(sent: u64, rejected: u64, spooled: u64, records: u64) {
     ALSO_SENT.fetch_add(sent, Relaxed);
     ALSO_REJECTED.fetch_add(rejected, Relaxed);
-    ALSO_DROPPED.fetch_add(records.saturating_sub(sent + rejected), Relaxed);
+    ALSO_SPOOLED.fetch_add(spooled, Relaxed);
+    ALSO_DROPPED.fetch_add(records.saturating_sub(sent + rejected + spooled), Relaxed);
 }
 
 /// The counters now.
@@ -240,6 +246,7 @@ pub fn stats() -> Stats {
             sent: ALSO_SENT.load(Relaxed),
             rejected: ALSO_REJECTED.load(Relaxed),
             dropped: ALSO_DROPPED.load(Relaxed),
+            spooled: ALSO_SPOOLED.load(Relaxed),
         },
         dropped: Dropped {
             buffer_full: d(Drop::BufferFull),

@@ -62,6 +62,8 @@ pub(crate) struct Delivery {
 enum Undelivered {
     Network,
     RateLimited,
+    /// Cut off by shutdown's deadline.
+    Shutdown,
 }
 
 /// The state of one delivery: what happened to each record, and what to report.
@@ -103,6 +105,11 @@ impl Delivery {
         self.spool.is_some()
     }
 
+    /// Interrupt the request in flight and send nothing more (shutdown's deadline).
+    pub(crate) fn cut(&self) {
+        self.transport.cut();
+    }
+
     /// Deliver `records` by `deadline`. With a spool, each request is on disk before it goes.
     pub(crate) fn deliver(&self, records: &[Encoded], deadline: Instant) -> Tally {
         let requests = pack(records, self.max_records, self.max_bytes);
@@ -117,7 +124,7 @@ impl Delivery {
             self.send(&group, Some(request.body), &mut run);
             self.settle(file, group.len(), &mut run);
             self.report(&run);
-            add(&mut tally, &run.tally);
+            tally.add(&run.tally);
         }
         if tally.sent > 0 && self.backlog.load(Relaxed) && Instant::now() < deadline {
             // The server is answering again: send what earlier failures left on disk.
@@ -218,6 +225,11 @@ impl Delivery {
                 return self.halves(group, run);
             }
             run.tally.too_large += 1;
+            run.tally.problem = Some(format!(
+                "a record of {} bytes is over the request limit of {} bytes",
+                body.len(),
+                self.max_bytes
+            ));
             // Status 0: refused here, never sent.
             *run.refusals
                 .entry((
@@ -259,7 +271,13 @@ impl Delivery {
                 } else {
                     run.tally.rejected += n;
                 }
+                run.tally.problem = Some(format!("refused with status {status}: {detail}"));
                 *run.refusals.entry((status, detail)).or_insert(0) += n;
+            }
+            Err(SendError::Cut) => {
+                run.pending
+                    .extend(group.iter().map(|r| (*r, Undelivered::Shutdown)));
+                run.last_error = Some(SendError::Cut.to_string());
             }
             Err(SendError::RateLimited) => {
                 run.pending
@@ -290,6 +308,9 @@ impl Delivery {
     ) {
         let pending = std::mem::take(&mut run.pending);
         let n = pending.len() as u64;
+        if n > 0 {
+            run.tally.problem.clone_from(&run.last_error);
+        }
         match (file, &self.spool) {
             (Some(Ok(file)), Some(spool)) => {
                 if pending.is_empty() {
@@ -313,6 +334,7 @@ impl Delivery {
                     match why {
                         Undelivered::Network => run.tally.network += 1,
                         Undelivered::RateLimited => run.tally.rate_limited += 1,
+                        Undelivered::Shutdown => run.tally.shutdown += 1,
                     }
                 }
             }
@@ -345,7 +367,7 @@ impl Delivery {
             }
         }
         let t = &run.tally;
-        let lost = t.network + t.rate_limited;
+        let lost = t.network + t.rate_limited + t.shutdown;
         if lost > 0 {
             diag::report(format_args!(
                 "{lost} record(s) not delivered: {}",
@@ -374,21 +396,14 @@ impl<'a> Run<'a> {
     }
 }
 
-pub(crate) fn add(into: &mut Tally, t: &Tally) {
-    into.sent += t.sent;
-    into.spooled += t.spooled;
-    into.rejected += t.rejected;
-    into.too_large += t.too_large;
-    into.network += t.network;
-    into.rate_limited += t.rate_limited;
-    into.spool_full += t.spool_full;
-    into.spool_write_failed += t.spool_write_failed;
-}
-
 fn spool_failed(tally: &mut Tally, n: u64, e: &SpoolError) {
     if n == 0 {
         return;
     }
+    tally.problem = Some(match e {
+        SpoolError::Full => "the spool is full".to_owned(),
+        SpoolError::Io(err) => format!("cannot write to the spool: {err}"),
+    });
     match e {
         SpoolError::Full => {
             tally.spool_full += n;
