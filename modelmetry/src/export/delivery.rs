@@ -34,7 +34,7 @@ use crate::error::Error;
 use crate::stats;
 use crate::transport::http::{HttpTransport, SendError};
 use crate::transport::retry;
-use crate::transport::spool::{Spool, SpoolError, SpoolFile};
+use crate::transport::spool::{Spool, SpoolError, SpoolFile, destination_tag};
 
 /// How many times one request may be split to isolate records the server refuses with
 /// 400/422 (enough for a few bad records among thousands); past it, a refused batch is
@@ -81,10 +81,11 @@ struct Run<'a> {
 
 impl Delivery {
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
-        let spool = config
-            .spool_dir
-            .as_deref()
-            .map(|dir| Spool::open(dir, config.max_spool_bytes));
+        let spool = config.spool_dir.as_deref().map(|dir| {
+            let key = config.api_key.as_ref().map_or("", |k| k.expose());
+            let tag = destination_tag(key, &config.ingest_url());
+            Spool::open(dir, config.max_spool_bytes, tag)
+        });
         let backlog = spool.as_ref().is_some_and(Spool::has_backlog);
         Ok(Delivery {
             transport: HttpTransport::new(config)?,
@@ -159,13 +160,33 @@ impl Delivery {
             return Ok(());
         };
         self.backlog.store(false, Relaxed);
-        let mut files = spool.claim_pending().into_iter();
+        let (files, others) = spool.claim_pending();
+        if others > 0 {
+            diag::once(
+                "spool_other_destinations",
+                format_args!(
+                    "the spool holds {others} file(s) for another API key or URL; left in place for the process that sends there"
+                ),
+            );
+        }
+        let mut files = files.into_iter();
         let mut left_on_disk = 0;
         let mut stalled = false;
         for file in files.by_ref() {
             if stalled || Instant::now() >= deadline {
                 left_on_disk += records_in(spool, &file);
                 spool.release(file);
+                continue;
+            }
+            if file.len() > spool.max_bytes() {
+                // Never read whole: a file this large did not come from this spool's writer.
+                stats::count_spool_corrupt_file();
+                diag::report(format_args!(
+                    "spool file {} is larger than the spool's byte bound ({} bytes); skipped without reading it and renamed *.oversize",
+                    file.name(),
+                    spool.max_bytes()
+                ));
+                spool.quarantine(file, "oversize");
                 continue;
             }
             let records = match spool.read(&file).map(|bytes| decode(&bytes)) {
@@ -176,7 +197,7 @@ impl Delivery {
                         "spool file {} is not an ingest body; skipped and renamed *.corrupt",
                         file.name()
                     ));
-                    spool.quarantine(file);
+                    spool.quarantine(file, "corrupt");
                     continue;
                 }
                 Err(e) => {
