@@ -9,6 +9,41 @@ type Hook = Arc<dyn Fn(&str) + Send + Sync>;
 
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 static SEEN: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+/// Every secret the client was configured with (the API key, OTLP header values): cut out of
+/// every diagnostic, whatever a server echoes back.
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// Secrets shorter than this are not scrubbed (a one-letter "key" would mangle every line).
+const MIN_SECRET: usize = 4;
+/// At most this many secrets are remembered (re-initialising adds its own).
+const MAX_SECRETS: usize = 64;
+
+/// Remember `secret` so that no diagnostic ever shows it.
+pub(crate) fn add_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < MIN_SECRET {
+        return;
+    }
+    let mut all = SECRETS.write().unwrap_or_else(PoisonError::into_inner);
+    if all.iter().any(|s| s == secret) {
+        return;
+    }
+    if all.len() >= MAX_SECRETS {
+        all.remove(0);
+    }
+    all.push(secret.to_owned());
+}
+
+/// `text` with every configured secret replaced by `<redacted>`.
+pub(crate) fn scrub(text: &str) -> String {
+    let all = SECRETS.read().unwrap_or_else(PoisonError::into_inner);
+    let mut out = text.to_owned();
+    for secret in all.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "<redacted>");
+        }
+    }
+    out
+}
 
 pub(crate) fn set_hook(hook: Option<Hook>) {
     *HOOK.write().unwrap_or_else(PoisonError::into_inner) = hook;
@@ -16,7 +51,7 @@ pub(crate) fn set_hook(hook: Option<Hook>) {
 
 /// Report a problem.
 pub(crate) fn report(message: std::fmt::Arguments<'_>) {
-    let text = message.to_string();
+    let text = scrub(&message.to_string());
     let hook = HOOK.read().unwrap_or_else(PoisonError::into_inner).clone();
     match hook {
         Some(hook) => {

@@ -43,6 +43,17 @@ pub enum Error {
     /// [`replay_spool`](crate::replay_spool) was called from inside a callback the SDK runs
     /// (a redaction or `on_error` hook): waiting there would be waiting on itself.
     InCallback,
+    /// [`flush`](crate::flush) or [`shutdown`](crate::shutdown) finished, but records
+    /// finished since the previous `flush` or `shutdown` returned were lost (refused by the
+    /// server, unreachable, a full buffer, a spool that cannot be written, cut off by
+    /// shutdown's deadline, …). Each is also counted in [`stats`](crate::stats).
+    Lost {
+        /// How many records were lost.
+        records: u64,
+        /// Why: the counters they went to and the last problem in words, e.g.
+        /// `3 rejected (Modelmetry: refused with status 401: invalid API key)`.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -68,6 +79,9 @@ impl fmt::Display for Error {
             Error::InCallback => f.write_str(
                 "called from inside a callback the SDK runs (a redaction or on_error hook): it would wait on itself",
             ),
+            Error::Lost { records, reason } => {
+                write!(f, "{records} record(s) were lost: {reason}")
+            }
         }
     }
 }

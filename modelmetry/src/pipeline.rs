@@ -1,9 +1,14 @@
-//! The bounded buffer between finished traces and the exporter, and the background thread
-//! that drains it.
+//! The bounded buffers between finished traces and the exporters, and the background threads
+//! that drain them.
 //!
-//! Closing a trace only pushes it here (one short lock); the flusher thread exports what is
-//! buffered every `flush_interval`, sooner when the buffer is a quarter full, and at once on
-//! `flush`. In synchronous delivery there is no thread: the closing thread exports.
+//! Each destination (the Modelmetry API, an OpenTelemetry collector, the console) is a *lane*:
+//! its own bounded buffer, flusher thread, deadline, losses and counters. Closing a trace
+//! pushes it into every lane (one short lock each; a copy for each lane after the first), so a
+//! destination that hangs fills and drops from its own buffer, never delaying another.
+//!
+//! A lane's flusher exports what is buffered every `flush_interval`, sooner when the buffer is
+//! a quarter full, and at once on `flush`. In synchronous delivery there is no thread: the
+//! closing thread exports to each lane in turn.
 //!
 //! Waking the flusher early is rare by design: waking a sleeping thread is a system call and a
 //! context switch (in a virtual machine, an interrupt between cores too), which cost more than
@@ -12,9 +17,11 @@
 //! The buffer's bounds (records and bytes) cover the traces being exported too, so memory
 //! held by finished traces never passes them. While the server's rate limit is in force (a
 //! 429) the flusher leaves traces in the buffer. Only shutdown shortens an export's deadline:
-//! a `flush` that times out leaves its records to be delivered by the export under way.
+//! a `flush` that times out leaves its records to be delivered by the export under way. When
+//! shutdown's deadline comes, the request in flight is cut (its sockets closed) so its
+//! records are counted (`dropped.shutdown`, or `spooled`) before `shutdown` returns.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -23,20 +30,38 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Delivery};
 use crate::diag;
 use crate::error::Error;
-use crate::export::Exporter;
+use crate::export::{Exporter, Tally};
 use crate::record::FinishedTrace;
 use crate::redact;
 use crate::stats::{self, Drop as DropReason};
 
 pub(crate) struct Pipeline {
-    config: Config,
+    config: Arc<Config>,
+    lanes: Vec<Arc<Lane>>,
+}
+
+/// Which counters a lane's outcomes go to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The first destination: the main counters of `stats()`.
+    Main,
+    /// Any other: `stats().also`.
+    Also,
+}
+
+/// One destination with its own buffer, flusher thread, deadline and counters.
+struct Lane {
+    config: Arc<Config>,
     exporter: Box<dyn Exporter>,
+    role: Role,
     queue: Mutex<Queue>,
     /// Wakes the flusher: a batch is full, a flush was asked for, or shutdown began.
     wake: Condvar,
     /// Wakes waiters in `flush` and `shutdown`: an export round finished.
     progress: Condvar,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// Records lost since the last `flush` or `shutdown` returned, for the error they return.
+    losses: Mutex<Losses>,
 }
 
 #[derive(Default)]
@@ -59,52 +84,53 @@ struct Queue {
     stopped: bool,
 }
 
-impl Pipeline {
-    pub(crate) fn start(config: Config, exporter: Box<dyn Exporter>) -> Arc<Pipeline> {
-        let background = config.delivery == Delivery::Background;
-        let p = Arc::new(Pipeline {
-            config,
-            exporter,
-            queue: Mutex::new(Queue::default()),
-            wake: Condvar::new(),
-            progress: Condvar::new(),
-            worker: Mutex::new(None),
-        });
-        if !background && p.exporter.keeps() {
-            // What earlier runs left in the spool goes out on a thread of its own: in
-            // synchronous delivery there is no flusher, and `init` must not wait for it.
-            let replayer = p.clone();
-            let _ = std::thread::Builder::new()
-                .name("modelmetry-replay".into())
-                .spawn(move || {
-                    let deadline = Instant::now() + replayer.config.export_timeout;
-                    let _ = catch_unwind(AssertUnwindSafe(|| replayer.exporter.replay(deadline)));
-                });
+/// Records lost, by the counter they went to, and the last problem in words.
+#[derive(Default)]
+struct Losses {
+    records: u64,
+    by: BTreeMap<&'static str, u64>,
+    problem: Option<String>,
+}
+
+impl Losses {
+    fn add(&mut self, counter: &'static str, records: u64) {
+        if records > 0 {
+            self.records += records;
+            *self.by.entry(counter).or_insert(0) += records;
         }
-        if background {
-            let worker = p.clone();
-            let spawned = std::thread::Builder::new()
-                .name("modelmetry-flusher".into())
-                .spawn(move || worker.run());
-            match spawned {
-                Ok(handle) => {
-                    *p.worker.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle)
-                }
-                Err(e) => {
-                    // Without a thread, nothing would ever drain the buffer: say so, and stop
-                    // accepting traces so they are counted instead of piling up.
-                    diag::report(format_args!(
-                        "could not start the flusher thread ({e}); traces will be dropped and counted"
-                    ));
-                    p.lock().stopping = true;
-                }
-            }
-        }
-        p
     }
 
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    fn add_tally(&mut self, t: &Tally) {
+        self.add("rejected", t.rejected);
+        self.add("too_large", t.too_large);
+        self.add("network", t.network);
+        self.add("rate_limited", t.rate_limited);
+        self.add("spool_full", t.spool_full);
+        self.add("spool_write_failed", t.spool_write_failed);
+        self.add("shutdown", t.shutdown);
+        if t.problem.is_some() && t.total_lost() > 0 {
+            self.problem.clone_from(&t.problem);
+        }
+    }
+}
+
+impl Pipeline {
+    /// Start a lane for each destination of `exporter` (see
+    /// [`Exporter::take_destinations`]).
+    pub(crate) fn start(config: Config, mut exporter: Box<dyn Exporter>) -> Arc<Pipeline> {
+        let config = Arc::new(config);
+        let destinations = exporter
+            .take_destinations()
+            .unwrap_or_else(|| vec![exporter]);
+        let lanes = destinations
+            .into_iter()
+            .enumerate()
+            .map(|(i, exporter)| {
+                let role = if i == 0 { Role::Main } else { Role::Also };
+                Lane::start(config.clone(), exporter, role)
+            })
+            .collect();
+        Arc::new(Pipeline { config, lanes })
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -113,10 +139,253 @@ impl Pipeline {
 
     /// Take a finished trace. Never blocks on the network in background delivery.
     pub(crate) fn submit(&self, trace: FinishedTrace) {
-        let records = trace.record_count();
-        stats::count_produced(records);
+        let Some((first, others)) = self.lanes.split_first() else {
+            return;
+        };
+        for lane in others {
+            lane.submit(trace.clone());
+        }
+        first.submit(trace);
+    }
+
+    /// Export everything buffered now and wait for it, until `timeout`. Records lost since the
+    /// last flush or shutdown make it an [`Error::Lost`].
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        // Ask every lane first, so they flush side by side, then wait for each.
+        let asked: Vec<Option<u64>> = self.lanes.iter().map(|l| l.request_flush()).collect();
+        let mut pending = 0;
+        for (lane, generation) in self.lanes.iter().zip(asked) {
+            if let Some(generation) = generation {
+                if let Err(Error::Timeout { pending: p }) =
+                    lane.wait(lane.lock(), deadline, |q| q.completed >= generation)
+                {
+                    pending += p;
+                }
+            }
+        }
+        if pending > 0 {
+            return Err(Error::Timeout { pending });
+        }
+        self.take_losses()
+    }
+
+    /// Send what the spool holds now, on this thread, until `timeout`.
+    pub(crate) fn replay_spool(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        let mut result = Ok(());
+        for lane in self.lanes.iter().filter(|l| l.exporter.keeps()) {
+            let r = catch_unwind(AssertUnwindSafe(|| lane.exporter.replay(deadline)))
+                .unwrap_or_else(|_| {
+                    Err(Error::Transport {
+                        reason: "the spool replay panicked; the files stay on disk".to_owned(),
+                    })
+                });
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    }
+
+    /// Export what is buffered, stop the flushers and wait for them, until `timeout`. What
+    /// cannot go before the deadline is kept in the spool or counted as dropped at shutdown;
+    /// a request still in flight then is cut, so its records are counted by the deadline.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        // Streams still open (leaked, or still being read) go out as they stand: what they
+        // recorded has been delivered already, and needs its parent span.
+        for trace in crate::context::owned::unfinished() {
+            self.submit(trace);
+        }
         if self.config.delivery == Delivery::Synchronous {
+            for lane in &self.lanes {
+                lane.lock().stopping = true;
+            }
+            return self.take_losses();
+        }
+        for lane in &self.lanes {
+            lane.begin_shutdown(deadline);
+        }
+        // Stop waiting a little early: what is still buffered then (a flusher is stuck on a
+        // slow server) must reach the disk, and a request in flight must be cut and counted,
+        // before the deadline.
+        let reserve = timeout.min(Duration::from_millis(500)) / 5;
+        let early = deadline.checked_sub(reserve).unwrap_or(deadline);
+        for lane in &self.lanes {
+            let _ = lane.wait(lane.lock(), early, |q| q.stopped);
+        }
+        for lane in &self.lanes {
+            if !lane.lock().stopped {
+                lane.give_up_buffered();
+                catch_unwind(AssertUnwindSafe(|| lane.exporter.cut())).ok();
+            }
+        }
+        let mut pending = 0;
+        for lane in &self.lanes {
+            match lane.wait(lane.lock(), deadline, |q| q.stopped) {
+                Ok(()) => {
+                    if let Some(handle) = lane
+                        .worker
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take()
+                    {
+                        // The thread has said it is done, so this join returns at once.
+                        let _ = handle.join();
+                    }
+                }
+                Err(Error::Timeout { pending: p }) => pending += p,
+                Err(_) => {}
+            }
+        }
+        if pending > 0 {
+            return Err(Error::Timeout { pending });
+        }
+        self.take_losses()
+    }
+
+    /// The losses of every lane since the last call, as one error (or `Ok` if none).
+    fn take_losses(&self) -> Result<(), Error> {
+        let mut records = 0;
+        let mut parts = Vec::new();
+        for lane in &self.lanes {
+            let l =
+                std::mem::take(&mut *lane.losses.lock().unwrap_or_else(PoisonError::into_inner));
+            if l.records == 0 {
+                continue;
+            }
+            records += l.records;
+            let counters: Vec<String> =
+                l.by.iter()
+                    .map(|(counter, n)| {
+                        let place = match lane.role {
+                            Role::Main => "stats().dropped.",
+                            Role::Also => "stats().also.dropped, ",
+                        };
+                        format!("{n} {counter} ({place}{counter})")
+                    })
+                    .collect();
+            let mut part = format!("{}: {}", lane.exporter.name(), counters.join(", "));
+            if let Some(problem) = l.problem {
+                part.push_str(&format!("; last problem: {problem}"));
+            }
+            parts.push(part);
+        }
+        if records == 0 {
+            return Ok(());
+        }
+        Err(Error::Lost {
+            records,
+            reason: diag::scrub(&parts.join("; ")),
+        })
+    }
+}
+
+impl Lane {
+    fn start(config: Arc<Config>, exporter: Box<dyn Exporter>, role: Role) -> Arc<Lane> {
+        let background = config.delivery == Delivery::Background;
+        let lane = Arc::new(Lane {
+            config,
+            exporter,
+            role,
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            progress: Condvar::new(),
+            worker: Mutex::new(None),
+            losses: Mutex::new(Losses::default()),
+        });
+        if !background && lane.exporter.keeps() {
+            // What earlier runs left in the spool goes out on a thread of its own: in
+            // synchronous delivery there is no flusher, and `init` must not wait for it.
+            let replayer = lane.clone();
+            let _ = std::thread::Builder::new()
+                .name("modelmetry-replay".into())
+                .spawn(move || {
+                    let deadline = Instant::now() + replayer.config.export_timeout;
+                    let _ = catch_unwind(AssertUnwindSafe(|| replayer.exporter.replay(deadline)));
+                });
+        }
+        if background {
+            let worker = lane.clone();
+            let spawned = std::thread::Builder::new()
+                .name("modelmetry-flusher".into())
+                .spawn(move || worker.run());
+            match spawned {
+                Ok(handle) => {
+                    *lane.worker.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle)
+                }
+                Err(e) => {
+                    // Without a thread, nothing would ever drain the buffer: say so, and stop
+                    // accepting traces so they are counted instead of piling up.
+                    diag::report(format_args!(
+                        "could not start the flusher thread for {} ({e}); traces will be dropped and counted",
+                        lane.exporter.name()
+                    ));
+                    let mut q = lane.lock();
+                    q.stopping = true;
+                    q.stopped = true;
+                }
+            }
+        }
+        lane
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn losses(&self) -> MutexGuard<'_, Losses> {
+        self.losses.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Count `records` lost for `reason` before any export (a full buffer, shutdown, a panic).
+    fn count_lost(&self, reason: DropReason, counter: &'static str, records: u64) {
+        match self.role {
+            Role::Main => stats::count_drop(reason, records),
+            Role::Also => stats::count_also(0, 0, 0, records),
+        }
+        self.losses().add(counter, records);
+    }
+
+    /// Count the outcome of an export of `records` records.
+    fn count(&self, tally: &Tally, records: u64) {
+        match self.role {
+            Role::Main => tally.count(records),
+            Role::Also => stats::count_also(
+                tally.sent,
+                tally.rejected,
+                tally.spooled,
+                records + tally.derived,
+            ),
+        }
+        let mut losses = self.losses();
+        losses.add_tally(tally);
+        // What the tally does not account for is counted as lost to the network.
+        let unaccounted = (records + tally.derived).saturating_sub(tally.total());
+        losses.add("network", unaccounted);
+    }
+
+    fn buffered_add(&self, records: u64) {
+        if self.role == Role::Main {
             stats::buffered_add(records);
+        }
+    }
+
+    fn buffered_sub(&self, records: u64) {
+        if self.role == Role::Main {
+            stats::buffered_sub(records);
+        }
+    }
+
+    /// Take a finished trace. Never blocks on the network in background delivery.
+    fn submit(&self, trace: FinishedTrace) {
+        let records = trace.record_count();
+        if self.role == Role::Main {
+            stats::count_produced(records);
+        }
+        if self.config.delivery == Delivery::Synchronous {
+            self.buffered_add(records);
             let deadline = Instant::now() + self.config.export_timeout;
             self.export(vec![trace], records, deadline);
             return;
@@ -125,14 +394,14 @@ impl Pipeline {
         let mut q = self.lock();
         if q.stopping {
             drop(q);
-            stats::count_drop(DropReason::Shutdown, records);
+            self.count_lost(DropReason::Shutdown, "shutdown", records);
             return;
         }
         if q.records + q.in_flight + records > self.config.max_buffer_records
             || q.bytes + q.in_flight_bytes + bytes > self.config.max_buffer_bytes
         {
             drop(q);
-            stats::count_drop(DropReason::BufferFull, records);
+            self.count_lost(DropReason::BufferFull, "buffer_full", records);
             diag::once(
                 "buffer_full",
                 format_args!(
@@ -144,7 +413,7 @@ impl Pipeline {
         q.traces.push_back(trace);
         q.records += records;
         q.bytes += bytes;
-        stats::buffered_add(records);
+        self.buffered_add(records);
         let wake = !q.wake_pending && self.wake_early(&q);
         q.wake_pending |= wake;
         drop(q);
@@ -165,15 +434,22 @@ impl Pipeline {
     /// Export `traces` (holding `records` records) and count the outcome, whatever happens.
     fn export(&self, mut traces: Vec<FinishedTrace>, records: u64, deadline: Instant) {
         // Every captured value passes the user's redaction hook before any exporter sees it.
-        let redaction_lost = redact::apply(self.config.redact.as_ref(), &mut traces);
+        let redaction_lost = match self.role {
+            Role::Main => redact::apply(self.config.redact.as_ref(), &mut traces),
+            Role::Also => {
+                redact::apply_for_second_destination(self.config.redact.as_ref(), &mut traces)
+            }
+        };
+        self.losses().add("redaction_failed", redaction_lost);
         let exportable = records - redaction_lost;
         let outcome = catch_unwind(AssertUnwindSafe(|| self.exporter.export(&traces, deadline)));
         match outcome {
-            Ok(tally) => tally.count(exportable),
+            Ok(tally) => self.count(&tally, exportable),
             Err(_) => {
-                stats::count_drop(DropReason::ExporterPanic, exportable);
+                self.count_lost(DropReason::ExporterPanic, "exporter_panic", exportable);
                 diag::report(format_args!(
-                    "the exporter panicked; {exportable} record(s) dropped (counted in stats().dropped.exporter_panic)"
+                    "{} panicked; {exportable} record(s) dropped (counted in stats().dropped.exporter_panic)",
+                    self.exporter.name()
                 ));
             }
         }
@@ -182,7 +458,18 @@ impl Pipeline {
         for trace in traces {
             crate::record::recycle_arena(trace.spans);
         }
-        stats::buffered_sub(records);
+        self.buffered_sub(records);
+    }
+
+    /// Keep `traces` in the spool if this destination has one, else count them as dropped at
+    /// shutdown.
+    fn keep_or_drop(&self, traces: Vec<FinishedTrace>, records: u64) {
+        match catch_unwind(AssertUnwindSafe(|| self.exporter.keep(&traces))) {
+            Ok(Some(tally)) => self.count(&tally, records),
+            _ => self.count_lost(DropReason::Shutdown, "shutdown", records),
+        }
+        drop(traces);
+        self.buffered_sub(records);
     }
 
     /// The flusher thread.
@@ -239,14 +526,8 @@ impl Pipeline {
 
             if !traces.is_empty() {
                 if Instant::now() >= deadline {
-                    // Shutdown's deadline passed before this batch could go: keep it in the
-                    // spool if there is one, else say it is lost.
-                    match catch_unwind(AssertUnwindSafe(|| self.exporter.keep(&traces))) {
-                        Ok(Some(tally)) => tally.count(records),
-                        _ => stats::count_drop(DropReason::Shutdown, records),
-                    }
-                    drop(traces);
-                    stats::buffered_sub(records);
+                    // Shutdown's deadline passed before this batch could go.
+                    self.keep_or_drop(traces, records);
                 } else {
                     self.export(traces, records, deadline);
                 }
@@ -269,77 +550,32 @@ impl Pipeline {
         }
     }
 
-    /// Export everything buffered now and wait for it, until `timeout`.
-    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), Error> {
+    /// Ask for a flush; the generation to wait for, or `None` if there is nothing to wait for
+    /// (synchronous delivery, or stopped).
+    fn request_flush(&self) -> Option<u64> {
         if self.config.delivery == Delivery::Synchronous {
-            return Ok(());
+            return None;
         }
-        let deadline = Instant::now() + timeout;
         let mut q = self.lock();
         if q.stopped {
-            return Ok(());
+            return None;
         }
         q.requested += 1;
         let generation = q.requested;
+        drop(q);
         self.wake.notify_one();
-        self.wait(q, deadline, |q| q.completed >= generation)
+        Some(generation)
     }
 
-    /// Send what the spool holds now, on this thread, until `timeout`.
-    pub(crate) fn replay_spool(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
-        catch_unwind(AssertUnwindSafe(|| self.exporter.replay(deadline))).unwrap_or_else(|_| {
-            Err(Error::Transport {
-                reason: "the spool replay panicked; the files stay on disk".to_owned(),
-            })
-        })
-    }
-
-    /// Export what is buffered, stop the flusher and wait for it, until `timeout`. Anything
-    /// that cannot go before the deadline is counted as dropped at shutdown.
-    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), Error> {
-        // Streams still open (leaked, or still being read) go out as they stand: what they
-        // recorded has been delivered already, and needs its parent span.
-        for trace in crate::context::owned::unfinished() {
-            self.submit(trace);
-        }
-        if self.config.delivery == Delivery::Synchronous {
-            self.lock().stopping = true;
-            return Ok(());
-        }
-        let deadline = Instant::now() + timeout;
+    fn begin_shutdown(&self, deadline: Instant) {
         let mut q = self.lock();
         if !q.stopping {
             q.stopping = true;
             q.requested += 1;
             q.deadline = Some(q.deadline.map_or(deadline, |d| d.min(deadline)));
         }
+        drop(q);
         self.wake.notify_one();
-        // With a spool, stop waiting a little early: what is still buffered then (the flusher
-        // is stuck on a slow server) must reach the disk before the deadline.
-        let reserve = if self.exporter.keeps() {
-            timeout.min(Duration::from_millis(500)) / 5
-        } else {
-            Duration::ZERO
-        };
-        let early = deadline.checked_sub(reserve).unwrap_or(deadline);
-        let mut result = self.wait(q, early, |q| q.stopped);
-        if result.is_err() {
-            self.give_up_buffered();
-            result = self.wait(self.lock(), deadline, |q| q.stopped);
-        }
-        if result.is_ok() {
-            if let Some(handle) = self
-                .worker
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-            {
-                // The thread has said it is done, so this join returns at once.
-                let _ = handle.join();
-            }
-        }
-        result
     }
 
     /// Shutdown ran out of time with traces still buffered (the flusher is stuck on a slow
@@ -351,15 +587,9 @@ impl Pipeline {
             q.bytes = 0;
             (traces, std::mem::take(&mut q.records))
         };
-        if traces.is_empty() {
-            return;
+        if !traces.is_empty() {
+            self.keep_or_drop(traces, records);
         }
-        match catch_unwind(AssertUnwindSafe(|| self.exporter.keep(&traces))) {
-            Ok(Some(tally)) => tally.count(records),
-            _ => stats::count_drop(DropReason::Shutdown, records),
-        }
-        drop(traces);
-        stats::buffered_sub(records);
     }
 
     fn wait(

@@ -106,6 +106,7 @@ impl std::fmt::Display for Kind {
 pub use crate::wire::Severity;
 
 /// One span, open or closed, in a trace's arena.
+#[derive(Clone)]
 pub(crate) struct SpanRecord {
     pub(crate) id: SpanId,
     /// The parent span, or the trace's root span id for a span directly under the trace.
@@ -130,7 +131,7 @@ impl SpanRecord {
 }
 
 /// The optional parts of a span.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct SpanData {
     pub(crate) message: Option<String>,
     /// Closed by an unwinding panic (`message` holds the panic's text).
@@ -143,7 +144,7 @@ pub(crate) struct SpanData {
 
 /// What a model call sent, received, used and cost (and what a retrieval or embeddings step
 /// worked on).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct LlmData {
     pub(crate) options: Option<wire::Options>,
     pub(crate) messages: Vec<wire::Message>,
@@ -165,12 +166,14 @@ impl LlmData {
 
 /// An event or finding, addressed to a span (or to the trace when `target` is
 /// [`SpanId::NONE`]).
+#[derive(Clone)]
 pub(crate) struct Signal {
     pub(crate) target: SpanId,
     pub(crate) at: Tick,
     pub(crate) body: SignalBody,
 }
 
+#[derive(Clone)]
 pub(crate) enum SignalBody {
     Event {
         name: Name,
@@ -179,6 +182,7 @@ pub(crate) enum SignalBody {
     Finding(Box<FindingRecord>),
 }
 
+#[derive(Clone)]
 pub(crate) struct FindingRecord {
     pub(crate) name: Name,
     pub(crate) value: wire::FindingValue,
@@ -188,6 +192,7 @@ pub(crate) struct FindingRecord {
 }
 
 /// The trace's own data, carried by the fragment that owns the trace.
+#[derive(Clone)]
 pub(crate) struct TraceInfo {
     pub(crate) name: Name,
     pub(crate) start: Tick,
@@ -228,6 +233,7 @@ impl TraceInfo {
 /// The fragment that owns the trace carries `info`; spans that closed on another thread after
 /// the trace had gone (a detached task outliving its request, a remote parent) travel as
 /// fragments without it, addressed to the same trace id.
+#[derive(Clone)]
 pub(crate) struct FinishedTrace {
     pub(crate) trace_id: TraceId,
     /// The id of the trace's own (root) span: the parent of spans directly under the trace.

@@ -55,9 +55,7 @@ pub(crate) fn apply(hook: Option<&RedactHook>, traces: &mut Vec<FinishedTrace>) 
     };
     let mut lost = 0;
     traces.retain_mut(|trace| {
-        // The hook is user code: tracing is off on this thread while it runs (a hook that
-        // calls an instrumented function must not make traces of its own traces).
-        let ok = crate::switch::user_code(|| redact_trace(hook.as_ref(), trace)).is_ok();
+        let ok = redacted(hook, trace);
         if !ok {
             let records = trace.record_count();
             lost += records;
@@ -69,6 +67,38 @@ pub(crate) fn apply(hook: Option<&RedactHook>, traces: &mut Vec<FinishedTrace>) 
         ok
     });
     lost
+}
+
+/// [`apply`] for a second destination's own copy of the traces: a trace whose redaction
+/// panics is removed and counted in `stats().also.dropped`, not in the main counters.
+pub(crate) fn apply_for_second_destination(
+    hook: Option<&RedactHook>,
+    traces: &mut Vec<FinishedTrace>,
+) -> u64 {
+    let Some(hook) = hook else {
+        return 0;
+    };
+    let mut lost = 0;
+    traces.retain_mut(|trace| {
+        let ok = redacted(hook, trace);
+        if !ok {
+            let records = trace.record_count();
+            lost += records;
+            stats::count_also(0, 0, 0, records);
+            diag::report(format_args!(
+                "the redaction hook panicked; the trace ({records} record(s)) was dropped rather than sent unredacted to the second destination (counted in stats().also.dropped)"
+            ));
+        }
+        ok
+    });
+    lost
+}
+
+/// Run the hook over `trace`; false if it panicked. The hook is user code: tracing is off on
+/// this thread while it runs (a hook that calls an instrumented function must not make traces
+/// of its own traces), and a panic is caught.
+fn redacted(hook: &RedactHook, trace: &mut FinishedTrace) -> bool {
+    crate::switch::user_code(|| redact_trace(hook.as_ref(), trace)).is_ok()
 }
 
 type Hook<'a> = &'a (dyn Fn(&str, &mut Value) + Send + Sync);

@@ -32,6 +32,7 @@ pub(crate) struct Counters {
     also_sent: AtomicU64,
     also_rejected: AtomicU64,
     also_dropped: AtomicU64,
+    also_spooled: AtomicU64,
     sent: AtomicU64,
     retried: AtomicU64,
     buffered: AtomicU64,
@@ -52,6 +53,7 @@ impl Counters {
             also_sent: AtomicU64::new(0),
             also_rejected: AtomicU64::new(0),
             also_dropped: AtomicU64::new(0),
+            also_spooled: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             buffered: AtomicU64::new(0),
@@ -240,8 +242,12 @@ pub struct AlsoDelivered {
     pub sent: u64,
     /// Records the destination refused (a 4xx, or a partial success's rejected spans).
     pub rejected: u64,
-    /// Records lost on the way: network, deadline, rate limit, too large, or a panic.
+    /// Records lost on the way: network, deadline, rate limit, too large, a full buffer,
+    /// shutdown, or a panic.
     pub dropped: u64,
+    /// Records kept in the disk spool for a later delivery (when the second destination is
+    /// the Modelmetry API with a spool).
+    pub spooled: u64,
 }
 
 /// Records lost, by reason.
@@ -321,13 +327,14 @@ impl Stats {
     }
 }
 
-/// Count what a second destination did with `records` records.
-pub(crate) fn count_also(sent: u64, rejected: u64, records: u64) {
+/// Count what a second destination did with `records` records: the rest of them is dropped.
+pub(crate) fn count_also(sent: u64, rejected: u64, spooled: u64, records: u64) {
     with(|c| {
         c.also_sent.fetch_add(sent, Relaxed);
         c.also_rejected.fetch_add(rejected, Relaxed);
+        c.also_spooled.fetch_add(spooled, Relaxed);
         c.also_dropped
-            .fetch_add(records.saturating_sub(sent + rejected), Relaxed);
+            .fetch_add(records.saturating_sub(sent + rejected + spooled), Relaxed);
     });
 }
 
@@ -359,6 +366,7 @@ impl Counters {
                 sent: self.also_sent.load(Relaxed),
                 rejected: self.also_rejected.load(Relaxed),
                 dropped: self.also_dropped.load(Relaxed),
+                spooled: self.also_spooled.load(Relaxed),
             },
             dropped: Dropped {
                 buffer_full: d(Drop::BufferFull),

@@ -768,3 +768,18 @@ pub fn all_sent_xids(server: &Server) -> HashSet<String> {
         .flat_map(Request::xids)
         .collect()
 }
+
+/// `flush` or `shutdown` returned [`modelmetry::Error::Lost`] naming `counter` (e.g.
+/// `rejected`, `network`, `shutdown`): the number of records it says were lost.
+pub fn expect_lost(result: Result<(), modelmetry::Error>, counter: &str) -> u64 {
+    match result {
+        Err(modelmetry::Error::Lost { records, reason }) => {
+            assert!(
+                reason.contains(counter),
+                "lost, but not as {counter}: {reason}"
+            );
+            records
+        }
+        other => panic!("expected records lost as {counter}, got {other:?}"),
+    }
+}

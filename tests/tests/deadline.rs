@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use modelmetry_tests::{Delta, Diagnostics, Reply, Server, config_for, record_trace, wait_until};
+use modelmetry_tests::{Delta, Diagnostics, Reply, Server, config_for, record_trace};
 
 // Room for a loaded CI machine; a hang would overshoot by seconds.
 const SLACK: Duration = Duration::from_millis(250);
@@ -29,26 +29,31 @@ fn flush_and_shutdown_return_by_their_deadline_when_the_server_never_answers() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     let start = Instant::now();
-    assert!(modelmetry::shutdown(Duration::from_millis(300)).is_err());
+    let shut = modelmetry::shutdown(Duration::from_millis(300));
     assert!(start.elapsed() < Duration::from_millis(300) + SLACK);
-    drop(guard);
-    assert!(server.request_count() >= 1);
-
-    // Once the server goes away the stuck request fails and the records are counted.
-    server.stop();
-    assert!(wait_until(Duration::from_secs(4), || {
-        Delta::since(&before).buffered == 0
-    }));
+    // The request in flight is cut at the deadline: its records are counted before
+    // `shutdown` returns, and the error says how many were lost and why.
+    match shut {
+        Err(modelmetry::Error::Lost { records, reason }) => {
+            assert_eq!(records, n as u64);
+            assert!(reason.contains("shutdown"), "{reason}");
+        }
+        other => panic!("expected the records lost at shutdown, got {other:?}"),
+    }
     let d = Delta::since(&before);
     assert_eq!(
         d,
         Delta {
             produced: n,
-            network: n,
+            shutdown: n,
             retried: d.retried,
             ..Delta::default()
         }
     );
+    drop(guard);
+    assert!(server.request_count() >= 1);
+    // The server never answered: it accepted nothing, and nothing was counted as sent.
+    assert!(server.accepted_xids().is_empty());
 }
 
 #[test]
@@ -70,28 +75,19 @@ fn flush_and_shutdown_return_by_their_deadline_against_a_trickling_server() {
     assert!(guard.flush(Duration::from_millis(300)).is_err());
     assert!(start.elapsed() < Duration::from_millis(300) + SLACK);
     let start = Instant::now();
-    let _ = modelmetry::shutdown(Duration::from_millis(400));
+    let shut = modelmetry::shutdown(Duration::from_millis(400));
     assert!(start.elapsed() < Duration::from_millis(400) + SLACK);
     drop(guard);
 
-    // The transport's own timeout (800 ms here) ends each trickling answer: the flusher
-    // finishes by itself, without the server stopping.
-    assert!(wait_until(Duration::from_secs(4), || {
-        Delta::since(&before).buffered == 0
-    }));
-    let d = Delta::since(&before);
-    assert_eq!(
-        d,
-        Delta {
-            produced: n,
-            network: n,
-            retried: d.retried,
-            ..Delta::default()
-        }
-    );
+    // The trickling answer is cut at shutdown's deadline (sooner than the transport's own
+    // 800 ms timeout) and its records counted by then.
     assert!(
-        diag.lines().iter().any(|l| l.contains("timed out")),
-        "{:?}",
-        diag.lines()
+        matches!(shut, Err(modelmetry::Error::Lost { records, .. }) if records == n as u64),
+        "{shut:?}"
     );
+    let d = Delta::since(&before);
+    assert_eq!(d.produced, n);
+    assert_eq!(d.buffered, 0);
+    assert_eq!(d.unaccounted(), 0);
+    assert_eq!(d.sent + d.shutdown + d.network, n, "{d:?}");
 }

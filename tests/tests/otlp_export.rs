@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use modelmetry::{Config, ExporterKind, Finding, Kind, OtlpCompression, OtlpConfig, OtlpProtocol};
-use modelmetry_tests::{Delta, Diagnostics, Reply, Server, config_for, record_trace};
+use modelmetry_tests::{Delta, Diagnostics, Reply, Server, config_for, expect_lost, record_trace};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 
@@ -113,7 +113,7 @@ fn retries_503_and_never_retries_a_partial_success() {
     let before = modelmetry::stats();
     let guard = otlp_only(&server, &diag).init().expect("init");
     let n = record_trace("otlp.partial", 2);
-    guard.flush(Duration::from_secs(3)).expect("flush");
+    expect_lost(guard.flush(Duration::from_secs(3)), "rejected");
     drop(guard);
 
     let statuses: Vec<Option<u16>> = server.requests().iter().map(|r| r.status).collect();
@@ -139,7 +139,7 @@ fn a_400_is_permanent() {
     let before = modelmetry::stats();
     let guard = otlp_only(&server, &diag).init().expect("init");
     let n = record_trace("otlp.bad", 1);
-    guard.flush(Duration::from_secs(3)).expect("flush");
+    expect_lost(guard.flush(Duration::from_secs(3)), "rejected");
     drop(guard);
     assert_eq!(server.request_count(), 1);
     let d = Delta::since(&before);
@@ -388,7 +388,8 @@ fn a_partial_success_rejecting_every_span_counts_every_record() {
             }
         }
     }
-    guard.flush(Duration::from_secs(3)).expect("flush");
+    // flush says what was lost, in records.
+    assert_eq!(expect_lost(guard.flush(Duration::from_secs(3)), "rejected"), 30);
     drop(guard);
 
     assert_eq!(spans_of(&decode(&server.requests()[0].body)).len(), 20);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use modelmetry_tests::{Delta, Diagnostics, Reply, Server, config_for, record_trace};
+use modelmetry_tests::{Delta, Diagnostics, Reply, Server, config_for, expect_lost, record_trace};
 
 #[test]
 fn a_400_problem_json_is_surfaced_with_its_detail_and_counted_as_rejected() {
@@ -16,7 +16,7 @@ fn a_400_problem_json_is_surfaced_with_its_detail_and_counted_as_rejected() {
     let before = modelmetry::stats();
     let guard = config_for(&server.base_url(), &diag).init().expect("init");
     let n = record_trace("rejected.400", 1); // a trace and its span
-    guard.flush(Duration::from_secs(2)).expect("flush");
+    expect_lost(guard.flush(Duration::from_secs(2)), "rejected");
     drop(guard);
 
     // The batch of two was split to find which record the server refuses: both, alone.
@@ -45,9 +45,9 @@ fn a_401_is_permanent_for_the_whole_batch_and_reported_once() {
     let before = modelmetry::stats();
     let guard = config_for(&server.base_url(), &diag).init().expect("init");
     let a = record_trace("rejected.401.a", 3);
-    guard.flush(Duration::from_secs(2)).expect("flush");
+    expect_lost(guard.flush(Duration::from_secs(2)), "rejected");
     let b = record_trace("rejected.401.b", 1);
-    guard.flush(Duration::from_secs(2)).expect("flush");
+    expect_lost(guard.flush(Duration::from_secs(2)), "rejected");
     drop(guard);
 
     // Neither retried nor split: splitting cannot fix a key.

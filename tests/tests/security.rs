@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use modelmetry_tests::{
-    Delta, Diagnostics, Reply, Server, TEST_KEY, config_for, record_trace, record_trace_with_input,
+    Delta, Diagnostics, Reply, Server, TEST_KEY, config_for, expect_lost, record_trace,
+    record_trace_with_input,
 };
 
 #[test]
@@ -29,9 +30,12 @@ fn the_key_never_shows_in_debug_display_errors_or_diagnostics() {
     let guard = config.init().expect("init");
     assert!(!format!("{guard:?}").contains(TEST_KEY));
     // Refused, redirected, failed, reset then timed out: each export ends within 600 ms.
-    for i in 0..4 {
+    for (i, counter) in ["rejected", "network", "network", "network"]
+        .into_iter()
+        .enumerate()
+    {
         record_trace(&format!("security.{i}"), 1);
-        guard.flush(Duration::from_secs(2)).expect("flush");
+        expect_lost(guard.flush(Duration::from_secs(2)), counter);
     }
     // A hanging server: flush and shutdown time out.
     record_trace("security.hang", 1);
@@ -76,7 +80,7 @@ fn a_redirect_is_not_followed() {
     let before = modelmetry::stats();
     let guard = config_for(&server.base_url(), &diag).init().expect("init");
     let n = record_trace("security.redirect", 1) as i64;
-    guard.flush(Duration::from_secs(2)).expect("flush");
+    expect_lost(guard.flush(Duration::from_secs(2)), "network");
     drop(guard);
 
     assert_eq!(
@@ -109,7 +113,7 @@ fn payloads_are_logged_only_when_debug_output_is_on() {
     let quiet = Diagnostics::new();
     let guard = config_for(&server.base_url(), &quiet).init().expect("init");
     record_trace_with_input("security.quiet", marker);
-    guard.flush(Duration::from_secs(2)).expect("flush");
+    expect_lost(guard.flush(Duration::from_secs(2)), "rejected");
     drop(guard);
     assert!(!quiet.lines().is_empty(), "the refusal is reported");
     assert!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use modelmetry_tests::{
     Delta, Diagnostics, Reply, Server, all_sent_xids, assert_each_delivered_once, config_for,
-    record_trace, record_trace_with_input,
+    expect_lost, record_trace, record_trace_with_input,
 };
 
 #[test]
@@ -46,7 +46,7 @@ fn a_413_for_one_record_counts_it_too_large() {
     let before = modelmetry::stats();
     let guard = config_for(&server.base_url(), &diag).init().expect("init");
     let n = record_trace("split.413.alone", 0);
-    guard.flush(Duration::from_secs(2)).expect("flush");
+    expect_lost(guard.flush(Duration::from_secs(2)), "too_large");
     drop(guard);
 
     assert_eq!(server.request_count(), 1);
@@ -75,7 +75,7 @@ fn one_bad_record_costs_no_other() {
         n += record_trace(&format!("split.good.{i}"), 3);
     }
     n += record_trace_with_input("split.bad", "BAD-RECORD-MARKER");
-    guard.flush(Duration::from_secs(3)).expect("flush");
+    expect_lost(guard.flush(Duration::from_secs(3)), "rejected");
     drop(guard);
 
     let refused: Vec<_> = server
@@ -121,7 +121,7 @@ fn no_request_over_the_byte_limit_is_ever_sent() {
         .expect("init");
     let small = record_trace("split.small", 2);
     let big = record_trace_with_input("split.big", &"y".repeat(5000));
-    guard.flush(Duration::from_secs(2)).expect("flush");
+    expect_lost(guard.flush(Duration::from_secs(2)), "too_large");
     drop(guard);
 
     for r in server.requests() {

@@ -34,7 +34,7 @@ use crate::error::Error;
 use crate::stats;
 use crate::transport::http::{HttpTransport, SendError};
 use crate::transport::retry;
-use crate::transport::spool::{Spool, SpoolError, SpoolFile};
+use crate::transport::spool::{Spool, SpoolError, SpoolFile, destination_tag};
 
 /// How many times one request may be split to isolate records the server refuses with
 /// 400/422 (enough for a few bad records among thousands); past it, a refused batch is
@@ -62,6 +62,8 @@ pub(crate) struct Delivery {
 enum Undelivered {
     Network,
     RateLimited,
+    /// Cut off by shutdown's deadline.
+    Shutdown,
 }
 
 /// The state of one delivery: what happened to each record, and what to report.
@@ -79,10 +81,11 @@ struct Run<'a> {
 
 impl Delivery {
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
-        let spool = config
-            .spool_dir
-            .as_deref()
-            .map(|dir| Spool::open(dir, config.max_spool_bytes));
+        let spool = config.spool_dir.as_deref().map(|dir| {
+            let key = config.api_key.as_ref().map_or("", |k| k.expose());
+            let tag = destination_tag(key, &config.ingest_url());
+            Spool::open(dir, config.max_spool_bytes, tag)
+        });
         let backlog = spool.as_ref().is_some_and(Spool::has_backlog);
         Ok(Delivery {
             transport: HttpTransport::new(config)?,
@@ -103,6 +106,11 @@ impl Delivery {
         self.spool.is_some()
     }
 
+    /// Interrupt the request in flight and send nothing more (shutdown's deadline).
+    pub(crate) fn cut(&self) {
+        self.transport.cut();
+    }
+
     /// Deliver `records` by `deadline`. With a spool, each request is on disk before it goes.
     pub(crate) fn deliver(&self, records: &[Encoded], deadline: Instant) -> Tally {
         let requests = pack(records, self.max_records, self.max_bytes);
@@ -117,7 +125,7 @@ impl Delivery {
             self.send(&group, Some(request.body), &mut run);
             self.settle(file, group.len(), &mut run);
             self.report(&run);
-            add(&mut tally, &run.tally);
+            tally.add(&run.tally);
         }
         if tally.sent > 0 && self.backlog.load(Relaxed) && Instant::now() < deadline {
             // The server is answering again: send what earlier failures left on disk.
@@ -152,13 +160,33 @@ impl Delivery {
             return Ok(());
         };
         self.backlog.store(false, Relaxed);
-        let mut files = spool.claim_pending().into_iter();
+        let (files, others) = spool.claim_pending();
+        if others > 0 {
+            diag::once(
+                "spool_other_destinations",
+                format_args!(
+                    "the spool holds {others} file(s) for another API key or URL; left in place for the process that sends there"
+                ),
+            );
+        }
+        let mut files = files.into_iter();
         let mut left_on_disk = 0;
         let mut stalled = false;
         for file in files.by_ref() {
             if stalled || Instant::now() >= deadline {
                 left_on_disk += records_in(spool, &file);
                 spool.release(file);
+                continue;
+            }
+            if file.len() > spool.max_bytes() {
+                // Never read whole: a file this large did not come from this spool's writer.
+                stats::count_spool_corrupt_file();
+                diag::report(format_args!(
+                    "spool file {} is larger than the spool's byte bound ({} bytes); skipped without reading it and renamed *.oversize",
+                    file.name(),
+                    spool.max_bytes()
+                ));
+                spool.quarantine(file, "oversize");
                 continue;
             }
             let records = match spool.read(&file).map(|bytes| decode(&bytes)) {
@@ -169,7 +197,7 @@ impl Delivery {
                         "spool file {} is not an ingest body; skipped and renamed *.corrupt",
                         file.name()
                     ));
-                    spool.quarantine(file);
+                    spool.quarantine(file, "corrupt");
                     continue;
                 }
                 Err(e) => {
@@ -218,6 +246,11 @@ impl Delivery {
                 return self.halves(group, run);
             }
             run.tally.too_large += 1;
+            run.tally.problem = Some(format!(
+                "a record of {} bytes is over the request limit of {} bytes",
+                body.len(),
+                self.max_bytes
+            ));
             // Status 0: refused here, never sent.
             *run.refusals
                 .entry((
@@ -259,7 +292,13 @@ impl Delivery {
                 } else {
                     run.tally.rejected += n;
                 }
+                run.tally.problem = Some(format!("refused with status {status}: {detail}"));
                 *run.refusals.entry((status, detail)).or_insert(0) += n;
+            }
+            Err(SendError::Cut) => {
+                run.pending
+                    .extend(group.iter().map(|r| (*r, Undelivered::Shutdown)));
+                run.last_error = Some(SendError::Cut.to_string());
             }
             Err(SendError::RateLimited) => {
                 run.pending
@@ -290,6 +329,9 @@ impl Delivery {
     ) {
         let pending = std::mem::take(&mut run.pending);
         let n = pending.len() as u64;
+        if n > 0 {
+            run.tally.problem.clone_from(&run.last_error);
+        }
         match (file, &self.spool) {
             (Some(Ok(file)), Some(spool)) => {
                 if pending.is_empty() {
@@ -313,6 +355,7 @@ impl Delivery {
                     match why {
                         Undelivered::Network => run.tally.network += 1,
                         Undelivered::RateLimited => run.tally.rate_limited += 1,
+                        Undelivered::Shutdown => run.tally.shutdown += 1,
                     }
                 }
             }
@@ -345,7 +388,7 @@ impl Delivery {
             }
         }
         let t = &run.tally;
-        let lost = t.network + t.rate_limited;
+        let lost = t.network + t.rate_limited + t.shutdown;
         if lost > 0 {
             diag::report(format_args!(
                 "{lost} record(s) not delivered: {}",
@@ -374,21 +417,14 @@ impl<'a> Run<'a> {
     }
 }
 
-pub(crate) fn add(into: &mut Tally, t: &Tally) {
-    into.sent += t.sent;
-    into.spooled += t.spooled;
-    into.rejected += t.rejected;
-    into.too_large += t.too_large;
-    into.network += t.network;
-    into.rate_limited += t.rate_limited;
-    into.spool_full += t.spool_full;
-    into.spool_write_failed += t.spool_write_failed;
-}
-
 fn spool_failed(tally: &mut Tally, n: u64, e: &SpoolError) {
     if n == 0 {
         return;
     }
+    tally.problem = Some(match e {
+        SpoolError::Full => "the spool is full".to_owned(),
+        SpoolError::Io(err) => format!("cannot write to the spool: {err}"),
+    });
     match e {
         SpoolError::Full => {
             tally.spool_full += n;

@@ -49,6 +49,10 @@ impl Ingest {
 }
 
 impl Exporter for Ingest {
+    fn name(&self) -> &'static str {
+        "Modelmetry"
+    }
+
     fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
         // A round may hold a whole buffer: encode and send it a few requests' worth at a
         // time, so its wire body and JSON never take as much memory again.
@@ -73,7 +77,7 @@ impl Exporter for Ingest {
             let (encoded, unencodable) = encode_traces(chunk, self.record_limit);
             tally.derived += sessions(&encoded);
             let t = self.delivery.deliver(&encoded, deadline);
-            super::delivery::add(&mut tally, &t);
+            tally.add(&t);
             if unencodable > 0 {
                 tally.rejected += unencodable;
                 diag::report(format_args!(
@@ -102,6 +106,10 @@ impl Exporter for Ingest {
 
     fn replay(&self, deadline: Instant) -> Result<(), Error> {
         self.delivery.replay(deadline)
+    }
+
+    fn cut(&self) {
+        self.delivery.cut();
     }
 }
 

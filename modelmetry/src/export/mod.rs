@@ -16,7 +16,7 @@ pub(crate) mod otlp;
 
 /// What an export did with the records it was given. Records it does not account for are
 /// counted as lost to the network, so the counters always balance.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Tally {
     /// Records the exporter made itself, beyond those it was given (one session record per
     /// session id): counted as produced when the tally is.
@@ -30,6 +30,12 @@ pub(crate) struct Tally {
     pub(crate) rate_limited: u64,
     pub(crate) spool_full: u64,
     pub(crate) spool_write_failed: u64,
+    /// Cut off by shutdown's deadline (the request in flight was interrupted) with no spool
+    /// to keep them.
+    pub(crate) shutdown: u64,
+    /// What went wrong last, in words (a status and the server's detail, a network error),
+    /// for the error `flush` and `shutdown` return when records were lost.
+    pub(crate) problem: Option<String>,
 }
 
 impl Tally {
@@ -44,11 +50,18 @@ impl Tally {
         stats::count_drop(DropReason::RateLimited, self.rate_limited);
         stats::count_drop(DropReason::SpoolFull, self.spool_full);
         stats::count_drop(DropReason::SpoolWriteFailed, self.spool_write_failed);
+        stats::count_drop(DropReason::Shutdown, self.shutdown);
         let unaccounted = records.saturating_sub(self.total() - self.network);
         stats::count_drop(DropReason::Network, unaccounted);
     }
 
-    fn total(&self) -> u64 {
+    /// Records lost in this export.
+    pub(crate) fn total_lost(&self) -> u64 {
+        self.total() - self.sent - self.spooled
+    }
+
+    /// Records this tally accounts for.
+    pub(crate) fn total(&self) -> u64 {
         self.sent
             + self.spooled
             + self.rejected
@@ -57,10 +70,40 @@ impl Tally {
             + self.rate_limited
             + self.spool_full
             + self.spool_write_failed
+            + self.shutdown
+    }
+
+    /// Add `other`'s counts to this one (its problem replaces ours if it has one).
+    pub(crate) fn add(&mut self, other: &Tally) {
+        self.derived += other.derived;
+        self.sent += other.sent;
+        self.spooled += other.spooled;
+        self.rejected += other.rejected;
+        self.too_large += other.too_large;
+        self.network += other.network;
+        self.rate_limited += other.rate_limited;
+        self.spool_full += other.spool_full;
+        self.spool_write_failed += other.spool_write_failed;
+        self.shutdown += other.shutdown;
+        if other.problem.is_some() {
+            self.problem.clone_from(&other.problem);
+        }
     }
 }
 
 pub(crate) trait Exporter: Send + Sync + 'static {
+    /// The destination, in words, for diagnostics and errors.
+    fn name(&self) -> &'static str {
+        "the exporter"
+    }
+
+    /// The destinations this exporter stands for, taken out of it, if it is several (a
+    /// [`Fanout`](fanout::Fanout)): each gets its own queue, worker, deadline and counters in
+    /// the pipeline. `None`: it is one destination.
+    fn take_destinations(&mut self) -> Option<Vec<Box<dyn Exporter>>> {
+        None
+    }
+
     /// Deliver `traces`, returning by `deadline` whatever happens.
     fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally;
 
@@ -79,6 +122,10 @@ pub(crate) trait Exporter: Send + Sync + 'static {
         let _ = traces;
         None
     }
+
+    /// Interrupt every request in flight and refuse new ones: shutdown's deadline has come.
+    /// Records cut off this way are counted as `shutdown` (or kept, with a spool).
+    fn cut(&self) {}
 
     /// Send what was kept by earlier runs, until `deadline`.
     fn replay(&self, deadline: Instant) -> Result<(), Error> {

@@ -7,7 +7,8 @@
 //! would carry the API key elsewhere).
 
 use std::io::Read;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{ApiKey, Config};
@@ -28,6 +29,10 @@ pub(crate) struct HttpTransport {
     request_timeout: Duration,
     /// After a 429, nothing is sent before this instant, by any thread (the server asked).
     paused_until: Mutex<Option<Instant>>,
+    /// Set by [`cut`](HttpTransport::cut): shutdown's deadline has come.
+    cut: AtomicBool,
+    /// Wakes a sender waiting out a backoff or a `Retry-After` when the transport is cut.
+    cut_signal: (Mutex<()>, Condvar),
 }
 
 /// Why a send failed.
@@ -49,6 +54,8 @@ pub(crate) enum SendError {
     DeadlinePassed,
     /// Not sent: the server's rate limit (a 429's `Retry-After`) lasts past the deadline.
     RateLimited,
+    /// Interrupted, or not started, because shutdown's deadline came: never retried.
+    Cut,
 }
 
 impl std::fmt::Display for SendError {
@@ -68,6 +75,7 @@ impl std::fmt::Display for SendError {
             SendError::RateLimited => f.write_str(
                 "not sent: the server's rate limit (429 Retry-After) outlasts the deadline",
             ),
+            SendError::Cut => f.write_str("cut off by shutdown's deadline"),
         }
     }
 }
@@ -103,6 +111,9 @@ impl HttpTransport {
             .user_agent(concat!("modelmetry-rust/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
+        for (_, value) in &headers {
+            crate::diag::add_secret(value.expose());
+        }
         HttpTransport {
             agent,
             url,
@@ -110,6 +121,54 @@ impl HttpTransport {
             content_type,
             request_timeout: config.request_timeout,
             paused_until: Mutex::new(None),
+            cut: AtomicBool::new(false),
+            cut_signal: (Mutex::new(()), Condvar::new()),
+        }
+    }
+
+    /// Interrupt the request in flight (if any) at once and refuse every later one: ureq's
+    /// `Agent::shutdown` closes the sockets under a blocked read or write. Shutdown's deadline
+    /// must hold even against a request that started long before it with a longer timeout.
+    pub(crate) fn cut(&self) {
+        {
+            let _held = self
+                .cut_signal
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.cut.store(true, Ordering::SeqCst);
+        }
+        self.cut_signal.1.notify_all();
+        self.agent.clone().shutdown();
+    }
+
+    pub(crate) fn is_cut(&self) -> bool {
+        self.cut.load(Ordering::SeqCst)
+    }
+
+    /// Sleep for `wait` (a backoff, a `Retry-After`), or less if the transport is cut
+    /// meanwhile. True if it was cut.
+    pub(crate) fn sleep(&self, wait: Duration) -> bool {
+        let end = Instant::now() + wait;
+        let mut held = self
+            .cut_signal
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if self.is_cut() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= end {
+                return false;
+            }
+            held = self
+                .cut_signal
+                .1
+                .wait_timeout(held, end - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -134,6 +193,9 @@ impl HttpTransport {
     /// POST `body`, returning by `deadline` whatever the server does: on success, the start of
     /// the answer's body (bounded; an OTLP partial success is read from it).
     pub(crate) fn send(&self, body: &[u8], deadline: Instant) -> Result<Vec<u8>, SendError> {
+        if self.is_cut() {
+            return Err(SendError::Cut);
+        }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(SendError::DeadlinePassed);
@@ -151,6 +213,7 @@ impl HttpTransport {
             .send(body);
         let mut response = match result {
             Ok(r) => r,
+            Err(_) if self.is_cut() => return Err(SendError::Cut),
             Err(e) => return Err(SendError::Network(describe(&e))),
         };
         let status = response.status().as_u16();
@@ -235,8 +298,12 @@ pub(crate) fn problem_detail(raw: &[u8], status: u16) -> String {
 /// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3), relative to `now`.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More seconds than a u64 holds is still "a very long time", not "no answer": the
+        // caller caps it at `MAX_RETRY_AFTER`.
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let at = parse_http_date(value)?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -302,6 +369,11 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX)),
+            "an overflowing delay is the longest delay, not none"
+        );
         assert_eq!(
             parse_retry_after("Sun, 06 Foo 1994 08:50:37 GMT", now),
             None

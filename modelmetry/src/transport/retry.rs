@@ -30,7 +30,9 @@ pub(crate) fn send_with_retry(
                 stats::count_skipped_send();
                 return Err(SendError::RateLimited);
             }
-            std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            if transport.sleep(until.saturating_duration_since(Instant::now())) {
+                return Err(SendError::Cut);
+            }
         }
         let error = match transport.send(body, deadline) {
             Ok(answer) => return Ok(answer),
@@ -54,7 +56,9 @@ pub(crate) fn send_with_retry(
         if now + wait >= deadline {
             return Err(error);
         }
-        std::thread::sleep(wait);
+        if transport.sleep(wait) {
+            return Err(SendError::Cut);
+        }
         stats::count_retried(records);
         attempt += 1;
     }

@@ -6,7 +6,21 @@
 //! removed once the server has answered for every record in them: a process that dies, exits
 //! or is stuck on a hanging server mid-send loses nothing, at the price of a possible
 //! duplicate (the server drops it by `XID`). The directory is bounded in bytes; a file that
-//! cannot be read back is renamed `*.corrupt` and skipped.
+//! cannot be read back is renamed `*.corrupt` and skipped, and one larger than the byte
+//! bound is renamed `*.oversize` without being read.
+//!
+//! Several processes may share the directory:
+//!
+//! - A file's name says which destination it is for: `<millis>-<pid>-<seq>.<dest>.json`,
+//!   where `<dest>` is 16 hex digits of a hash of the API key and the ingest URL (never the
+//!   key itself). A process replays only its own destination's files and says how many
+//!   others it left.
+//! - A file being written or sent is *claimed*: named `<file>.claimed-<pid>`, by an atomic
+//!   rename, so no other process sends it at the same time. A claim whose process is gone
+//!   (no `/proc/<pid>`, or, where there is no `/proc`, older than an hour) is given back when
+//!   a spool opens.
+//! - Files are created `0600` and the directory `0700` (they hold prompts and outputs); the
+//!   directory is fsynced after each rename that makes a file appear.
 
 use std::collections::HashSet;
 use std::fs;
@@ -19,10 +33,15 @@ use crate::diag;
 
 /// Temp files older than this are left over from a process that died while writing.
 const STALE_TEMP: Duration = Duration::from_secs(60);
+/// Without `/proc` to ask whether a claim's process lives, a claim this old is taken back.
+const STALE_CLAIM: Duration = Duration::from_secs(3600);
+const CLAIMED: &str = ".claimed-";
 
 pub(crate) struct Spool {
     dir: PathBuf,
     max_bytes: u64,
+    /// 16 hex digits naming the destination (a hash of key and URL).
+    destination: String,
     state: Mutex<State>,
 }
 
@@ -43,12 +62,30 @@ pub(crate) struct SpoolFile {
 }
 
 impl SpoolFile {
+    /// The file's name without its claim.
     pub(crate) fn name(&self) -> String {
-        self.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        let name = file_name(&self.path);
+        match name.find(CLAIMED) {
+            Some(i) => name[..i].to_owned(),
+            None => name,
+        }
     }
+
+    /// Its size on disk.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// The destination tag of `key` sent to `url`: 16 hex digits of a 64-bit FNV-1a hash (stable
+/// across processes and builds, unlike `std`'s hasher). It names, never reveals, the key.
+pub(crate) fn destination_tag(key: &str, url: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes().chain([0u8]).chain(url.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 #[derive(Debug)]
@@ -59,9 +96,10 @@ pub(crate) enum SpoolError {
 }
 
 impl Spool {
-    /// The spool in `dir` (created if missing), holding at most `max_bytes`.
-    pub(crate) fn open(dir: &Path, max_bytes: u64) -> Spool {
-        if let Err(e) = fs::create_dir_all(dir) {
+    /// The spool in `dir` (created `0700` if missing), holding at most `max_bytes`, for the
+    /// destination tagged `destination` (see [`destination_tag`]).
+    pub(crate) fn open(dir: &Path, max_bytes: u64, destination: String) -> Spool {
+        if let Err(e) = create_private_dir(dir) {
             diag::report(format_args!(
                 "cannot create the spool directory {}: {e}; undeliverable records will be counted as spool_write_failed",
                 dir.display()
@@ -70,6 +108,7 @@ impl Spool {
         let spool = Spool {
             dir: dir.to_owned(),
             max_bytes,
+            destination,
             state: Mutex::new(State {
                 used: 0,
                 claimed: HashSet::new(),
@@ -77,6 +116,7 @@ impl Spool {
             }),
         };
         spool.clean_stale_temps();
+        spool.take_back_stale_claims();
         let used = spool.measure();
         spool.lock().used = used;
         spool
@@ -109,6 +149,31 @@ impl Spool {
         }
     }
 
+    /// Give back claims whose process is gone (it died while sending).
+    fn take_back_stale_claims(&self) {
+        for p in entries(&self.dir) {
+            let name = file_name(&p);
+            let Some(i) = name.find(CLAIMED) else {
+                continue;
+            };
+            let pid = &name[i + CLAIMED.len()..];
+            let proc_dir = Path::new("/proc");
+            let gone = if proc_dir.is_dir() {
+                !proc_dir.join(pid).exists()
+            } else {
+                fs::metadata(&p)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .is_some_and(|age| age > STALE_CLAIM)
+            };
+            if gone && pid != std::process::id().to_string() {
+                let _ = fs::rename(&p, self.dir.join(&name[..i]));
+            }
+        }
+        sync_dir(&self.dir);
+    }
+
     /// Write `body` as a new file, claimed by the caller. `allowance`: bytes about to be
     /// freed by the caller (a file this one replaces), counted as free for the bound.
     fn write_new(&self, body: &[u8], allowance: u64) -> Result<SpoolFile, SpoolError> {
@@ -124,18 +189,26 @@ impl Spool {
             let millis = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis());
-            format!("{millis:013}-{}-{:06}.json", std::process::id(), st.seq)
+            format!(
+                "{millis:013}-{}-{:06}.{}.json",
+                std::process::id(),
+                st.seq,
+                self.destination
+            )
         };
-        let path = self.dir.join(&name);
+        // Written claimed: another process sharing the directory must not send it while
+        // this one does.
+        let path = self
+            .dir
+            .join(format!("{name}{CLAIMED}{}", std::process::id()));
         let temp = self.dir.join(format!(".{name}.tmp"));
         let written = (|| {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp)?;
+            let mut f = private_file().open(&temp)?;
             f.write_all(body)?;
             f.sync_all()?;
-            fs::rename(&temp, &path)
+            fs::rename(&temp, &path)?;
+            sync_dir(&self.dir);
+            Ok(())
         })();
         let mut st = self.lock();
         match written {
@@ -186,60 +259,114 @@ impl Spool {
         }
     }
 
-    /// Leave a file on disk, for a later replay.
+    /// Leave a file on disk, for a later replay (by this process or another).
     pub(crate) fn release(&self, f: SpoolFile) {
+        let _ = fs::rename(&f.path, self.dir.join(f.name()));
+        sync_dir(&self.dir);
         self.lock().claimed.remove(&f.path);
     }
 
-    /// Rename a file that cannot be read back to `<name>.corrupt`, so it is never tried again
-    /// but stays for a person to look at.
-    pub(crate) fn quarantine(&self, f: SpoolFile) {
-        let mut target = f.path.clone().into_os_string();
-        target.push(".corrupt");
-        let _ = fs::rename(&f.path, PathBuf::from(target));
+    /// Rename a file that cannot be read back to `<name>.<why>` (`corrupt`, `oversize`), so
+    /// it is never tried again but stays for a person to look at.
+    pub(crate) fn quarantine(&self, f: SpoolFile, why: &str) {
+        let _ = fs::rename(&f.path, self.dir.join(format!("{}.{why}", f.name())));
         self.lock().claimed.remove(&f.path);
     }
 
-    /// Claim every spool file that nobody in this process is sending, oldest first.
-    pub(crate) fn claim_pending(&self) -> Vec<SpoolFile> {
-        let mut paths: Vec<PathBuf> = entries(&self.dir)
-            .filter(|p| {
-                let n = file_name(p);
-                !n.starts_with('.') && n.ends_with(".json")
-            })
-            .collect();
-        paths.sort();
-        let used = self.measure();
-        let mut st = self.lock();
-        st.used = used;
-        let mut out = Vec::new();
-        for path in paths {
-            if st.claimed.contains(&path) {
+    /// Claim every unclaimed spool file of this destination, oldest first, by renaming it
+    /// into a name claimed by this process (a file another process claimed first is skipped).
+    /// Also returns how many files of other destinations were left in place.
+    pub(crate) fn claim_pending(&self) -> (Vec<SpoolFile>, usize) {
+        let suffix = format!(".{}.json", self.destination);
+        let mut paths = Vec::new();
+        let mut others = 0;
+        for p in entries(&self.dir) {
+            let n = file_name(&p);
+            if n.starts_with('.') || !n.ends_with(".json") {
                 continue;
             }
-            let Ok(meta) = fs::metadata(&path) else {
+            if n.ends_with(&suffix) {
+                paths.push(p);
+            } else {
+                others += 1;
+            }
+        }
+        paths.sort();
+        let used = self.measure();
+        self.lock().used = used;
+        let mut out = Vec::new();
+        for path in paths {
+            let mut claimed = path.clone().into_os_string();
+            claimed.push(format!("{CLAIMED}{}", std::process::id()));
+            let claimed = PathBuf::from(claimed);
+            // The rename is the claim: of two processes, one wins, the other finds no file.
+            if fs::rename(&path, &claimed).is_err() {
+                continue;
+            }
+            let Ok(meta) = fs::metadata(&claimed) else {
                 continue;
             };
-            st.claimed.insert(path.clone());
+            self.lock().claimed.insert(claimed.clone());
             out.push(SpoolFile {
-                path,
+                path: claimed,
                 len: meta.len(),
             });
         }
-        out
+        (out, others)
     }
 
+    /// The file's bytes; never more than the spool's byte bound (a larger file is an error,
+    /// found without reading it whole).
     pub(crate) fn read(&self, f: &SpoolFile) -> std::io::Result<Vec<u8>> {
-        fs::read(&f.path)
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        fs::File::open(&f.path)?
+            .take(self.max_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > self.max_bytes {
+            return Err(std::io::Error::other("larger than the spool's byte bound"));
+        }
+        Ok(bytes)
     }
 
-    /// True if there are files nobody here is sending.
+    /// The spool's byte bound: a file larger than this is never read.
+    pub(crate) fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// True if there are unclaimed files of this destination.
     pub(crate) fn has_backlog(&self) -> bool {
-        let st = self.lock();
+        let suffix = format!(".{}.json", self.destination);
         entries(&self.dir).any(|p| {
             let n = file_name(&p);
-            !n.starts_with('.') && n.ends_with(".json") && !st.claimed.contains(&p)
+            !n.starts_with('.') && n.ends_with(&suffix)
         })
+    }
+}
+
+/// Create `dir` (and its parents) readable by its owner only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Options for a new file readable by its owner only.
+fn private_file() -> fs::OpenOptions {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Make the directory's entries (a rename) durable. Best effort: not every platform can
+/// open a directory.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 
@@ -267,26 +394,30 @@ mod tests {
         d
     }
 
+    fn tag() -> String {
+        destination_tag("key-a", "https://api.example/signals/ingest/v1")
+    }
+
     #[test]
     fn files_are_written_whole_claimed_and_bounded() {
         let dir = temp_dir("bound");
-        let spool = Spool::open(&dir, 100);
+        let spool = Spool::open(&dir, 100, tag());
         let a = spool.write(&[b'a'; 60]).expect("room for 60 bytes");
         assert!(matches!(spool.write(&[b'b'; 60]), Err(SpoolError::Full)));
-        // Claimed by us: a replay in this process must not pick it up.
-        assert!(spool.claim_pending().is_empty());
+        // Claimed by us: a replay must not pick it up.
+        assert!(spool.claim_pending().0.is_empty());
         // Replacing frees the old file's room first.
         spool
             .replace(a, &[b'c'; 90])
             .expect("room once the old file goes");
-        let pending = spool.claim_pending();
+        let pending = spool.claim_pending().0;
         assert_eq!(pending.len(), 1);
         assert_eq!(spool.read(&pending[0]).expect("read"), vec![b'c'; 90]);
         for f in pending {
-            spool.quarantine(f);
+            spool.quarantine(f, "corrupt");
         }
         assert!(
-            spool.claim_pending().is_empty(),
+            spool.claim_pending().0.is_empty(),
             "a corrupt file is skipped"
         );
         assert!(
@@ -302,16 +433,88 @@ mod tests {
     #[test]
     fn a_second_spool_on_the_same_directory_sees_released_files() {
         let dir = temp_dir("restart");
-        let first = Spool::open(&dir, 1 << 20);
+        let first = Spool::open(&dir, 1 << 20, tag());
         let f = first.write(b"{}").expect("write");
         first.release(f);
-        let second = Spool::open(&dir, 1 << 20);
+        let second = Spool::open(&dir, 1 << 20, tag());
         assert!(second.has_backlog());
-        let files = second.claim_pending();
+        let files = second.claim_pending().0;
         assert_eq!(files.len(), 1);
         second.remove(files.into_iter().next().expect("one file"));
         assert!(!second.has_backlog());
         assert!(entries(&dir).next().is_none());
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_is_claimed_by_one_spool_only_and_only_by_its_destination() {
+        let dir = temp_dir("claims");
+        let writer = Spool::open(&dir, 1 << 20, tag());
+        for _ in 0..3 {
+            let f = writer.write(b"{}").expect("write");
+            writer.release(f);
+        }
+        let other_tenant = Spool::open(&dir, 1 << 20, destination_tag("key-b", "https://x/"));
+        let (mine, others) = other_tenant.claim_pending();
+        assert!(
+            mine.is_empty(),
+            "another destination's files are not replayed"
+        );
+        assert_eq!(others, 3);
+        // Two spools on one directory (as two processes): each file goes to one of them.
+        let a = Spool::open(&dir, 1 << 20, tag());
+        let b = Spool::open(&dir, 1 << 20, tag());
+        let (got_a, _) = a.claim_pending();
+        let (got_b, _) = b.claim_pending();
+        assert_eq!(got_a.len() + got_b.len(), 3);
+        assert!(got_b.is_empty(), "all were claimed by the first");
+        for f in got_a {
+            assert!(file_name(&f.path).contains(CLAIMED), "{:?}", f.path);
+            a.release(f);
+        }
+        assert_eq!(
+            b.claim_pending().0.len(),
+            3,
+            "released claims are free again"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_and_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("perms").join("nested");
+        let spool = Spool::open(&dir, 1 << 20, tag());
+        let f = spool.write(b"{}").expect("write");
+        let mode = |p: &Path| fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&f.path), 0o600);
+        spool.remove(f);
+        let _ = fs::remove_dir_all(dir.parent().expect("parent"));
+    }
+
+    #[test]
+    fn the_destination_tag_names_the_key_without_showing_it() {
+        let t = destination_tag(
+            "mm_secret_key",
+            "https://api.modelmetry.com/signals/ingest/v1",
+        );
+        assert_eq!(t.len(), 16);
+        assert!(!t.contains("secret"));
+        assert_ne!(
+            t,
+            destination_tag(
+                "mm_other_key",
+                "https://api.modelmetry.com/signals/ingest/v1"
+            )
+        );
+        assert_ne!(
+            t,
+            destination_tag(
+                "mm_secret_key",
+                "https://eu.modelmetry.com/signals/ingest/v1"
+            )
+        );
     }
 }

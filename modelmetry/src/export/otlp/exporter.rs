@@ -114,11 +114,13 @@ impl OtlpExporter {
                 tally.sent += weight - rejected;
                 tally.rejected += rejected;
                 if rejected > 0 {
-                    self.report_once(format!(
+                    let problem = format!(
                         "the collector rejected {rejected_spans} of {} span(s) ({rejected} \
                          record(s) with their events and findings): {message}",
                         spans.len()
-                    ));
+                    );
+                    tally.problem = Some(problem.clone());
+                    self.report_once(problem);
                 }
             }
             Err(SendError::Rejected {
@@ -127,13 +129,16 @@ impl OtlpExporter {
             }) => self.halves(spans, deadline, tally, &detail),
             Err(SendError::Rejected { status, detail }) => {
                 tally.rejected += weight;
-                self.report_once(format!(
-                    "the collector refused a request with status {status}: {detail}"
-                ));
+                let problem =
+                    format!("the collector refused a request with status {status}: {detail}");
+                tally.problem = Some(problem.clone());
+                self.report_once(problem);
             }
             Err(SendError::RateLimited) => tally.rate_limited += weight,
+            Err(SendError::Cut) => tally.shutdown += weight,
             Err(e) => {
                 tally.network += weight;
+                tally.problem = Some(format!("spans not delivered: {e}"));
                 self.report_once(format!("spans not delivered: {e}"));
             }
         }
@@ -153,6 +158,10 @@ impl OtlpExporter {
 }
 
 impl Exporter for OtlpExporter {
+    fn name(&self) -> &'static str {
+        "OpenTelemetry"
+    }
+
     fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
         let mut tally = Tally::default();
         let spans = weighted_spans(&self.otlp, traces);
@@ -177,6 +186,10 @@ impl Exporter for OtlpExporter {
 
     fn paused_until(&self) -> Option<Instant> {
         self.transport.paused_until()
+    }
+
+    fn cut(&self) {
+        self.transport.cut();
     }
 }
 
