@@ -82,19 +82,26 @@ static GLOBAL: RwLock<Option<Dispatch>> = RwLock::new(None);
 pub(crate) fn enabled() -> bool {
     match switch::state() {
         0 => false,
-        switch::ON => true,
+        switch::ON => !switch::in_user_code() || in_callback(),
         state => enabled_slow(state),
     }
+}
+
+/// A span opened inside a user callback: not recorded, counted, said once. Returns `false`.
+#[cold]
+#[inline(never)]
+fn in_callback() -> bool {
+    note_callback_tracing();
+    false
 }
 
 #[cold]
 #[inline(never)]
 fn enabled_slow(state: u8) -> bool {
+    if switch::in_user_code() {
+        return in_callback();
+    }
     if state & switch::LOCAL != 0 {
-        if switch::in_user_code() {
-            note_callback_tracing();
-            return false;
-        }
         if let Ok(true) = THREAD.try_with(|t| !t.scoped.borrow().is_empty()) {
             return true;
         }

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 /// A global dispatch is installed.
 pub(crate) const ON: u8 = 1;
-/// Some thread has a state of its own (a scoped dispatch, or a user callback running): every
-/// thread must look at its own before recording.
+/// Some thread has a dispatch of its own (a test's recorder): every thread must look at its
+/// own before recording.
 pub(crate) const LOCAL: u8 = 2;
 /// The client was shut down by its guard: the first span opened afterwards says so, once.
 pub(crate) const SHUT: u8 = 4;
@@ -54,22 +54,21 @@ pub(crate) fn local_end() {
     }
 }
 
-/// True while this thread runs a user callback for the SDK.
+/// True while this thread runs a user callback for the SDK: a read of a thread-local
+/// counter, no shared memory (captures run it for every value, on every thread).
+#[inline]
 pub(crate) fn in_user_code() -> bool {
-    state() & LOCAL != 0 && CALLBACKS.try_with(|c| c.get() > 0).unwrap_or(false)
+    CALLBACKS.try_with(|c| c.get() > 0).unwrap_or(false)
 }
 
 /// Run user code for the SDK (a hook, a value's `Serialize` or `Debug`): tracing is off on
-/// this thread while it runs, and a panic is caught and returned.
+/// this thread while it runs, and a panic is caught and returned. Only this thread's counter
+/// changes: the process's word, read by every span on every thread, is left alone.
 pub(crate) fn user_code<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
     let entered = CALLBACKS.try_with(|c| c.set(c.get() + 1)).is_ok();
-    if entered {
-        local_begin();
-    }
     let result = catch_unwind(AssertUnwindSafe(f));
     if entered {
         let _ = CALLBACKS.try_with(|c| c.set(c.get() - 1));
-        local_end();
     }
     result
 }
