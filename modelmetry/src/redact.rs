@@ -50,23 +50,7 @@ pub(crate) type RedactHook = Arc<dyn Fn(&str, &mut Value) + Send + Sync>;
 /// Redact every trace in `traces` in place. A trace whose redaction panics is removed and
 /// counted; returns the number of records removed that way.
 pub(crate) fn apply(hook: Option<&RedactHook>, traces: &mut Vec<FinishedTrace>) -> u64 {
-    let Some(hook) = hook else {
-        return 0;
-    };
-    let mut lost = 0;
-    traces.retain_mut(|trace| {
-        let ok = redacted(hook, trace);
-        if !ok {
-            let records = trace.record_count();
-            lost += records;
-            stats::count_drop(DropReason::RedactionFailed, records);
-            diag::report(format_args!(
-                "the redaction hook panicked; the trace ({records} record(s)) was dropped rather than sent unredacted (counted in stats().dropped.redaction_failed)"
-            ));
-        }
-        ok
-    });
-    lost
+    apply_counted(hook, traces, Destination::First)
 }
 
 /// [`apply`] for a second destination's own copy of the traces: a trace whose redaction
@@ -74,6 +58,21 @@ pub(crate) fn apply(hook: Option<&RedactHook>, traces: &mut Vec<FinishedTrace>) 
 pub(crate) fn apply_for_second_destination(
     hook: Option<&RedactHook>,
     traces: &mut Vec<FinishedTrace>,
+) -> u64 {
+    apply_counted(hook, traces, Destination::Second)
+}
+
+/// Whose counters a trace lost to a panicking hook goes to.
+#[derive(Clone, Copy)]
+enum Destination {
+    First,
+    Second,
+}
+
+fn apply_counted(
+    hook: Option<&RedactHook>,
+    traces: &mut Vec<FinishedTrace>,
+    destination: Destination,
 ) -> u64 {
     let Some(hook) = hook else {
         return 0;
@@ -84,9 +83,18 @@ pub(crate) fn apply_for_second_destination(
         if !ok {
             let records = trace.record_count();
             lost += records;
-            stats::count_also(0, 0, 0, records);
+            let (to, counted_in) = match destination {
+                Destination::First => {
+                    stats::count_drop(DropReason::RedactionFailed, records);
+                    ("", "stats().dropped.redaction_failed")
+                }
+                Destination::Second => {
+                    stats::count_also(0, 0, 0, records);
+                    (" to the second destination", "stats().also.dropped")
+                }
+            };
             diag::report(format_args!(
-                "the redaction hook panicked; the trace ({records} record(s)) was dropped rather than sent unredacted to the second destination (counted in stats().also.dropped)"
+                "the redaction hook panicked; the trace ({records} record(s)) was dropped rather than sent unredacted{to} (counted in {counted_in})"
             ));
         }
         ok
