@@ -1,25 +1,37 @@
 //! What the macros' expansions call. **Not a stable API**: it changes with the macros, in any
 //! release, without notice. Use the macros, or the public API they are built on.
 //!
+//! The macros' whole contract with the runtime is here, and nothing else in the crate calls it:
+//!
+//! | file | what the expansions use |
+//! | --- | --- |
+//! | `mod.rs` | [`Scope`] and [`SpanScope`] (the span or trace a function opened, and its setters), [`AsyncScope`], [`Input`], names, tags, [`is_enabled`] |
+//! | `capture.rs` | the compile-time choice of how a value is captured (JSON, `Debug` text or a placeholder) and how an error is described, by autoref method resolution |
+//! | `fold.rs` | the same choice for the fold of a `#[span(stream)]`'s items |
+//!
 //! Every item here is cheap when tracing is off: [`is_enabled`] is one atomic load, and the
 //! expansions test it (through [`Scope::is_active`]) before they capture or format anything.
 
 use serde_json::{Map, Value};
 
-pub use crate::capture::{
-    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Captured, ErrorChain, ErrorDebug,
-    ErrorDisplay, ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
+mod capture;
+mod fold;
+
+pub use self::capture::{
+    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, ErrorChain, ErrorDebug, ErrorDisplay,
+    ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
 };
-pub use crate::context::future::{Instrument, Instrumented};
-pub use crate::context::stream::StreamSpan;
-pub use crate::fold::Nothing;
 #[cfg(not(feature = "stream"))]
-pub use crate::fold::choice::StreamFeature;
-pub use crate::fold::choice::{
+pub use self::fold::StreamFeature;
+pub use self::fold::{
     DescribeDebug, DescribeDisplay, DescribeOpaque, FoldJson, FoldNothing, FoldText, OfType,
     PlainShape, ResultItems, ResultShape, SplitPlain, SplitResult, iter_items, stream_items,
     user_fold,
 };
+pub use crate::capture::Captured;
+pub use crate::context::future::{Instrument, Instrumented};
+pub use crate::context::stream::StreamSpan;
+pub use crate::fold::Nothing;
 pub use crate::record::Kind;
 pub use crate::signal::{Event, Finding};
 
@@ -31,7 +43,7 @@ use crate::context::future::FutureSpan;
 use crate::context::guard::{self, SpanGuard, SpanRef, TraceGuard};
 use crate::context::owned::Owned;
 use crate::context::stack;
-use crate::{capture, client, diag};
+use crate::{client, diag};
 
 /// True when tracing is on: one atomic load.
 #[inline]
@@ -42,7 +54,7 @@ pub fn is_enabled() -> bool {
 /// True when tracing is on and content (inputs, outputs) is captured.
 #[inline]
 pub fn content_enabled() -> bool {
-    crate::dispatch::enabled() && capture::content_enabled()
+    crate::dispatch::enabled() && crate::capture::content_enabled()
 }
 
 /// True when a trace is open on this thread (an async `#[trace]` asks before it opens its own,
