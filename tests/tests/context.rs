@@ -573,3 +573,25 @@ fn a_future_polled_on_several_threads_keeps_its_parent() {
         "trace hop\n└── llm hopper  gpt-4o\n    ├── other inside\n    └── finding tokens = 3\n"
     );
 }
+
+#[test]
+fn a_trace_handle_records_findings_on_the_trace_it_names() {
+    let rec = Recorder::install();
+    {
+        let t = start_trace("a");
+        let handle = t.handle();
+        // Another trace's context, attached on top of this thread's: the handle still names
+        // trace `a`, whatever is innermost.
+        let remote = modelmetry::propagation::extract(|name| {
+            (name == "traceparent")
+                .then(|| "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned())
+        });
+        let _attached = remote.attach();
+        handle.record_finding(Finding::new("verdict", "ok"));
+    }
+    assert_eq!(
+        rec.take_trees(),
+        "trace a\n\
+         └── finding verdict = \"ok\"\n"
+    );
+}
