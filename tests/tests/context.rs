@@ -11,6 +11,7 @@ use std::task::{Context as TaskCx, Poll, Wake, Waker};
 
 use modelmetry::testing::Recorder;
 use modelmetry::{Context, Event, Finding, Instrument, Kind, Severity, start_span, start_trace};
+use modelmetry_tests::block_on;
 
 fn span(name: &'static str) -> modelmetry::SpanGuard {
     start_span(name, Kind::Other)
@@ -458,18 +459,6 @@ fn tracing_off_records_nothing() {
 struct Noop;
 impl Wake for Noop {
     fn wake(self: Arc<Self>) {}
-}
-
-/// Poll a future to completion on this thread.
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = TaskCx::from_waker(&waker);
-    let mut fut = Box::pin(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
 }
 
 /// Pending once, then ready: a future that really suspends.
