@@ -18,12 +18,13 @@
 //! `async fn` becomes a `fn` that opens its span when called and returns its body as an async
 //! block the span follows across polls, on any executor (`expand_async.rs`).
 
-use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemFn, LitStr, ReturnType, Type};
 
 use crate::args::{FnArgs, Macro, NameArg};
+use crate::tokens::{kind_tokens, local, mentions_impl, type_hint, use_traits};
 use crate::valid::{self, Param, StreamReturn};
 use crate::{expand_async, expand_stream};
 
@@ -105,20 +106,6 @@ fn returns(output: &ReturnType) -> Returns {
             _ => Returns::Named(ty.clone()),
         },
     }
-}
-
-pub(crate) fn mentions_impl(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|t| match t {
-        TokenTree::Ident(i) => i == "impl",
-        TokenTree::Group(g) => mentions_impl(g.stream()),
-        _ => false,
-    })
-}
-
-/// Names of the expansion's own locals: mixed-site, so the user's body can neither see nor
-/// shadow them.
-pub(crate) fn local(name: &str) -> syn::Ident {
-    syn::Ident::new(name, Span::mixed_site())
 }
 
 fn rewrite(
@@ -351,26 +338,6 @@ fn stream_hint(ty: &Type) -> TokenStream {
     }
 }
 
-/// A never-run `return` of type `ty`, which types the body it starts.
-pub(crate) fn type_hint(ty: &Type) -> TokenStream {
-    let r = syn::Ident::new("__modelmetry_r", Span::mixed_site().located_at(ty.span()));
-    // Spanned on the declared type: a mismatch is explained by "return type inferred to be
-    // `R` here", pointing at the user's `-> R`.
-    quote_spanned! {ty.span()=>
-        if let ::core::option::Option::Some(#r) = ::core::option::Option::None::<#ty> {
-            // Never runs; for a body that diverges, rustc would call it unreachable.
-            #[allow(unreachable_code)]
-            return #r;
-        }
-    }
-}
-
-pub(crate) fn kind_tokens(args: &FnArgs) -> TokenStream {
-    let variant = args.kind.as_ref().map_or("Other", |(_, v)| v);
-    let variant = syn::Ident::new(variant, Span::call_site());
-    quote!(::modelmetry::__private::Kind::#variant)
-}
-
 /// The capture of `value` (an expression of reference type) as JSON, `Debug` text or a
 /// placeholder, chosen at compile time.
 fn capture(value: TokenStream) -> TokenStream {
@@ -380,17 +347,6 @@ fn capture(value: TokenStream) -> TokenStream {
 }
 
 const CAPTURE_TRAITS: &str = "CaptureSerialize CaptureDebug CaptureOpaque";
-
-pub(crate) fn use_traits(names: &str) -> TokenStream {
-    let names = names
-        .split(' ')
-        .map(|n| syn::Ident::new(n, Span::call_site()));
-    // Not every block uses every trait (`output = false` uses no capture trait).
-    quote! {
-        #[allow(unused_imports)]
-        use ::modelmetry::__private::{#(#names as _),*};
-    }
-}
 
 /// What is recorded when the function starts: options, then the input.
 pub(crate) fn on_entry(args: &FnArgs, params: &[Param], scope: &syn::Ident) -> TokenStream {

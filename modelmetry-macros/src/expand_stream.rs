@@ -20,7 +20,7 @@ use syn::spanned::Spanned;
 use syn::{Block, Ident, ReturnType, Signature, Type};
 
 use crate::args::FnArgs;
-use crate::expand::{kind_tokens, local, mentions_impl, type_hint, use_traits};
+use crate::tokens::{kind_tokens, local, mentions_impl, type_hint, use_traits};
 use crate::valid::{Flavour, StreamReturn, Wrapping};
 
 const CHOICE_TRAITS: &str = "SplitResult SplitPlain FoldText FoldJson FoldNothing \

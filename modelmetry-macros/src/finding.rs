@@ -6,6 +6,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, Token};
 
 use crate::args::{key_name, metadata_list};
+use crate::tokens::local;
 
 /// `finding!(name = value, ...; comment = ..., description = ..., metadata(...))`.
 pub(crate) struct Findings {
@@ -120,10 +121,6 @@ fn parse_details(input: ParseStream<'_>, out: &mut Findings) -> syn::Result<()> 
         input.parse::<Token![,]>()?;
     }
     Ok(())
-}
-
-fn local(name: &str) -> Ident {
-    Ident::new(name, Span::mixed_site())
 }
 
 fn capture_traits() -> TokenStream {

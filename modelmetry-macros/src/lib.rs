@@ -15,6 +15,7 @@ mod expand;
 mod expand_async;
 mod expand_stream;
 mod finding;
+mod tokens;
 mod valid;
 
 use args::Macro;

@@ -294,7 +294,7 @@ fn flavour(bounds: &Punctuated<TypeParamBound, Token![+]>) -> Option<(Flavour, O
             }),
             _ => None,
         };
-        let item = item.filter(|t| !crate::expand::mentions_impl(t.to_token_stream()));
+        let item = item.filter(|t| !crate::tokens::mentions_impl(t.to_token_stream()));
         Some((flavour, item))
     })
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::client::{self, InitGuard};
 use crate::config::{Config, Delivery};
-use crate::export::{Exporter, Tally, ingest};
+use crate::export::{Exporter, Tally, batch, ingest};
 use crate::record::FinishedTrace;
 use crate::{Kind, Usage};
 
@@ -88,7 +88,7 @@ impl Synthetic {
             .max_batch_bytes(max_batch_bytes)
             .record_limit();
         let (records, _) = ingest::encode_traces(&self.traces, record_limit);
-        ingest::pack(&records, usize::MAX, max_batch_bytes)
+        batch::pack(&records, usize::MAX, max_batch_bytes)
             .iter()
             .map(|r| r.body.len())
             .sum()

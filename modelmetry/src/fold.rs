@@ -18,9 +18,28 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::capture;
-use crate::context::stream::{Fold, FoldOutput};
 
-pub(crate) mod choice;
+/// What a fold hands over when its stream's span closes: the output, and whether it was cut.
+pub trait FoldOutput {
+    /// The output so far (`None`: no output).
+    fn output(&mut self) -> Option<serde_json::Value>;
+
+    /// The size in bytes of everything seen, if the output had to be cut to stay within the
+    /// capture limit; the cut is then marked in the span's metadata.
+    fn original_bytes(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// How a traced stream sees its items: which are errors, and what goes into the output.
+///
+/// `item` runs while the stream's span is current, so a fold can also record on it (usage
+/// from a final chunk, for example, with [`current_span`](crate::current_span)).
+pub trait Fold<T>: FoldOutput {
+    /// See one item. `Err(text)` says the item is a failure: the span closes as an error with
+    /// that text.
+    fn item(&mut self, item: &T) -> Result<(), String>;
+}
 
 /// Joins text chunks.
 #[derive(Debug, Default, Clone)]

@@ -94,7 +94,7 @@ pub mod testing;
 pub mod wire;
 
 #[doc(hidden)]
-#[path = "private.rs"]
+#[path = "private/mod.rs"]
 pub mod __private;
 
 pub use capture::content_enabled;
@@ -107,10 +107,11 @@ pub use context::guard::{
     SpanGuard, SpanRef, TraceGuard, TraceRef, current_span, current_trace, start_span, start_trace,
 };
 pub use context::handle::{Context, ContextGuard};
-pub use context::stream::{Fold, FoldOutput, InStreamSpan, StreamSpan, Traced};
+pub use context::stream::{InStreamSpan, StreamSpan, Traced};
 pub use error::Error;
 #[cfg(feature = "otlp")]
 pub use export::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpCompression, OtlpConfig, OtlpProtocol};
+pub use fold::{Fold, FoldOutput};
 pub use id::{SpanId, TraceId};
 pub use modelmetry_macros::{event, finding, span, trace};
 pub use record::{Kind, Severity};

@@ -20,81 +20,66 @@
 //! # let _ = generate("hi");
 //! ```
 
-use crate::context::guard::{SpanRef, current_span};
+use crate::context::target::Target;
 use crate::wire;
 
+/// The current span, when tracing is on.
 #[inline]
-fn span() -> Option<SpanRef> {
-    crate::dispatch::enabled().then(current_span)
+fn span() -> Target {
+    if crate::dispatch::enabled() {
+        Target::current_span()
+    } else {
+        Target::Off
+    }
 }
 
 /// The model requested, e.g. `gpt-4o`.
 pub fn set_model(model: impl Into<String>) {
-    if let Some(s) = span() {
-        s.set_model(model);
-    }
+    span().set_model(model.into());
 }
 
 /// The provider, e.g. `openai`.
 pub fn set_provider(provider: impl Into<String>) {
-    if let Some(s) = span() {
-        s.set_provider(provider);
-    }
+    span().set_provider(provider.into());
 }
 
 /// The request's options (temperature, max tokens, tools, ...). A model or provider set
 /// before and missing here is kept.
 pub fn set_options(options: wire::Options) {
-    if let Some(s) = span() {
-        s.set_options(options);
-    }
+    span().set_options(options);
 }
 
 /// The messages sent to and received from the model, in order (replacing any set before).
 pub fn set_messages(messages: Vec<wire::Message>) {
-    if let Some(s) = span() {
-        s.set_messages(messages);
-    }
+    span().set_messages(messages);
 }
 
 /// Append one message.
 pub fn add_message(message: wire::Message) {
-    if let Some(s) = span() {
-        s.add_message(message);
-    }
+    span().add_message(message);
 }
 
 /// Token usage.
 pub fn set_usage(usage: wire::Usage) {
-    if let Some(s) = span() {
-        s.set_usage(usage);
-    }
+    span().set_usage(usage);
 }
 
 /// The call's cost.
 pub fn set_cost(cost: wire::Cost) {
-    if let Some(s) = span() {
-        s.set_cost(cost);
-    }
+    span().set_cost(cost);
 }
 
 /// A document retrieved, or given to the model as context.
 pub fn add_document(document: wire::Document) {
-    if let Some(s) = span() {
-        s.add_document(document);
-    }
+    span().add_document(document);
 }
 
 /// A retrieval query.
 pub fn add_query(query: wire::RetrievalQuery) {
-    if let Some(s) = span() {
-        s.add_query(query);
-    }
+    span().add_query(query);
 }
 
 /// The texts an embeddings call embedded.
 pub fn set_embedding_inputs(inputs: Vec<String>) {
-    if let Some(s) = span() {
-        s.set_embedding_inputs(inputs);
-    }
+    span().set_embedding_inputs(inputs);
 }

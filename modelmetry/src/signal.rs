@@ -7,7 +7,6 @@ use serde_json::Map;
 
 use crate::capture;
 use crate::context::stack::{self, Slot};
-use crate::id::SpanId;
 use crate::record::{FindingRecord, Name, Signal, SignalBody};
 use crate::stats::{self, Drop as DropReason};
 use crate::wire::FindingValue;
@@ -74,18 +73,10 @@ impl Finding {
     /// it was not recorded (no trace open, tracing disabled, or a non-finite number), which
     /// [`stats`](crate::stats) counts.
     pub fn record(self) -> bool {
-        self.record_at(None)
+        self.record_at(At::Innermost)
     }
 
-    pub(crate) fn record_on_trace(self) -> bool {
-        self.record_with(|_| SpanId::NONE, None)
-    }
-
-    pub(crate) fn record_at(self, slot: Option<Slot>) -> bool {
-        self.record_with(|current| current, slot)
-    }
-
-    fn record_with(self, target: impl FnOnce(SpanId) -> SpanId, slot: Option<Slot>) -> bool {
+    pub(crate) fn record_at(self, at: At) -> bool {
         if !crate::dispatch::enabled() {
             return false;
         }
@@ -109,7 +100,7 @@ impl Finding {
             description: self.description,
             metadata: self.metadata,
         }));
-        push(body, target, slot)
+        push(body, at)
     }
 }
 
@@ -149,10 +140,10 @@ impl Event {
     /// Record on the current span, or on the trace when no span is open. Returns `false` if
     /// it was not recorded (no trace open, or tracing disabled).
     pub fn record(self) -> bool {
-        self.record_at(None)
+        self.record_at(At::Innermost)
     }
 
-    pub(crate) fn record_at(self, slot: Option<Slot>) -> bool {
+    pub(crate) fn record_at(self, at: At) -> bool {
         if !crate::dispatch::enabled() {
             return false;
         }
@@ -161,25 +152,32 @@ impl Event {
                 name: self.name,
                 metadata: self.metadata,
             },
-            |c| c,
-            slot,
+            at,
         )
     }
 }
 
-fn push(body: SignalBody, target: impl FnOnce(SpanId) -> SpanId, slot: Option<Slot>) -> bool {
+/// Where a finding or event is recorded.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum At {
+    /// The innermost open span on this thread, or its trace when no span is open.
+    Innermost,
+    /// The span in this slot.
+    Span(Slot),
+    /// The trace of the frame with this serial, itself (not one of its spans).
+    Trace(u64),
+    /// The trace innermost on this thread, itself.
+    InnermostTrace,
+}
+
+fn push(body: SignalBody, place: At) -> bool {
     let at = Tick::now();
-    let pushed = match slot {
-        Some(slot) => stack::push_signal_at(slot, |span| Signal {
-            target: target(span),
-            at,
-            body,
-        }),
-        None => stack::push_signal(|span| Signal {
-            target: target(span),
-            at,
-            body,
-        }),
+    let make = |target| Signal { target, at, body };
+    let pushed = match place {
+        At::Innermost => stack::push_signal(make),
+        At::Span(slot) => stack::push_signal_at(slot, make),
+        At::Trace(serial) => stack::push_trace_signal(Some(serial), make),
+        At::InnermostTrace => stack::push_trace_signal(None, make),
     };
     if !pushed {
         stats::count_drop(DropReason::NoActiveTrace, 1);

@@ -21,7 +21,7 @@ use std::time::Instant;
 use crate::client::InitGuard;
 use crate::config::{Config, Delivery};
 use crate::dispatch::{self, DefaultGuard, Dispatch};
-use crate::export::{Exporter, Tally, console, ingest};
+use crate::export::{Exporter, Tally, batch, console, ingest};
 use crate::pipeline::Pipeline;
 use crate::record::FinishedTrace;
 use crate::wire::IngestSignalsV1RequestBody;
@@ -60,7 +60,7 @@ impl RecordedTrace {
     /// [`max_batch_bytes`](Config::max_batch_bytes).
     pub fn requests(&self) -> Vec<String> {
         let (records, _unencodable) = ingest::encode(&self.body);
-        ingest::pack(&records, self.max_batch_records, self.max_batch_bytes)
+        batch::pack(&records, self.max_batch_records, self.max_batch_bytes)
             .into_iter()
             .map(|r| String::from_utf8_lossy(&r.body).into_owned())
             .collect()

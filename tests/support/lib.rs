@@ -738,6 +738,75 @@ pub fn config_for(server_url: &str, diag: &Diagnostics) -> modelmetry::Config {
         .on_error(diag.hook())
 }
 
+/// What a test that sends needs: the process-wide SDK to itself (the tests' lock), a loopback
+/// server, the SDK's diagnostics, and the counters as they were when the test began.
+///
+/// ```no_run
+/// use modelmetry_tests::{Delta, Harness, record_trace};
+/// let h = Harness::start();
+/// let guard = h.init();
+/// let n = record_trace("t", 1);
+/// guard.flush(std::time::Duration::from_secs(3)).expect("flush");
+/// assert_eq!(h.delta().sent, n as i64);
+/// ```
+pub struct Harness {
+    /// The loopback server the client sends to.
+    pub server: Server,
+    /// The client's diagnostics ([`Harness::config`] hooks them).
+    pub diag: Diagnostics,
+    before: modelmetry::Stats,
+    // Last: the lock is released after the server has stopped.
+    _lock: MutexGuard<'static, ()>,
+}
+
+impl Harness {
+    /// Take the tests' lock, start a server, and read the counters.
+    pub fn start() -> Harness {
+        Harness::on(Server::start)
+    }
+
+    /// The same, with a server made by `server` (e.g. on a given port), after the lock.
+    pub fn on(server: impl FnOnce() -> Server) -> Harness {
+        let lock = modelmetry::testing::lock();
+        let server = server();
+        Harness {
+            server,
+            diag: Diagnostics::new(),
+            before: modelmetry::stats(),
+            _lock: lock,
+        }
+    }
+
+    /// [`config_for`] this harness's server and diagnostics.
+    pub fn config(&self) -> modelmetry::Config {
+        config_for(&self.server.base_url(), &self.diag)
+    }
+
+    /// A client on [`Harness::config`].
+    pub fn init(&self) -> modelmetry::InitGuard {
+        self.config().init().expect("init")
+    }
+
+    /// Every counter's change since the harness started.
+    pub fn delta(&self) -> Delta {
+        Delta::since(&self.before)
+    }
+}
+
+/// Run a future to completion on this thread: polled again and again with a waker that does
+/// nothing, so a future that returns `Pending` without waking (a test's "yield once") still
+/// finishes. For the tests' own futures, which never wait on I/O.
+pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Record one finished trace with `spans` spans under it: `1 + spans` records.
 pub fn record_trace(name: &str, spans: usize) -> u64 {
     let trace = modelmetry::start_trace(name.to_owned());

@@ -8,11 +8,10 @@
 //! what these tests are about.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::task::{Context as TaskCx, Poll, Waker};
 
 use modelmetry::testing::{RecordedTrace, Recorder};
 use modelmetry::{Context, Instrument, Kind, span, trace};
+use modelmetry_tests::block_on;
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -156,16 +155,6 @@ fn spawned_work_nests_under_its_caller_on_a_multi_thread_runtime() {
         .unwrap();
     let total = rt.block_on(agent());
     check(&recorder, total);
-}
-
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = TaskCx::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
 }
 
 #[test]

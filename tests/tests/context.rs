@@ -11,6 +11,7 @@ use std::task::{Context as TaskCx, Poll, Wake, Waker};
 
 use modelmetry::testing::Recorder;
 use modelmetry::{Context, Event, Finding, Instrument, Kind, Severity, start_span, start_trace};
+use modelmetry_tests::block_on;
 
 fn span(name: &'static str) -> modelmetry::SpanGuard {
     start_span(name, Kind::Other)
@@ -460,18 +461,6 @@ impl Wake for Noop {
     fn wake(self: Arc<Self>) {}
 }
 
-/// Poll a future to completion on this thread.
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = TaskCx::from_waker(&waker);
-    let mut fut = Box::pin(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
 /// Pending once, then ready: a future that really suspends.
 struct YieldOnce(bool);
 impl Future for YieldOnce {
@@ -571,5 +560,27 @@ fn a_future_polled_on_several_threads_keeps_its_parent() {
     assert_eq!(
         rec.take_trees(),
         "trace hop\n└── llm hopper  gpt-4o\n    ├── other inside\n    └── finding tokens = 3\n"
+    );
+}
+
+#[test]
+fn a_trace_handle_records_findings_on_the_trace_it_names() {
+    let rec = Recorder::install();
+    {
+        let t = start_trace("a");
+        let handle = t.handle();
+        // Another trace's context, attached on top of this thread's: the handle still names
+        // trace `a`, whatever is innermost.
+        let remote = modelmetry::propagation::extract(|name| {
+            (name == "traceparent")
+                .then(|| "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned())
+        });
+        let _attached = remote.attach();
+        handle.record_finding(Finding::new("verdict", "ok"));
+    }
+    assert_eq!(
+        rec.take_trees(),
+        "trace a\n\
+         └── finding verdict = \"ok\"\n"
     );
 }

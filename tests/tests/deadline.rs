@@ -3,19 +3,18 @@
 
 use std::time::{Duration, Instant};
 
-use modelmetry_tests::{Delta, Diagnostics, Reply, Server, config_for, record_trace};
+use modelmetry_tests::{Delta, Harness, Reply, record_trace};
 
 // Room for a loaded CI machine; a hang would overshoot by seconds.
 const SLACK: Duration = Duration::from_millis(250);
 
 #[test]
 fn flush_and_shutdown_return_by_their_deadline_when_the_server_never_answers() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    server.fallback(Reply::Hang);
-    let diag = Diagnostics::new();
+    let h = Harness::start();
+    h.server.fallback(Reply::Hang);
     let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag)
+    let guard = h
+        .config()
         .export_timeout(Duration::from_secs(1))
         .init()
         .expect("init");
@@ -51,21 +50,19 @@ fn flush_and_shutdown_return_by_their_deadline_when_the_server_never_answers() {
         }
     );
     drop(guard);
-    assert!(server.request_count() >= 1);
+    assert!(h.server.request_count() >= 1);
     // The server never answered: it accepted nothing, and nothing was counted as sent.
-    assert!(server.accepted_xids().is_empty());
+    assert!(h.server.accepted_xids().is_empty());
 }
 
 #[test]
 fn flush_and_shutdown_return_by_their_deadline_against_a_trickling_server() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    server.fallback(Reply::Trickle {
+    let h = Harness::start();
+    h.server.fallback(Reply::Trickle {
         interval: Duration::from_millis(100),
     });
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag)
+    let guard = h
+        .config()
         .export_timeout(Duration::from_secs(1))
         .init()
         .expect("init");
@@ -85,7 +82,7 @@ fn flush_and_shutdown_return_by_their_deadline_against_a_trickling_server() {
         matches!(shut, Err(modelmetry::Error::Lost { records, .. }) if records == n as u64),
         "{shut:?}"
     );
-    let d = Delta::since(&before);
+    let d = h.delta();
     assert_eq!(d.produced, n);
     assert_eq!(d.buffered, 0);
     assert_eq!(d.unaccounted(), 0);

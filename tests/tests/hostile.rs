@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use modelmetry::testing::Recorder;
 use modelmetry::{Config, Delivery, Error, span};
-use modelmetry_tests::{Diagnostics, Reply, Server, all_sent_xids, config_for, record_trace};
+use modelmetry_tests::{
+    Diagnostics, Harness, Reply, Server, all_sent_xids, config_for, record_trace,
+};
 
 #[span(kind = "tool")]
 fn instrumented(n: u32) -> u32 {
@@ -26,12 +28,11 @@ fn within<R: Send + 'static>(limit: Duration, f: impl FnOnce() -> R + Send + 'st
 
 #[test]
 fn a_redaction_hook_that_traces_in_synchronous_delivery_neither_overflows_nor_loops() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    let diag = Diagnostics::new();
+    let h = Harness::start();
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
-    let config = config_for(&server.base_url(), &diag)
+    let config = h
+        .config()
         .delivery(Delivery::Synchronous)
         .redact(move |_, _| {
             seen.fetch_add(1, Ordering::Relaxed);
@@ -44,26 +45,25 @@ fn a_redaction_hook_that_traces_in_synchronous_delivery_neither_overflows_nor_lo
     let after = modelmetry::stats();
     assert!(calls.load(Ordering::Relaxed) > 0);
     assert_eq!(
-        all_sent_xids(&server).len(),
+        all_sent_xids(&h.server).len(),
         2,
         "only the trace and its span"
     );
     assert!(after.dropped.in_callback > before.dropped.in_callback);
     // Said once per process (another test may have said it first), counted every time.
     assert!(
-        diag.matching("inside a callback").len() <= 1,
+        h.diag.matching("inside a callback").len() <= 1,
         "{:?}",
-        diag.lines()
+        h.diag.lines()
     );
-    server.stop();
+    h.server.stop();
 }
 
 #[test]
 fn a_redaction_hook_that_traces_in_background_delivery_makes_no_traces_of_its_own() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    let diag = Diagnostics::new();
-    let config = config_for(&server.base_url(), &diag)
+    let h = Harness::start();
+    let config = h
+        .config()
         .flush_interval(Duration::from_millis(50))
         .redact(|_, _| {
             instrumented(1);
@@ -78,11 +78,11 @@ fn a_redaction_hook_that_traces_in_background_delivery_makes_no_traces_of_its_ow
     guard.flush(Duration::from_secs(5)).expect("flush");
     drop(guard);
     assert_eq!(
-        all_sent_xids(&server).len(),
+        all_sent_xids(&h.server).len(),
         6,
         "3 traces of 2 records, no more"
     );
-    server.stop();
+    h.server.stop();
 }
 
 #[test]

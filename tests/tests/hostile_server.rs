@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use modelmetry::{Error, ExporterKind, OtlpConfig};
 use modelmetry_tests::{
-    Delta, Diagnostics, Reply, Server, TempDir, config_for, expect_lost, record_trace, wait_until,
+    Delta, Diagnostics, Harness, Reply, Server, TempDir, config_for, expect_lost, record_trace,
+    wait_until,
 };
 
 // Room for a loaded CI machine; a hang would overshoot by seconds.
@@ -96,14 +97,13 @@ fn a_hanging_collector_first_never_delays_modelmetry() {
 /// record is in exactly one counter, and `sent` is exactly what the server accepted.
 #[test]
 fn under_load_with_faults_the_counters_agree_with_the_server_by_xid() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
+    let h = Harness::start();
     let n = Arc::new(AtomicUsize::new(0));
     let hang = Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let n = n.clone();
         let hang = hang.clone();
-        server.rule(move |_| {
+        h.server.rule(move |_| {
             if hang.load(Ordering::SeqCst) {
                 return Some(Reply::Hang);
             }
@@ -117,9 +117,8 @@ fn under_load_with_faults_the_counters_agree_with_the_server_by_xid() {
             })
         });
     }
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag)
+    let guard = h
+        .config()
         .flush_interval(Duration::from_millis(10))
         .max_batch_records(40)
         .request_timeout(Duration::from_secs(20))
@@ -149,7 +148,7 @@ fn under_load_with_faults_the_counters_agree_with_the_server_by_xid() {
     assert!(start.elapsed() < Duration::from_millis(600) + SLACK);
     assert!(matches!(shut, Err(Error::Lost { .. })), "{shut:?}");
     // No waiting: everything is counted by the time shutdown returns.
-    let d = Delta::since(&before);
+    let d = h.delta();
     assert_eq!(d.produced as u64, produced);
     assert_eq!(d.buffered, 0, "{d:?}");
     assert_eq!(d.unaccounted(), 0, "{d:?}");
@@ -157,7 +156,7 @@ fn under_load_with_faults_the_counters_agree_with_the_server_by_xid() {
         d.shutdown > 0,
         "the hanging request was cut and counted: {d:?}"
     );
-    let by_xid = server.accepted_xids();
+    let by_xid = h.server.accepted_xids();
     assert!(by_xid.values().all(|&n| n == 1), "a record accepted twice");
     assert_eq!(d.sent as usize, by_xid.len(), "{d:?}");
     drop(guard);
@@ -165,10 +164,8 @@ fn under_load_with_faults_the_counters_agree_with_the_server_by_xid() {
 
 #[test]
 fn flush_says_how_many_records_a_401_a_404_or_a_redirect_lost() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    let diag = Diagnostics::new();
-    let guard = config_for(&server.base_url(), &diag).init().expect("init");
+    let h = Harness::start();
+    let guard = h.init();
     for (reply, counter, words) in [
         (Reply::problem(401, "invalid API key"), "rejected", "401"),
         (Reply::problem(404, "no such route"), "rejected", "404"),
@@ -178,7 +175,7 @@ fn flush_says_how_many_records_a_401_a_404_or_a_redirect_lost() {
             "301",
         ),
     ] {
-        server.script([reply]);
+        h.server.script([reply]);
         let n = record_trace("hostile.lost", 2);
         match guard.flush(Duration::from_secs(2)) {
             Err(e @ Error::Lost { records, .. }) => {

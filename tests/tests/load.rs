@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use modelmetry_tests::{Delta, Diagnostics, Reply, Server, config_for, expect_lost, wait_until};
+use modelmetry_tests::{Delta, Harness, Reply, expect_lost, wait_until};
 
 /// Counts the bytes live on the heap and their peak: the test's memory gauge.
 struct Counting;
@@ -58,13 +58,12 @@ const BUFFER_BYTES: usize = 4 * 1024 * 1024;
 
 #[test]
 fn eight_threads_of_100k_spans_stay_within_the_memory_bound_and_add_up() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    server.keep_bodies(false);
-    server.fallback(Reply::ok().after(Duration::from_millis(25)));
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag)
+    let h = Harness::start();
+    h.server.keep_bodies(false);
+    h.server
+        .fallback(Reply::ok().after(Duration::from_millis(25)));
+    let guard = h
+        .config()
         .max_buffer_records(20_000)
         .max_buffer_bytes(BUFFER_BYTES)
         .max_batch_records(1000)
@@ -108,10 +107,10 @@ fn eight_threads_of_100k_spans_stay_within_the_memory_bound_and_add_up() {
     expect_lost(modelmetry::shutdown(Duration::from_secs(15)), "buffer_full");
     drop(guard);
     assert!(wait_until(Duration::from_secs(5), || {
-        Delta::since(&before).buffered == 0
+        h.delta().buffered == 0
     }));
 
-    let d = Delta::since(&before);
+    let d = h.delta();
     let produced = (THREADS * SPANS_PER_THREAD / SPANS_PER_TRACE * (SPANS_PER_TRACE + 1)) as i64;
     assert_eq!(d.produced, produced);
     assert!(
@@ -123,7 +122,8 @@ fn eight_threads_of_100k_spans_stay_within_the_memory_bound_and_add_up() {
         0,
         "whole traces are dropped"
     );
-    let received: usize = server
+    let received: usize = h
+        .server
         .requests()
         .iter()
         .filter(|r| r.accepted())

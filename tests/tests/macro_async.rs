@@ -7,18 +7,8 @@ use std::task::{Context, Poll, Waker};
 
 use modelmetry::testing::Recorder;
 use modelmetry::{finding, span, trace};
+use modelmetry_tests::block_on;
 use serde_json::json;
-
-/// Poll to completion on this thread, counting polls.
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
 /// Pending once, then ready: forces the caller to be polled again.
 struct YieldNow(bool);

@@ -9,6 +9,7 @@ use std::time::Duration;
 use modelmetry::testing::{RecordedTrace, Recorder};
 use modelmetry::wire::CreateSpanParams;
 use modelmetry::{Config, Usage, finding, fold, llm, span, start_trace, trace};
+use modelmetry_tests::block_on;
 use serde::Serialize;
 use serde_json::json;
 
@@ -466,16 +467,6 @@ impl std::future::Future for YieldNow {
         } else {
             cx.waker().wake_by_ref();
             Poll::Pending
-        }
-    }
-}
-
-fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
         }
     }
 }

@@ -4,18 +4,16 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use modelmetry_tests::{
-    Delta, Diagnostics, Reply, Server, all_sent_xids, assert_each_delivered_once, config_for,
-    expect_lost, record_trace,
+    Delta, Harness, Reply, all_sent_xids, assert_each_delivered_once, expect_lost, record_trace,
 };
 
 #[test]
 fn retry_after_in_seconds_is_waited_for() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    server.script([Reply::status(429).header("Retry-After", "1")]);
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag)
+    let h = Harness::start();
+    h.server
+        .script([Reply::status(429).header("Retry-After", "1")]);
+    let guard = h
+        .config()
         .export_timeout(Duration::from_secs(3))
         .init()
         .expect("init");
@@ -23,12 +21,12 @@ fn retry_after_in_seconds_is_waited_for() {
     guard.flush(Duration::from_secs(3)).expect("flush");
     drop(guard);
 
-    let requests = server.requests();
+    let requests = h.server.requests();
     assert_eq!(requests.len(), 2);
     assert!(requests[1].at - requests[0].at >= Duration::from_millis(950));
-    assert_each_delivered_once(&server, &all_sent_xids(&server));
+    assert_each_delivered_once(&h.server, &all_sent_xids(&h.server));
     assert_eq!(
-        Delta::since(&before),
+        h.delta(),
         Delta {
             produced: n as i64,
             sent: n as i64,
@@ -40,13 +38,12 @@ fn retry_after_in_seconds_is_waited_for() {
 
 #[test]
 fn retry_after_as_an_http_date_is_waited_for() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
+    let h = Harness::start();
     let at = SystemTime::now() + Duration::from_secs(2);
-    server.script([Reply::status(429).header("Retry-After", &http_date(at))]);
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag)
+    h.server
+        .script([Reply::status(429).header("Retry-After", &http_date(at))]);
+    let guard = h
+        .config()
         .export_timeout(Duration::from_secs(4))
         .init()
         .expect("init");
@@ -54,7 +51,7 @@ fn retry_after_as_an_http_date_is_waited_for() {
     guard.flush(Duration::from_secs(4)).expect("flush");
     drop(guard);
 
-    let requests = server.requests();
+    let requests = h.server.requests();
     assert_eq!(requests.len(), 2);
     // The date has whole seconds: the wait lies between one and two seconds.
     let gap = requests[1].at - requests[0].at;
@@ -62,9 +59,9 @@ fn retry_after_as_an_http_date_is_waited_for() {
         gap >= Duration::from_millis(950) && gap < Duration::from_millis(2600),
         "{gap:?}"
     );
-    assert_each_delivered_once(&server, &all_sent_xids(&server));
+    assert_each_delivered_once(&h.server, &all_sent_xids(&h.server));
     assert_eq!(
-        Delta::since(&before),
+        h.delta(),
         Delta {
             produced: n as i64,
             sent: n as i64,
@@ -76,12 +73,11 @@ fn retry_after_as_an_http_date_is_waited_for() {
 
 #[test]
 fn after_a_429_nothing_is_sent_until_the_time_passes() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    server.script([Reply::status(429).header("Retry-After", "1")]);
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag)
+    let h = Harness::start();
+    h.server
+        .script([Reply::status(429).header("Retry-After", "1")]);
+    let guard = h
+        .config()
         .export_timeout(Duration::from_secs(3))
         .init()
         .expect("init");
@@ -92,7 +88,7 @@ fn after_a_429_nothing_is_sent_until_the_time_passes() {
     let b = record_trace("ratelimit.gate.b", 2);
     assert!(guard.flush(Duration::from_millis(200)).is_err());
     assert_eq!(
-        server.request_count(),
+        h.server.request_count(),
         1,
         "nothing sent while the gate is closed"
     );
@@ -101,14 +97,14 @@ fn after_a_429_nothing_is_sent_until_the_time_passes() {
         .expect("flush after the gate");
     drop(guard);
 
-    let requests = server.requests();
+    let requests = h.server.requests();
     assert_eq!(requests.len(), 3, "the 429, a's retry, then b");
     let opened = requests[0].at + Duration::from_millis(950);
     assert!(requests[1..].iter().all(|r| r.at >= opened));
     assert!(start.elapsed() < Duration::from_secs(3));
-    assert_each_delivered_once(&server, &all_sent_xids(&server));
+    assert_each_delivered_once(&h.server, &all_sent_xids(&h.server));
     assert_eq!(
-        Delta::since(&before),
+        h.delta(),
         Delta {
             produced: (a + b) as i64,
             sent: (a + b) as i64,
@@ -120,23 +116,17 @@ fn after_a_429_nothing_is_sent_until_the_time_passes() {
 
 #[test]
 fn sends_the_gate_outlasts_are_skipped_and_counted() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    server.fallback(Reply::status(429).header("Retry-After", "30"));
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag).init().expect("init");
+    let h = Harness::start();
+    h.server
+        .fallback(Reply::status(429).header("Retry-After", "30"));
+    let guard = h.init();
     let a = record_trace("ratelimit.skip.a", 1);
     // 30 s is past the export's deadline: a's retry is skipped at once.
     let _ = guard.flush(Duration::from_secs(2));
     let b = record_trace("ratelimit.skip.b", 1);
     // The flusher waits for the gate rather than send b.
     assert!(guard.flush(Duration::from_millis(200)).is_err());
-    assert_eq!(
-        Delta::since(&before).buffered,
-        b as i64,
-        "b waits in the buffer"
-    );
+    assert_eq!(h.delta().buffered, b as i64, "b waits in the buffer");
     let start = Instant::now();
     expect_lost(
         modelmetry::shutdown(Duration::from_millis(500)),
@@ -146,12 +136,12 @@ fn sends_the_gate_outlasts_are_skipped_and_counted() {
     drop(guard);
 
     assert_eq!(
-        server.request_count(),
+        h.server.request_count(),
         1,
         "only a's first try reached the server"
     );
     assert_eq!(
-        Delta::since(&before),
+        h.delta(),
         Delta {
             produced: (a + b) as i64,
             rate_limited: (a + b) as i64,
@@ -160,9 +150,9 @@ fn sends_the_gate_outlasts_are_skipped_and_counted() {
         }
     );
     assert!(
-        diag.lines().iter().any(|l| l.contains("rate limit")),
+        h.diag.lines().iter().any(|l| l.contains("rate limit")),
         "{:?}",
-        diag.lines()
+        h.diag.lines()
     );
 }
 

@@ -4,46 +4,40 @@
 
 use std::time::Duration;
 
-use modelmetry_tests::{Delta, Diagnostics, Reply, Server, config_for, expect_lost, record_trace};
+use modelmetry_tests::{Delta, Harness, Reply, expect_lost, record_trace};
 
 #[test]
 fn a_400_problem_json_is_surfaced_with_its_detail_and_counted_as_rejected() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
+    let h = Harness::start();
     let detail = "Spans[0].Name: expected string, got null";
-    server.fallback(Reply::problem(400, detail));
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag).init().expect("init");
+    h.server.fallback(Reply::problem(400, detail));
+    let guard = h.init();
     let n = record_trace("rejected.400", 1); // a trace and its span
     expect_lost(guard.flush(Duration::from_secs(2)), "rejected");
     drop(guard);
 
     // The batch of two was split to find which record the server refuses: both, alone.
-    let sizes: Vec<usize> = server.requests().iter().map(|r| r.xids().len()).collect();
+    let sizes: Vec<usize> = h.server.requests().iter().map(|r| r.xids().len()).collect();
     assert_eq!(sizes, [2, 1, 1]);
     assert_eq!(
-        Delta::since(&before),
+        h.delta(),
         Delta {
             produced: n as i64,
             rejected: n as i64,
             ..Delta::default()
         }
     );
-    let lines = diag.matching(detail);
-    assert_eq!(lines.len(), 1, "reported once: {:?}", diag.lines());
+    let lines = h.diag.matching(detail);
+    assert_eq!(lines.len(), 1, "reported once: {:?}", h.diag.lines());
     assert!(lines[0].contains("status 400"), "{}", lines[0]);
     assert!(lines[0].contains("2 record(s)"), "{}", lines[0]);
 }
 
 #[test]
 fn a_401_is_permanent_for_the_whole_batch_and_reported_once() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    server.fallback(Reply::problem(401, "invalid API key"));
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag).init().expect("init");
+    let h = Harness::start();
+    h.server.fallback(Reply::problem(401, "invalid API key"));
+    let guard = h.init();
     let a = record_trace("rejected.401.a", 3);
     expect_lost(guard.flush(Duration::from_secs(2)), "rejected");
     let b = record_trace("rejected.401.b", 1);
@@ -51,10 +45,10 @@ fn a_401_is_permanent_for_the_whole_batch_and_reported_once() {
     drop(guard);
 
     // Neither retried nor split: splitting cannot fix a key.
-    let sizes: Vec<usize> = server.requests().iter().map(|r| r.xids().len()).collect();
+    let sizes: Vec<usize> = h.server.requests().iter().map(|r| r.xids().len()).collect();
     assert_eq!(sizes, [a as usize, b as usize]);
     assert_eq!(
-        Delta::since(&before),
+        h.delta(),
         Delta {
             produced: (a + b) as i64,
             rejected: (a + b) as i64,
@@ -62,9 +56,9 @@ fn a_401_is_permanent_for_the_whole_batch_and_reported_once() {
         }
     );
     assert_eq!(
-        diag.matching("invalid API key").len(),
+        h.diag.matching("invalid API key").len(),
         1,
         "{:?}",
-        diag.lines()
+        h.diag.lines()
     );
 }

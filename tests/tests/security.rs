@@ -4,16 +4,15 @@
 use std::time::Duration;
 
 use modelmetry_tests::{
-    Delta, Diagnostics, Reply, Server, TEST_KEY, config_for, expect_lost, record_trace,
+    Delta, Diagnostics, Harness, Reply, Server, TEST_KEY, config_for, expect_lost, record_trace,
     record_trace_with_input,
 };
 
 #[test]
 fn the_key_never_shows_in_debug_display_errors_or_diagnostics() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
+    let h = Harness::start();
     // Every kind of failure the transport can report.
-    server.script([
+    h.server.script([
         Reply::problem(400, "bad body"),
         Reply::problem(400, "bad body"),
         Reply::problem(400, "bad body"),
@@ -22,9 +21,8 @@ fn the_key_never_shows_in_debug_display_errors_or_diagnostics() {
         Reply::Reset,
         Reply::Reset,
     ]);
-    server.fallback(Reply::Hang);
-    let diag = Diagnostics::new();
-    let config = config_for(&server.base_url(), &diag).export_timeout(Duration::from_millis(600));
+    h.server.fallback(Reply::Hang);
+    let config = h.config().export_timeout(Duration::from_millis(600));
     let shown = format!("{config:?}");
     assert!(!shown.contains(TEST_KEY), "{shown}");
     let guard = config.init().expect("init");
@@ -43,12 +41,12 @@ fn the_key_never_shows_in_debug_display_errors_or_diagnostics() {
     errors.extend(guard.flush(Duration::from_millis(200)).err());
     errors.extend(modelmetry::shutdown(Duration::from_millis(200)).err());
     drop(guard);
-    server.stop();
+    h.server.stop();
     assert_eq!(errors.len(), 2, "{errors:?}");
     for e in &errors {
         assert!(!e.to_string().contains(TEST_KEY) && !format!("{e:?}").contains(TEST_KEY));
     }
-    let lines = diag.lines();
+    let lines = h.diag.lines();
     for expected in ["bad body", "307", "boom", "timed out"] {
         assert!(
             lines.iter().any(|l| l.contains(expected)),
@@ -69,16 +67,13 @@ fn the_key_never_shows_in_debug_display_errors_or_diagnostics() {
 
 #[test]
 fn a_redirect_is_not_followed() {
-    let _lock = modelmetry::testing::lock();
     let elsewhere = Server::start();
-    let server = Server::start();
-    server.fallback(Reply::status(307).header(
+    let h = Harness::start();
+    h.server.fallback(Reply::status(307).header(
         "Location",
         &format!("{}/signals/ingest/v1", elsewhere.base_url()),
     ));
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag).init().expect("init");
+    let guard = h.init();
     let n = record_trace("security.redirect", 1) as i64;
     expect_lost(guard.flush(Duration::from_secs(2)), "network");
     drop(guard);
@@ -89,19 +84,19 @@ fn a_redirect_is_not_followed() {
         "the key must not travel to the redirect"
     );
     assert_eq!(
-        server.request_count(),
+        h.server.request_count(),
         1,
         "a redirect is not retried either"
     );
     assert_eq!(
-        Delta::since(&before),
+        h.delta(),
         Delta {
             produced: n,
             network: n,
             ..Delta::default()
         }
     );
-    assert_eq!(diag.matching("307").len(), 1, "{:?}", diag.lines());
+    assert_eq!(h.diag.matching("307").len(), 1, "{:?}", h.diag.lines());
 }
 
 #[test]

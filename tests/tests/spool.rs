@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use modelmetry_tests::{
-    Delta, Diagnostics, Reply, Server, TempDir, assert_each_delivered_once, config_for,
+    Delta, Diagnostics, Harness, Reply, Server, TempDir, assert_each_delivered_once, config_for,
     record_trace, record_trace_with_input, wait_until, xids_of,
 };
 
@@ -140,13 +140,11 @@ fn shutdown_against_a_hanging_server_loses_nothing_with_the_spool_on() {
 
 #[test]
 fn replay_spool_sends_on_demand_and_says_what_is_left() {
-    let _lock = modelmetry::testing::lock();
     let spool = TempDir::new("replay");
-    let server = Server::start();
-    server.fallback(Reply::status(503));
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag)
+    let h = Harness::start();
+    h.server.fallback(Reply::status(503));
+    let guard = h
+        .config()
         .spool_dir(spool.path())
         .export_timeout(Duration::from_millis(300))
         .init()
@@ -163,12 +161,12 @@ fn replay_spool_sends_on_demand_and_says_what_is_left() {
     }
     assert_eq!(spooled_xids(&spool), kept);
 
-    server.fallback(Reply::ok());
+    h.server.fallback(Reply::ok());
     modelmetry::replay_spool(Duration::from_secs(2)).expect("replayed");
     drop(guard);
     assert!(spool.files().is_empty());
-    assert_each_delivered_once(&server, &kept);
-    let d = Delta::since(&before);
+    assert_each_delivered_once(&h.server, &kept);
+    let d = h.delta();
     // Each replay reads the records back (produced again); the failed one kept them again.
     assert_eq!(
         d,

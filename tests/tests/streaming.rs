@@ -573,13 +573,10 @@ fn a_stream_that_outlives_its_trace_arrives_as_one_continuation() {
 
 #[test]
 fn a_leaked_stream_is_delivered_unfinished_at_shutdown_so_its_children_have_their_parent() {
-    use modelmetry_tests::{Delta, Diagnostics, Request, Server, config_for};
+    use modelmetry_tests::{Harness, Request};
 
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag).init().expect("init");
+    let h = Harness::start();
+    let guard = h.init();
     {
         let _t = start_trace("turn");
         let mut stream = Traced::new(
@@ -597,7 +594,8 @@ fn a_leaked_stream_is_delivered_unfinished_at_shutdown_so_its_children_have_thei
     std::mem::forget(alone);
     drop(guard); // shutdown
 
-    let bodies: Vec<_> = server
+    let bodies: Vec<_> = h
+        .server
         .requests()
         .iter()
         .filter(|r| r.accepted())
@@ -625,7 +623,7 @@ fn a_leaked_stream_is_delivered_unfinished_at_shutdown_so_its_children_have_thei
             .any(|t| t.name.as_deref() == Some("alone")),
         "the trace the lone stream opened is delivered too"
     );
-    let d = Delta::since(&before);
+    let d = h.delta();
     // turn, fetch 0, its first_token and the stream's span; alone's trace, span and event.
     assert_eq!((d.produced, d.sent, d.unaccounted()), (7, 7, 0), "{d:?}");
 }

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use modelmetry_tests::{
-    Delta, Diagnostics, Server, TEST_KEY, all_sent_xids, assert_each_delivered_once, config_for,
-    record_trace, record_trace_with_input, wait_until,
+    Delta, Diagnostics, Harness, Server, TEST_KEY, all_sent_xids, assert_each_delivered_once,
+    config_for, record_trace, record_trace_with_input, wait_until,
 };
 
 #[test]
@@ -78,11 +78,10 @@ fn a_trace_is_posted_to_the_ingest_path_with_the_key_and_json_headers() {
 
 #[test]
 fn the_flusher_wakes_early_only_once_the_buffer_is_a_quarter_full() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    let diag = Diagnostics::new();
+    let h = Harness::start();
     // The interval is an hour: only the early wake can send before the flush below.
-    let guard = config_for(&server.base_url(), &diag)
+    let guard = h
+        .config()
         .max_buffer_records(40)
         .max_batch_records(4)
         .init()
@@ -91,39 +90,33 @@ fn the_flusher_wakes_early_only_once_the_buffer_is_a_quarter_full() {
     let mut n = record_trace("wake.a", 2) + record_trace("wake.b", 2) + record_trace("wake.c", 2);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
-        server.request_count(),
+        h.server.request_count(),
         0,
         "below a quarter of the buffer the flusher waits for its interval"
     );
     // The 10th record makes a quarter: the flusher wakes at once and sends all ten.
     n += record_trace("wake.d", 0);
-    let sent = || all_sent_xids(&server).len() as u64;
+    let sent = || all_sent_xids(&h.server).len() as u64;
     assert!(
         wait_until(Duration::from_secs(3), || sent() == n),
         "a quarter of the buffer wakes the flusher: {} of {n} records sent",
         sent()
     );
     guard.flush(Duration::from_secs(2)).expect("flush");
-    assert!(diag.lines().is_empty(), "{:?}", diag.lines());
+    assert!(h.diag.lines().is_empty(), "{:?}", h.diag.lines());
 }
 
 #[test]
 fn requests_are_closed_by_record_count() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
-    let guard = config_for(&server.base_url(), &diag)
-        .max_batch_records(5)
-        .init()
-        .expect("init");
+    let h = Harness::start();
+    let guard = h.config().max_batch_records(5).init().expect("init");
     let n: u64 = (0..4).map(|i| record_trace(&format!("count.{i}"), 3)).sum();
     guard.flush(Duration::from_secs(2)).expect("flush");
     drop(guard);
 
     // How the 16 records fall into requests depends on how the traces split across export
     // rounds ([5, 5, 5, 1] or [5, 3, 5, 3], …); what must hold is the bound.
-    let sizes: Vec<usize> = server.requests().iter().map(|r| r.xids().len()).collect();
+    let sizes: Vec<usize> = h.server.requests().iter().map(|r| r.xids().len()).collect();
     assert!(
         sizes.iter().all(|&s| (1..=5).contains(&s)),
         "at most 5 records a request: {sizes:?}"
@@ -133,14 +126,14 @@ fn requests_are_closed_by_record_count() {
         sizes.len() >= 4,
         "16 records need at least 4 requests: {sizes:?}"
     );
-    for r in server.requests() {
+    for r in h.server.requests() {
         let _ = r.ingest(); // each one a valid body on its own
     }
-    let sent = all_sent_xids(&server);
+    let sent = all_sent_xids(&h.server);
     assert_eq!(sent.len() as u64, n);
-    assert_each_delivered_once(&server, &sent);
+    assert_each_delivered_once(&h.server, &sent);
     assert_eq!(
-        Delta::since(&before),
+        h.delta(),
         Delta {
             produced: n as i64,
             sent: n as i64,
@@ -151,15 +144,9 @@ fn requests_are_closed_by_record_count() {
 
 #[test]
 fn requests_are_closed_by_bytes() {
-    let _lock = modelmetry::testing::lock();
-    let server = Server::start();
-    let diag = Diagnostics::new();
-    let before = modelmetry::stats();
+    let h = Harness::start();
     let limit = 4096;
-    let guard = config_for(&server.base_url(), &diag)
-        .max_batch_bytes(limit)
-        .init()
-        .expect("init");
+    let guard = h.config().max_batch_bytes(limit).init().expect("init");
     let big = "x".repeat(1500);
     let n: u64 = (0..6)
         .map(|i| record_trace_with_input(&format!("bytes.{i}"), &big))
@@ -167,7 +154,7 @@ fn requests_are_closed_by_bytes() {
     guard.flush(Duration::from_secs(2)).expect("flush");
     drop(guard);
 
-    let requests = server.requests();
+    let requests = h.server.requests();
     assert!(
         requests.len() >= 3,
         "12 records of ~2 KB cannot fit in 4 KiB requests"
@@ -176,11 +163,11 @@ fn requests_are_closed_by_bytes() {
         assert!(r.body.len() <= limit, "a body of {} bytes", r.body.len());
         let _ = r.ingest();
     }
-    let sent: HashSet<String> = all_sent_xids(&server);
+    let sent: HashSet<String> = all_sent_xids(&h.server);
     assert_eq!(sent.len() as u64, n);
-    assert_each_delivered_once(&server, &sent);
+    assert_each_delivered_once(&h.server, &sent);
     assert_eq!(
-        Delta::since(&before),
+        h.delta(),
         Delta {
             produced: n as i64,
             sent: n as i64,

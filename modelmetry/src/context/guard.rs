@@ -4,20 +4,12 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::stack::{self, Slot, TraceOpen};
-use crate::capture::{self, Captured};
-use crate::record::{Kind, Name, Severity, SpanRecord, TraceInfo};
+use super::target::Target;
+use crate::record::{Kind, Name, Severity};
 use crate::signal::{Event, Finding};
 use crate::wire;
-
-/// Note each cut field (`(field, original_bytes)`) in `metadata`.
-fn note_cuts(metadata: &mut serde_json::Map<String, Value>, cut: &[(String, usize)]) {
-    for (field, original) in cut {
-        capture::note_truncated(metadata, field, *original);
-    }
-}
 
 /// Guards and handles point into a thread-local stack, so they must stay on their thread.
 type NotSend = PhantomData<*const ()>;
@@ -92,7 +84,7 @@ pub fn current_span() -> SpanRef {
 /// The trace open on this thread (a handle that does nothing if there is none).
 pub fn current_trace() -> TraceRef {
     TraceRef {
-        root: None,
+        target: Target::CurrentTrace,
         _not_send: PhantomData,
     }
 }
@@ -176,10 +168,9 @@ impl std::fmt::Debug for SpanRef {
 }
 
 impl SpanRef {
-    fn update(&self, f: impl FnOnce(&mut SpanRecord)) {
-        if let Some(slot) = self.slot {
-            stack::with_span(slot, f);
-        }
+    /// Where this handle's setters write.
+    pub(crate) fn target(&self) -> Target {
+        self.slot.map_or(Target::Off, Target::Span)
     }
 
     /// True if this handle points at an open span.
@@ -193,186 +184,101 @@ impl SpanRef {
         self.slot.is_some()
     }
 
-    /// The input, already captured (the macros check content capture before capturing),
-    /// with the fields that were cut.
-    pub(crate) fn put_input(&self, input: Value, cut: &[(String, usize)]) {
-        self.update(|r| {
-            let d = r.data_mut();
-            note_cuts(&mut d.metadata, cut);
-            d.input = Some(input);
-        });
-    }
-
-    /// The output, already captured.
-    pub(crate) fn put_output(&self, output: Captured) {
-        self.update(|r| {
-            let d = r.data_mut();
-            d.output = Some(output.noted(&mut d.metadata, "Metadata.output"));
-        });
-    }
-
-    /// One metadata entry, already captured.
-    pub(crate) fn put_metadata(&self, key: &str, value: Captured) {
-        self.update(|r| value.insert_into(&mut r.data_mut().metadata, key));
-    }
-
-    /// Mark the span as failed with `message` (an error's text, already formatted).
-    pub(crate) fn put_error(&self, message: String) {
-        self.update(|r| {
-            r.severity = Some(Severity::Error);
-            r.data_mut().message = Some(message);
-        });
-    }
-
     /// Record the span's input (captured as JSON; skipped when content capture is off).
     pub fn set_input<T: Serialize + ?Sized>(&self, input: &T) {
-        if self.slot.is_some() {
-            if let Some(c) = capture::content(input) {
-                self.update(|r| {
-                    let d = r.data_mut();
-                    d.input = Some(c.noted(&mut d.metadata, "Metadata.input"));
-                });
-            }
-        }
+        self.target().set_input(input);
     }
 
     /// Record the span's output (captured as JSON; skipped when content capture is off).
     pub fn set_output<T: Serialize + ?Sized>(&self, output: &T) {
-        if self.slot.is_some() {
-            if let Some(c) = capture::content(output) {
-                self.update(|r| {
-                    let d = r.data_mut();
-                    d.output = Some(c.noted(&mut d.metadata, "Metadata.output"));
-                });
-            }
-        }
+        self.target().set_output(output);
     }
 
     /// Set one metadata entry (always recorded: metadata is not content).
     pub fn set_metadata<T: Serialize + ?Sized>(&self, key: &str, value: &T) {
-        if self.slot.is_some() {
-            let c = capture::metadata(value);
-            self.update(|r| c.insert_into(&mut r.data_mut().metadata, key));
-        }
+        self.target().set_metadata(key, value);
     }
 
     /// Set the span's severity.
     pub fn set_severity(&self, severity: Severity) {
-        self.update(|r| r.severity = Some(severity));
+        self.target().set_severity(severity);
     }
 
     /// Set the span's message.
     pub fn set_message(&self, message: impl Into<String>) {
-        let message = message.into();
-        self.update(|r| r.data_mut().message = Some(message));
+        self.target().set_message(message.into());
     }
 
     /// Mark the span as failed: severity `error`, and the error's text as its message.
     pub fn record_error(&self, error: &dyn Display) {
-        if self.slot.is_some() {
-            let text = error.to_string();
-            self.update(|r| {
-                r.severity = Some(Severity::Error);
-                r.data_mut().message = Some(text);
-            });
-        }
+        self.target().record_error(error);
     }
 
     /// The model requested, e.g. `gpt-4o` (completion and embeddings spans).
     pub fn set_model(&self, model: impl Into<String>) {
-        let model = model.into();
-        self.update(|r| r.data_mut().llm.options_mut().model = Some(model));
+        self.target().set_model(model.into());
     }
 
     /// The provider, e.g. `openai`.
     pub fn set_provider(&self, provider: impl Into<String>) {
-        let provider = provider.into();
-        self.update(|r| r.data_mut().llm.options_mut().provider = Some(provider));
+        self.target().set_provider(provider.into());
     }
 
     /// The request's options. A model or provider set before and missing here is kept.
     pub fn set_options(&self, options: wire::Options) {
-        self.update(|r| {
-            let llm = &mut r.data_mut().llm;
-            let old = llm.options.take().unwrap_or_default();
-            let mut options = options;
-            options.model = options.model.or(old.model);
-            options.provider = options.provider.or(old.provider);
-            llm.options = Some(options);
-        });
+        self.target().set_options(options);
     }
 
     /// Replace the messages sent to and received from the model (content: skipped when
     /// content capture is off).
     pub fn set_messages(&self, messages: Vec<wire::Message>) {
-        if capture::content_enabled() {
-            self.update(|r| r.data_mut().llm.messages = messages);
-        }
+        self.target().set_messages(messages);
     }
 
     /// Append one message (content: skipped when content capture is off).
     pub fn add_message(&self, message: wire::Message) {
-        if capture::content_enabled() {
-            self.update(|r| r.data_mut().llm.messages.push(message));
-        }
+        self.target().add_message(message);
     }
 
     /// Token usage.
     pub fn set_usage(&self, usage: wire::Usage) {
-        self.update(|r| r.data_mut().llm.usage = Some(usage));
+        self.target().set_usage(usage);
     }
 
     /// The call's cost.
     pub fn set_cost(&self, cost: wire::Cost) {
-        self.update(|r| r.data_mut().llm.cost = Some(cost));
+        self.target().set_cost(cost);
     }
 
     /// Add a document (retrieved, or given to the model as context).
     pub fn add_document(&self, document: wire::Document) {
-        if capture::content_enabled() {
-            self.update(|r| r.data_mut().llm.documents.push(document));
-        }
+        self.target().add_document(document);
     }
 
     /// Add a retrieval query.
     pub fn add_query(&self, query: wire::RetrievalQuery) {
-        if capture::content_enabled() {
-            self.update(|r| r.data_mut().llm.queries.push(query));
-        }
+        self.target().add_query(query);
     }
 
     /// The texts an embeddings call embedded.
     pub fn set_embedding_inputs(&self, inputs: Vec<String>) {
-        if capture::content_enabled() {
-            self.update(|r| r.data_mut().llm.embedding_inputs = inputs);
-        }
+        self.target().set_embedding_inputs(inputs);
     }
 
     /// The provider's id of the response (`chatcmpl-…`), the model that actually answered, and
     /// why generation stopped (`stop`, `length`, `tool_calls`, …), one reason per choice.
     pub fn set_response(&self, id: Option<&str>, model: Option<&str>, finish_reasons: &[&str]) {
-        self.update(|r| {
-            let llm = &mut r.data_mut().llm;
-            llm.response_id = id.map(str::to_owned).or(llm.response_id.take());
-            llm.response_model = model.map(str::to_owned).or(llm.response_model.take());
-            if !finish_reasons.is_empty() {
-                llm.finish_reasons = finish_reasons.iter().map(|s| (*s).to_owned()).collect();
-            }
-        });
+        self.target().set_response(id, model, finish_reasons);
     }
 
     /// Record a finding on this span.
     pub fn record_finding(&self, finding: Finding) {
-        if let Some(slot) = self.slot {
-            finding.record_at(Some(slot));
-        }
+        self.target().record_finding(finding);
     }
 
     /// Record an event on this span.
     pub fn record_event(&self, event: Event) {
-        if let Some(slot) = self.slot {
-            event.record_at(Some(slot));
-        }
+        self.target().record_event(event);
     }
 }
 
@@ -391,31 +297,30 @@ enum TraceTarget {
 }
 
 impl TraceGuard {
-    /// A handle for setting the trace's data.
+    /// A handle for setting the trace's data (the enclosing trace's, when nested).
     pub fn handle(&self) -> TraceRef {
         TraceRef {
-            root: match self.target {
-                TraceTarget::Root(serial) => Some(serial),
-                _ => None,
-            },
+            target: self.trace_target(),
             _not_send: PhantomData,
         }
     }
 
-    /// The nested span this guard opened, when a trace was already open.
-    fn nested(&self) -> Option<SpanRef> {
+    /// Where input, output, metadata and errors go: the trace, or the child span when nested.
+    pub(crate) fn target(&self) -> Target {
         match self.target {
-            TraceTarget::Nested(slot) => Some(SpanRef {
-                slot: Some(slot),
-                _not_send: PhantomData,
-            }),
-            _ => None,
+            TraceTarget::Root(serial) => Target::Trace(serial),
+            TraceTarget::Nested(slot) => Target::Span(slot),
+            TraceTarget::Inactive => Target::Off,
         }
     }
 
-    /// True unless tracing was off when the guard was made.
-    pub(crate) fn is_active(&self) -> bool {
-        !matches!(self.target, TraceTarget::Inactive)
+    /// Where session, user and tags go: the trace, or the enclosing trace when nested.
+    pub(crate) fn trace_target(&self) -> Target {
+        match self.target {
+            TraceTarget::Root(serial) => Target::Trace(serial),
+            TraceTarget::Nested(slot) => Target::Trace(slot.frame_serial()),
+            TraceTarget::Inactive => Target::Off,
+        }
     }
 
     /// True if this guard opened a root trace (not a child span of a trace already open).
@@ -423,78 +328,14 @@ impl TraceGuard {
         matches!(self.target, TraceTarget::Root(_))
     }
 
-    /// Hand `value` to the trace, or to the child span when nested.
-    fn put<V>(
-        &self,
-        value: V,
-        on_span: impl FnOnce(SpanRef, V),
-        on_trace: impl FnOnce(&mut TraceInfo, V),
-    ) {
-        match self.target {
-            TraceTarget::Inactive => {}
-            TraceTarget::Nested(slot) => on_span(
-                SpanRef {
-                    slot: Some(slot),
-                    _not_send: PhantomData,
-                },
-                value,
-            ),
-            TraceTarget::Root(serial) => {
-                stack::with_root_info(serial, |t| on_trace(t, value));
-            }
-        }
-    }
-
-    pub(crate) fn put_input(&self, input: Value, cut: &[(String, usize)]) {
-        self.put(
-            input,
-            |s, v| s.put_input(v, cut),
-            |t, v| {
-                note_cuts(&mut t.metadata, cut);
-                t.input = Some(v);
-            },
-        );
-    }
-
-    pub(crate) fn put_output(&self, output: Captured) {
-        self.put(
-            output,
-            |s, v| s.put_output(v),
-            |t, v| t.output = Some(v.noted(&mut t.metadata, "Metadata.output")),
-        );
-    }
-
-    pub(crate) fn put_metadata(&self, key: &str, value: Captured) {
-        self.put(
-            value,
-            |s, v| s.put_metadata(key, v),
-            |t, v| v.insert_into(&mut t.metadata, key),
-        );
-    }
-
-    pub(crate) fn put_error(&self, message: String) {
-        self.put(
-            message,
-            |s, m| s.put_error(m),
-            |t, m| {
-                t.severity = Some(Severity::Error);
-                t.message = Some(m);
-            },
-        );
-    }
-
     /// Set the session (conversation) this trace belongs to.
     pub fn set_session_id(&self, session_id: impl Into<String>) {
-        if !matches!(self.target, TraceTarget::Inactive) {
-            self.handle().set_session_id(session_id);
-        }
+        self.handle().set_session_id(session_id);
     }
 
     /// Set the end user this trace served.
     pub fn set_user_id(&self, user_id: impl Into<String>) {
-        if !matches!(self.target, TraceTarget::Inactive) {
-            self.handle().set_user_id(user_id);
-        }
+        self.handle().set_user_id(user_id);
     }
 
     /// Add tags to the trace.
@@ -503,45 +344,27 @@ impl TraceGuard {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        if !matches!(self.target, TraceTarget::Inactive) {
-            self.handle().add_tags(tags);
-        }
+        self.handle().add_tags(tags);
     }
 
     /// Set one metadata entry of the trace (of the child span, when nested).
     pub fn set_metadata<T: Serialize + ?Sized>(&self, key: &str, value: &T) {
-        match (self.target, self.nested()) {
-            (TraceTarget::Inactive, _) => {}
-            (_, Some(span)) => span.set_metadata(key, value),
-            _ => self.handle().set_metadata(key, value),
-        }
+        self.target().set_metadata(key, value);
     }
 
     /// Record the trace's input (of the child span, when nested).
     pub fn set_input<T: Serialize + ?Sized>(&self, input: &T) {
-        match (self.target, self.nested()) {
-            (TraceTarget::Inactive, _) => {}
-            (_, Some(span)) => span.set_input(input),
-            _ => self.handle().set_input(input),
-        }
+        self.target().set_input(input);
     }
 
     /// Record the trace's output (of the child span, when nested).
     pub fn set_output<T: Serialize + ?Sized>(&self, output: &T) {
-        match (self.target, self.nested()) {
-            (TraceTarget::Inactive, _) => {}
-            (_, Some(span)) => span.set_output(output),
-            _ => self.handle().set_output(output),
-        }
+        self.target().set_output(output);
     }
 
     /// Mark the trace (the child span, when nested) as failed with the error's text.
     pub fn record_error(&self, error: &dyn Display) {
-        match (self.target, self.nested()) {
-            (TraceTarget::Inactive, _) => {}
-            (_, Some(span)) => span.record_error(error),
-            _ => self.handle().record_error(error),
-        }
+        self.target().record_error(error);
     }
 
     /// Close the trace now (the same as dropping the guard).
@@ -570,11 +393,11 @@ impl std::fmt::Debug for TraceGuard {
     }
 }
 
-/// A handle to a trace, for setting its data: a specific root trace, or whichever trace is
-/// open on this thread ([`current_trace`]).
+/// A handle to a trace, for setting its data: a specific trace ([`TraceGuard::handle`]), or
+/// whichever trace is open on this thread when a setter runs ([`current_trace`]).
 #[derive(Clone, Copy)]
 pub struct TraceRef {
-    root: Option<u64>,
+    target: Target,
     _not_send: NotSend,
 }
 
@@ -585,45 +408,18 @@ impl std::fmt::Debug for TraceRef {
 }
 
 impl TraceRef {
-    fn update(&self, f: impl FnOnce(&mut TraceInfo)) {
-        match self.root {
-            Some(serial) => stack::with_root_info(serial, f),
-            None => stack::with_trace_info(f),
-        };
-    }
-
-    pub(crate) fn put_input(&self, input: Value, cut: &[(String, usize)]) {
-        self.update(|t| {
-            note_cuts(&mut t.metadata, cut);
-            t.input = Some(input);
-        });
-    }
-
-    pub(crate) fn put_output(&self, output: Captured) {
-        self.update(|t| t.output = Some(output.noted(&mut t.metadata, "Metadata.output")));
-    }
-
-    pub(crate) fn put_metadata(&self, key: &str, value: Captured) {
-        self.update(|t| value.insert_into(&mut t.metadata, key));
-    }
-
-    pub(crate) fn put_error(&self, message: String) {
-        self.update(|t| {
-            t.severity = Some(Severity::Error);
-            t.message = Some(message);
-        });
-    }
-
     /// Set the session (conversation) this trace belongs to.
     pub fn set_session_id(&self, session_id: impl Into<String>) {
-        let id = session_id.into();
-        self.update(|t| t.session_id = Some(id));
+        if !self.target.is_off() {
+            self.target.set_session_id(session_id.into());
+        }
     }
 
     /// Set the end user this trace served.
     pub fn set_user_id(&self, user_id: impl Into<String>) {
-        let id = user_id.into();
-        self.update(|t| t.user_id = Some(id));
+        if !self.target.is_off() {
+            self.target.set_user_id(user_id.into());
+        }
     }
 
     /// Add tags (a tag already present is not added twice).
@@ -632,47 +428,35 @@ impl TraceRef {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
-        self.update(|t| {
-            for tag in tags {
-                if !t.tags.contains(&tag) {
-                    t.tags.push(tag);
-                }
-            }
-        });
+        if !self.target.is_off() {
+            self.target
+                .add_tags(tags.into_iter().map(Into::into).collect());
+        }
     }
 
     /// Set one metadata entry.
     pub fn set_metadata<T: Serialize + ?Sized>(&self, key: &str, value: &T) {
-        let c = capture::metadata(value);
-        self.update(|t| c.insert_into(&mut t.metadata, key));
+        self.target.set_metadata(key, value);
     }
 
     /// Record the trace's input (skipped when content capture is off).
     pub fn set_input<T: Serialize + ?Sized>(&self, input: &T) {
-        if let Some(c) = capture::content(input) {
-            self.update(|t| t.input = Some(c.noted(&mut t.metadata, "Metadata.input")));
-        }
+        self.target.set_input(input);
     }
 
     /// Record the trace's output (skipped when content capture is off).
     pub fn set_output<T: Serialize + ?Sized>(&self, output: &T) {
-        if let Some(c) = capture::content(output) {
-            self.update(|t| t.output = Some(c.noted(&mut t.metadata, "Metadata.output")));
-        }
+        self.target.set_output(output);
     }
 
     /// Mark the trace as failed with the error's text.
     pub fn record_error(&self, error: &dyn Display) {
-        let text = error.to_string();
-        self.update(|t| {
-            t.severity = Some(Severity::Error);
-            t.message = Some(text);
-        });
+        self.target.record_error(error);
     }
 
-    /// Record a finding on the trace itself.
+    /// Record a finding on the trace itself (the trace this handle names, whatever is
+    /// innermost on the thread).
     pub fn record_finding(&self, finding: Finding) {
-        finding.record_on_trace();
+        self.target.record_finding(finding);
     }
 }

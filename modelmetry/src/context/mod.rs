@@ -8,3 +8,4 @@ pub(crate) mod handle;
 pub(crate) mod owned;
 pub(crate) mod stack;
 pub(crate) mod stream;
+pub(crate) mod target;

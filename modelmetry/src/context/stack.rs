@@ -770,6 +770,22 @@ pub(crate) fn push_signal_at(slot: Slot, make: impl FnOnce(SpanId) -> Signal) ->
     .unwrap_or(false)
 }
 
+/// Record a signal on a trace itself: the frame `serial`'s, or the innermost frame's (`None`).
+pub(crate) fn push_trace_signal(serial: Option<u64>, make: impl FnOnce(SpanId) -> Signal) -> bool {
+    with(|s| {
+        let frame = match serial {
+            Some(serial) => s.frame_mut(serial),
+            None => s.frames.last_mut(),
+        };
+        let Some(frame) = frame else {
+            return false;
+        };
+        frame.signals.push(make(SpanId::NONE));
+        true
+    })
+    .unwrap_or(false)
+}
+
 /// Run `f` (which opens and closes one trace on this thread) and return that trace instead of
 /// submitting it. For the benchmarks' synthetic data only.
 #[cfg(feature = "__bench")]

@@ -52,6 +52,7 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use super::owned::Owned;
+use crate::fold::{Fold, FoldOutput};
 use crate::record::{Kind, Name, Severity};
 use crate::time::Tick;
 
@@ -231,28 +232,6 @@ impl<S, F: FoldOutput> std::fmt::Debug for Traced<S, F> {
             .field("recording", &!self.span.ended)
             .finish()
     }
-}
-
-/// What a fold hands over when its stream's span closes: the output, and whether it was cut.
-pub trait FoldOutput {
-    /// The output so far (`None`: no output).
-    fn output(&mut self) -> Option<serde_json::Value>;
-
-    /// The size in bytes of everything seen, if the output had to be cut to stay within the
-    /// capture limit; the cut is then marked in the span's metadata.
-    fn original_bytes(&self) -> Option<usize> {
-        None
-    }
-}
-
-/// How a traced stream sees its items: which are errors, and what goes into the output.
-///
-/// `item` runs while the stream's span is current, so a fold can also record on it (usage
-/// from a final chunk, for example, with [`current_span`](crate::current_span)).
-pub trait Fold<T>: FoldOutput {
-    /// See one item. `Err(text)` says the item is a failure: the span closes as an error with
-    /// that text.
-    fn item(&mut self, item: &T) -> Result<(), String>;
 }
 
 struct Tracking<F: FoldOutput> {

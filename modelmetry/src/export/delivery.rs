@@ -27,7 +27,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::Tally;
-use super::ingest::{Encoded, Section, assemble, pack};
+use super::batch::{Encoded, Section, assemble, pack};
 use crate::config::Config;
 use crate::diag;
 use crate::error::Error;

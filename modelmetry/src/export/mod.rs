@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::record::FinishedTrace;
 use crate::stats::{self, Drop as DropReason};
 
+pub(crate) mod batch;
 pub(crate) mod console;
 pub(crate) mod delivery;
 pub(crate) mod fanout;

@@ -3,21 +3,9 @@
 //! impl's lifetime, a trait impl), and still records under its caller.
 #![deny(warnings)]
 
-use std::future::Future;
-use std::task::{Context, Poll, Waker};
-
 use modelmetry::span;
 use modelmetry::testing::Recorder;
-
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
+use modelmetry_tests::block_on;
 
 #[span]
 async fn first_word(text: &str, sep: &str) -> usize {

@@ -1,7 +1,7 @@
 //! The fold `#[span(stream)]` picks for a stream's items, chosen at compile time from the item
 //! type, with no bound added to the user's function.
 //!
-//! The choice is the autoref resolution the capture of arguments uses (see `capture.rs`), on
+//! The choice is the autoref resolution the capture of arguments uses (see `private/capture.rs`), on
 //! a zero-sized [`OfType`] standing for a type. It runs in three steps, because a `Result`
 //! item needs two choices (one for its `Ok` values, one for describing its errors):
 //!
@@ -20,9 +20,8 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Json, Nothing, Text};
-use crate::capture::NoError;
-use crate::context::stream::{Fold, FoldOutput};
+use super::capture::NoError;
+use crate::fold::{Fold, FoldOutput, Json, Nothing, Text};
 
 /// A type, carried as a value.
 pub struct OfType<T>(PhantomData<fn() -> T>);
@@ -194,7 +193,7 @@ impl PlainShape {
     }
 }
 
-/// The fold of `Result` items: like [`Results`](super::Results), with the error described
+/// The fold of `Result` items: like [`Results`](crate::fold::Results), with the error described
 /// as the macros describe any error (`Display`, else `Debug`, else the type's name).
 pub struct ResultItems<F, E> {
     ok: F,

@@ -1,25 +1,37 @@
 //! What the macros' expansions call. **Not a stable API**: it changes with the macros, in any
 //! release, without notice. Use the macros, or the public API they are built on.
 //!
+//! The macros' whole contract with the runtime is here, and nothing else in the crate calls it:
+//!
+//! | file | what the expansions use |
+//! | --- | --- |
+//! | `mod.rs` | [`Scope`] and [`SpanScope`] (the span or trace a function opened, and its setters), [`AsyncScope`], [`Input`], names, tags, [`is_enabled`] |
+//! | `capture.rs` | the compile-time choice of how a value is captured (JSON, `Debug` text or a placeholder) and how an error is described, by autoref method resolution |
+//! | `fold.rs` | the same choice for the fold of a `#[span(stream)]`'s items |
+//!
 //! Every item here is cheap when tracing is off: [`is_enabled`] is one atomic load, and the
 //! expansions test it (through [`Scope::is_active`]) before they capture or format anything.
 
 use serde_json::{Map, Value};
 
-pub use crate::capture::{
-    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Captured, ErrorChain, ErrorDebug,
-    ErrorDisplay, ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
+mod capture;
+mod fold;
+
+pub use self::capture::{
+    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, ErrorChain, ErrorDebug, ErrorDisplay,
+    ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
 };
-pub use crate::context::future::{Instrument, Instrumented};
-pub use crate::context::stream::StreamSpan;
-pub use crate::fold::Nothing;
 #[cfg(not(feature = "stream"))]
-pub use crate::fold::choice::StreamFeature;
-pub use crate::fold::choice::{
+pub use self::fold::StreamFeature;
+pub use self::fold::{
     DescribeDebug, DescribeDisplay, DescribeOpaque, FoldJson, FoldNothing, FoldText, OfType,
     PlainShape, ResultItems, ResultShape, SplitPlain, SplitResult, iter_items, stream_items,
     user_fold,
 };
+pub use crate::capture::Captured;
+pub use crate::context::future::{Instrument, Instrumented};
+pub use crate::context::stream::StreamSpan;
+pub use crate::fold::Nothing;
 pub use crate::record::Kind;
 pub use crate::signal::{Event, Finding};
 
@@ -28,10 +40,11 @@ use std::fmt::Display;
 use std::future::Future;
 
 use crate::context::future::FutureSpan;
-use crate::context::guard::{self, SpanGuard, SpanRef, TraceGuard};
+use crate::context::guard::{self, SpanGuard, TraceGuard};
 use crate::context::owned::Owned;
 use crate::context::stack;
-use crate::{capture, client, diag};
+use crate::context::target::Target;
+use crate::{client, diag};
 
 /// True when tracing is on: one atomic load.
 #[inline]
@@ -42,7 +55,7 @@ pub fn is_enabled() -> bool {
 /// True when tracing is on and content (inputs, outputs) is captured.
 #[inline]
 pub fn content_enabled() -> bool {
-    crate::dispatch::enabled() && capture::content_enabled()
+    crate::dispatch::enabled() && crate::capture::content_enabled()
 }
 
 /// True when a trace is open on this thread (an async `#[trace]` asks before it opens its own,
@@ -217,34 +230,34 @@ impl SpanScope {
 
     /// The function's arguments.
     pub fn set_input(&self, input: Input) {
-        self.guard.put_input(input.value, &input.cut);
+        self.guard.target().put_input(input.value, &input.cut);
     }
 
     /// The function's return value (`null`, from `()` or `None`, is not recorded).
     pub fn set_output(&self, output: Captured) {
         if !output.value.is_null() {
-            self.guard.put_output(output);
+            self.guard.target().put_output(output);
         }
     }
 
     /// The function returned `Err`: severity `error`, and the error's text as the message.
     pub fn set_error(&self, message: String) {
-        self.guard.put_error(message);
+        self.guard.target().put_error(message);
     }
 
     /// One `metadata(key = value)` entry.
     pub fn set_metadata(&self, key: &str, value: Captured) {
-        self.guard.put_metadata(key, value);
+        self.guard.target().put_metadata(key, value);
     }
 
     /// `model = ...`, by reference.
     pub fn set_model<T: Clone + Into<String>>(&self, model: &T) {
-        self.guard.set_model(model.clone());
+        self.guard.target().set_model(model.clone().into());
     }
 
     /// `provider = ...`, by reference.
     pub fn set_provider<T: Clone + Into<String>>(&self, provider: &T) {
-        self.guard.set_provider(provider.clone());
+        self.guard.target().set_provider(provider.clone().into());
     }
 }
 
@@ -260,17 +273,13 @@ impl std::fmt::Debug for SpanScope {
 /// async function, the span or trace that the instrumented future carries.
 #[must_use]
 pub struct Scope {
+    /// The trace a synchronous `#[trace]` opened, closed when the scope drops.
+    guard: Option<TraceGuard>,
+    /// Where input, output, metadata and errors go.
     target: Target,
+    /// Where session, user and tags go.
+    trace: Target,
     flush: bool,
-}
-
-enum Target {
-    Off,
-    Trace(TraceGuard),
-    /// The current span (an async `#[span]`'s carried span, during its poll).
-    CurrentSpan(SpanRef),
-    /// An async `#[trace]`: its child span when nested, the trace itself when root.
-    CurrentTrace(SpanRef),
 }
 
 impl Scope {
@@ -281,8 +290,11 @@ impl Scope {
         if !crate::dispatch::enabled() {
             return Scope::off();
         }
+        let guard = guard::start_trace(name);
         Scope {
-            target: Target::Trace(guard::start_trace(name)),
+            target: guard.target(),
+            trace: guard.trace_target(),
+            guard: Some(guard),
             flush,
         }
     }
@@ -294,26 +306,37 @@ impl Scope {
             return Scope::off();
         }
         Scope {
-            target: Target::CurrentSpan(guard::current_span()),
+            guard: None,
+            target: Target::current_span(),
+            trace: Target::Off,
             flush: false,
         }
     }
 
-    /// The trace (or child span) an async `#[trace]` carries (valid during its poll).
+    /// The trace (or child span) an async `#[trace]` carries (valid during its poll): its
+    /// child span when nested, the trace itself when it is the root.
     #[inline]
     pub fn current_trace() -> Scope {
         if !crate::dispatch::enabled() {
             return Scope::off();
         }
+        let target = match Target::current_span() {
+            Target::Off => Target::CurrentTrace,
+            span => span,
+        };
         Scope {
-            target: Target::CurrentTrace(guard::current_span()),
+            guard: None,
+            target,
+            trace: Target::CurrentTrace,
             flush: false,
         }
     }
 
     fn off() -> Scope {
         Scope {
+            guard: None,
             target: Target::Off,
+            trace: Target::Off,
             flush: false,
         }
     }
@@ -321,119 +344,62 @@ impl Scope {
     /// True when something is being recorded: test this before capturing anything.
     #[inline]
     pub fn is_active(&self) -> bool {
-        match &self.target {
-            Target::Off => false,
-            Target::Trace(g) => g.is_active(),
-            Target::CurrentSpan(s) => s.is_active(),
-            Target::CurrentTrace(_) => true,
-        }
+        !self.target.is_off()
     }
 
     /// The function's arguments.
     pub fn set_input(&self, input: Input) {
-        let Input { value, cut } = input;
-        match &self.target {
-            Target::Off => {}
-            Target::Trace(g) => g.put_input(value, &cut),
-            Target::CurrentSpan(s) => s.put_input(value, &cut),
-            Target::CurrentTrace(s) if s.is_active() => s.put_input(value, &cut),
-            Target::CurrentTrace(_) => guard::current_trace().put_input(value, &cut),
-        }
+        self.target.put_input(input.value, &input.cut);
     }
 
     /// The function's return value (`null`, from `()` or `None`, is not recorded).
     pub fn set_output(&self, output: Captured) {
-        if output.value.is_null() {
-            return;
-        }
-        match &self.target {
-            Target::Off => {}
-            Target::Trace(g) => g.put_output(output),
-            Target::CurrentSpan(s) => s.put_output(output),
-            Target::CurrentTrace(s) if s.is_active() => s.put_output(output),
-            Target::CurrentTrace(_) => guard::current_trace().put_output(output),
+        if !output.value.is_null() {
+            self.target.put_output(output);
         }
     }
 
     /// The function returned `Err`: severity `error`, and the error's text as the message.
     pub fn set_error(&self, message: String) {
-        match &self.target {
-            Target::Off => {}
-            Target::Trace(g) => g.put_error(message),
-            Target::CurrentSpan(s) => s.put_error(message),
-            Target::CurrentTrace(s) if s.is_active() => s.put_error(message),
-            Target::CurrentTrace(_) => guard::current_trace().put_error(message),
-        }
+        self.target.put_error(message);
     }
 
     /// One `metadata(key = value)` entry.
     pub fn set_metadata(&self, key: &str, value: Captured) {
-        match &self.target {
-            Target::Off => {}
-            Target::Trace(g) => g.put_metadata(key, value),
-            Target::CurrentSpan(s) => s.put_metadata(key, value),
-            Target::CurrentTrace(s) if s.is_active() => s.put_metadata(key, value),
-            Target::CurrentTrace(_) => guard::current_trace().put_metadata(key, value),
-        }
-    }
-
-    fn span_ref(&self) -> Option<SpanRef> {
-        match &self.target {
-            Target::CurrentSpan(s) => Some(*s),
-            _ => None,
-        }
+        self.target.put_metadata(key, value);
     }
 
     /// `model = ...` of `#[span]`, by reference.
     pub fn set_model<T: Clone + Into<String>>(&self, model: &T) {
-        if let Some(s) = self.span_ref() {
-            s.set_model(model.clone());
-        }
+        self.target.set_model(model.clone().into());
     }
 
     /// `provider = ...` of `#[span]`, by reference.
     pub fn set_provider<T: Clone + Into<String>>(&self, provider: &T) {
-        if let Some(s) = self.span_ref() {
-            s.set_provider(provider.clone());
-        }
+        self.target.set_provider(provider.clone().into());
     }
 
     /// `session = ...` of `#[trace]` (always the trace's, even when nested), by reference: an
     /// owned `String` the body uses afterwards is not moved.
     pub fn set_session<T: Clone + Into<String>>(&self, session_id: &T) {
-        let session_id = session_id.clone();
-        match &self.target {
-            Target::Trace(g) => g.set_session_id(session_id),
-            Target::CurrentTrace(_) => guard::current_trace().set_session_id(session_id),
-            _ => {}
-        }
+        self.trace.set_session_id(session_id.clone().into());
     }
 
     /// `user = ...` of `#[trace]`, by reference.
     pub fn set_user<T: Clone + Into<String>>(&self, user_id: &T) {
-        let user_id = user_id.clone();
-        match &self.target {
-            Target::Trace(g) => g.set_user_id(user_id),
-            Target::CurrentTrace(_) => guard::current_trace().set_user_id(user_id),
-            _ => {}
-        }
+        self.trace.set_user_id(user_id.clone().into());
     }
 
     /// `tags = [...]` of `#[trace]`.
     pub fn add_tags<const N: usize>(&self, tags: [String; N]) {
-        match &self.target {
-            Target::Trace(g) => g.add_tags(tags),
-            Target::CurrentTrace(_) => guard::current_trace().add_tags(tags),
-            _ => {}
-        }
+        self.trace.add_tags(tags.into());
     }
 }
 
 impl Drop for Scope {
     fn drop(&mut self) {
-        let target = std::mem::replace(&mut self.target, Target::Off);
-        let flush = self.flush && matches!(&target, Target::Trace(g) if g.is_root());
-        drop(target);
+        let flush = self.flush && self.guard.as_ref().is_some_and(TraceGuard::is_root);
+        drop(self.guard.take());
         if flush {
             flush_now();
         }
