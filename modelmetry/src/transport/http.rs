@@ -83,7 +83,7 @@ impl std::fmt::Display for SendError {
 impl HttpTransport {
     /// The Modelmetry ingest endpoint, authenticated by `X-API-KEY`.
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
-        let key = config.api_key.clone().ok_or_else(|| Error::Config {
+        let key = config.key().cloned().ok_or_else(|| Error::Config {
             setting: "MODELMETRY_API_KEY",
             reason: "the http exporter needs an API key".to_owned(),
         })?;
@@ -103,7 +103,15 @@ impl HttpTransport {
         headers: Vec<(String, ApiKey)>,
         content_type: &'static str,
     ) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let mut builder = ureq::Agent::config_builder();
+        if targets_loopback(&url) {
+            // ureq takes a proxy from ALL_PROXY/HTTPS_PROXY/HTTP_PROXY for every host unless
+            // NO_PROXY names it: a loopback URL (plain http allowed, as it stays on this
+            // machine) would carry the key in clear to the proxy's host. This machine is
+            // reached directly, as Go's and curl's defaults do.
+            builder = builder.proxy(None);
+        }
+        let agent: ureq::Agent = builder
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.request_timeout))
             .http_status_as_error(false)
@@ -249,6 +257,13 @@ impl HttpTransport {
             _ => SendError::Unexpected { status, detail },
         })
     }
+}
+
+/// True if `url` names this machine (`localhost`, `127.0.0.0/8`, `[::1]`).
+fn targets_loopback(url: &str) -> bool {
+    url.trim()
+        .split_once("://")
+        .is_some_and(|(_, rest)| crate::config::is_loopback(crate::config::host_of(rest)))
 }
 
 /// A ureq error in words, never with the request's headers.
