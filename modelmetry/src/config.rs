@@ -974,4 +974,45 @@ mod tests {
         assert!(!text.contains("mm_secret_123"), "{text}");
         assert!(text.contains("<redacted>"));
     }
+
+    #[test]
+    fn unknown_names_get_the_closest_setting() {
+        let c = env(&[
+            ("MODELMETRY_APIKEY", "k"),
+            ("MODELMETRY_BASEURL", "https://x"),
+            ("MODELMETRY_SOMETHING_ELSE_ENTIRELY", "1"),
+        ]);
+        assert_eq!(c.env_warnings.len(), 3, "{:?}", c.env_warnings);
+        assert!(c.env_warnings[0].ends_with("did you mean MODELMETRY_API_KEY?"));
+        assert!(c.env_warnings[1].ends_with("did you mean MODELMETRY_BASE_URL?"));
+        assert!(c.env_warnings[2].contains("(the settings: MODELMETRY_API_KEY,"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[cfg(not(feature = "otlp"))]
+    #[test]
+    fn otel_variables_without_the_otlp_feature_are_warned_about() {
+        let c = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_SERVICE_NAME", "chatbot"),
+        ]);
+        assert_eq!(c.env_warnings.len(), 1, "{:?}", c.env_warnings);
+        assert!(
+            c.env_warnings[0].starts_with("OTEL_EXPORTER_OTLP_ENDPOINT set, but modelmetry was built without its `otlp` cargo feature"),
+            "{}",
+            c.env_warnings[0]
+        );
+        assert_eq!(c.exporter_kinds(), vec![ExporterKind::Console]);
+    }
+
+    #[test]
+    fn urls_lose_their_passwords_when_shown() {
+        assert_eq!(
+            without_userinfo("https://u:p@host:1/a@b?c"),
+            "https://<redacted>@host:1/a@b?c"
+        );
+        assert_eq!(without_userinfo("http://host/a@b"), "http://host/a@b");
+        assert_eq!(without_userinfo("no scheme"), "no scheme");
+    }
 }
