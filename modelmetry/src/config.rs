@@ -93,12 +93,16 @@ pub(crate) type ErrorHook = Arc<dyn Fn(&str) + Send + Sync>;
 /// | `MODELMETRY_BASE_URL` | [`base_url`](Config::base_url) | `https://api.modelmetry.com` |
 /// | `MODELMETRY_EXPORTER` | [`exporters`](Config::exporters): `console`, `http`, `otlp`, `none`, or a list (`http,otlp`) | `http` with a key, else `console`; plus `otlp` when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
 /// | `MODELMETRY_DELIVERY` | [`delivery`](Config::delivery): `background`, `sync` | `background` |
-/// | `MODELMETRY_CAPTURE_CONTENT` | [`capture_content`](Config::capture_content) | `true` |
+/// | `MODELMETRY_CAPTURE_CONTENT` | [`capture_content`](Config::capture_content) (an unreadable value turns it off, with a warning) | `true` |
 /// | `MODELMETRY_FLUSH_INTERVAL_MS` | [`flush_interval`](Config::flush_interval) | 1000 |
 /// | `MODELMETRY_ALLOW_INSECURE_HTTP` | [`allow_insecure_http`](Config::allow_insecure_http) | `false` |
 /// | `MODELMETRY_SPOOL_DIR` | [`spool_dir`](Config::spool_dir) | none (spool off) |
 /// | `MODELMETRY_SPOOL_MAX_BYTES` | [`max_spool_bytes`](Config::max_spool_bytes) | 64 MiB |
 /// | `MODELMETRY_DEBUG` | [`debug`](Config::debug) | `false` |
+///
+/// `init` reports, one line each, what it ignores: an unknown `MODELMETRY_*` name (with the
+/// closest known one), `OTEL_EXPORTER_OTLP_*` variables without the `otlp` feature, a blank
+/// key, `none` listed with other exporters, a base URL's query or fragment.
 #[derive(Clone)]
 pub struct Config {
     pub(crate) api_key: Option<ApiKey>,
@@ -404,14 +408,16 @@ impl Config {
     }
 
     /// The most records waiting in the buffer (default 100,000). A trace that would pass it is
-    /// dropped and counted.
+    /// dropped and counted (`dropped.buffer_full`; a trace larger than the whole bound alone,
+    /// `dropped.trace_too_large`).
     pub fn max_buffer_records(mut self, records: u64) -> Self {
         self.max_buffer_records = records.max(1);
         self
     }
 
     /// The most bytes (estimated JSON) waiting in the buffer (default 64 MiB). A trace that
-    /// would pass it is dropped and counted.
+    /// would pass it is dropped and counted (`dropped.buffer_full`; a trace larger than the
+    /// whole bound alone, `dropped.trace_too_large`).
     pub fn max_buffer_bytes(mut self, bytes: usize) -> Self {
         self.max_buffer_bytes = bytes.max(1024);
         self

@@ -122,6 +122,10 @@ impl HttpTransport {
         for (_, value) in &headers {
             crate::diag::add_secret(value.expose());
         }
+        if let Some(userinfo) = userinfo_of(&url) {
+            // A password in the URL is a secret too, should an error quote the URL.
+            crate::diag::add_secret(userinfo);
+        }
         HttpTransport {
             agent,
             url,
@@ -266,6 +270,13 @@ fn targets_loopback(url: &str) -> bool {
         .is_some_and(|(_, rest)| crate::config::is_loopback(crate::config::host_of(rest)))
 }
 
+/// The `user:password` part of `url`, if it has one.
+fn userinfo_of(url: &str) -> Option<&str> {
+    let (_, rest) = url.trim().split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    authority.rsplit_once('@').map(|(userinfo, _)| userinfo)
+}
+
 /// A ureq error in words, never with the request's headers.
 fn describe(e: &ureq::Error) -> String {
     match e {
@@ -393,6 +404,17 @@ mod tests {
             parse_retry_after("Sun, 06 Foo 1994 08:50:37 GMT", now),
             None
         );
+    }
+
+    #[test]
+    fn url_passwords_and_loopback_targets_are_found() {
+        assert_eq!(userinfo_of("https://u:pw@host/x@y"), Some("u:pw"));
+        assert_eq!(userinfo_of("https://host/x@y"), None);
+        assert!(targets_loopback("http://127.0.0.1:8080/v1/traces"));
+        assert!(targets_loopback("http://localhost"));
+        assert!(targets_loopback("http://[::1]:1"));
+        assert!(!targets_loopback("http://collector:4318"));
+        assert!(!targets_loopback("https://api.modelmetry.com"));
     }
 
     #[test]
