@@ -78,10 +78,33 @@ fn install(config: Config) -> Result<InitGuard, Error> {
     if current().is_some() {
         return Err(Error::AlreadyInitialized);
     }
-    config.validate()?;
+    // Said first, and whatever follows: a warning often explains an error (an unknown
+    // `MODELMETRY_APIKEY` is why the http exporter has no key).
+    for warning in config.warnings() {
+        diag::report_to(config.on_error.as_ref(), format_args!("{warning}"));
+    }
+    config.validate_common()?;
+    // An invalid setting of one destination turns that destination off, not the others.
+    let kinds = config.exporter_kinds();
     let mut exporters = Vec::new();
-    for kind in config.exporter_kinds() {
-        exporters.push(build(&config, kind)?);
+    let mut off = Vec::new();
+    for kind in kinds {
+        match config
+            .validate_exporter(kind)
+            .and_then(|()| build(&config, kind))
+        {
+            Ok(exporter) => exporters.push(exporter),
+            Err(e) => off.push((kind, e)),
+        }
+    }
+    if exporters.is_empty() && !off.is_empty() {
+        return Err(off.swap_remove(0).1);
+    }
+    for (kind, e) in &off {
+        diag::report_to(
+            config.on_error.as_ref(),
+            format_args!("{e}; the {kind:?} exporter is off, the others run"),
+        );
     }
     let exporter: Option<Box<dyn Exporter>> = match exporters.len() {
         0 => None,

@@ -93,12 +93,16 @@ pub(crate) type ErrorHook = Arc<dyn Fn(&str) + Send + Sync>;
 /// | `MODELMETRY_BASE_URL` | [`base_url`](Config::base_url) | `https://api.modelmetry.com` |
 /// | `MODELMETRY_EXPORTER` | [`exporters`](Config::exporters): `console`, `http`, `otlp`, `none`, or a list (`http,otlp`) | `http` with a key, else `console`; plus `otlp` when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
 /// | `MODELMETRY_DELIVERY` | [`delivery`](Config::delivery): `background`, `sync` | `background` |
-/// | `MODELMETRY_CAPTURE_CONTENT` | [`capture_content`](Config::capture_content) | `true` |
+/// | `MODELMETRY_CAPTURE_CONTENT` | [`capture_content`](Config::capture_content) (an unreadable value turns it off, with a warning) | `true` |
 /// | `MODELMETRY_FLUSH_INTERVAL_MS` | [`flush_interval`](Config::flush_interval) | 1000 |
 /// | `MODELMETRY_ALLOW_INSECURE_HTTP` | [`allow_insecure_http`](Config::allow_insecure_http) | `false` |
 /// | `MODELMETRY_SPOOL_DIR` | [`spool_dir`](Config::spool_dir) | none (spool off) |
 /// | `MODELMETRY_SPOOL_MAX_BYTES` | [`max_spool_bytes`](Config::max_spool_bytes) | 64 MiB |
 /// | `MODELMETRY_DEBUG` | [`debug`](Config::debug) | `false` |
+///
+/// `init` reports, one line each, what it ignores: an unknown `MODELMETRY_*` name (with the
+/// closest known one), `OTEL_EXPORTER_OTLP_*` variables without the `otlp` feature, a blank
+/// key, `none` listed with other exporters, a base URL's query or fragment.
 #[derive(Clone)]
 pub struct Config {
     pub(crate) api_key: Option<ApiKey>,
@@ -127,6 +131,12 @@ pub struct Config {
     pub(crate) redact: Option<RedactHook>,
     /// Problems found while reading the environment, reported by `init`.
     pub(crate) env_errors: Vec<Error>,
+    /// The OTLP settings the environment gave were invalid: the OTLP exporter is off.
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp_env_error: Option<Error>,
+    /// What the environment set that is ignored or taken otherwise than it may seem, reported
+    /// once by `init`.
+    pub(crate) env_warnings: Vec<String>,
 }
 
 /// The default per-record limit: half a request, so a batch still packs more than one record.
@@ -166,6 +176,9 @@ impl Default for Config {
             on_error: None,
             redact: None,
             env_errors: Vec::new(),
+            #[cfg(feature = "otlp")]
+            otlp_env_error: None,
+            env_warnings: Vec::new(),
         }
     }
 }
@@ -174,8 +187,9 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("base_url", &self.base_url)
+            .field("base_url", &without_userinfo(&self.base_url))
             .field("exporters", &self.exporter_kinds())
+            .field("otlp", &self.otlp_debug())
             .field("delivery", &self.delivery)
             .field("flush_interval", &self.flush_interval)
             .field("max_batch_records", &self.max_batch_records)
@@ -200,20 +214,47 @@ impl std::fmt::Debug for Config {
 
 impl Config {
     /// The defaults, overridden by the `MODELMETRY_*` environment variables (see the table
-    /// above). An invalid value is kept aside and reported by [`init`](Config::init).
+    /// above). An invalid value is kept aside and reported by [`init`](Config::init), as is
+    /// a variable that is ignored (an unknown `MODELMETRY_*` name, an empty API key, …).
     pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let mut names: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect();
+        names.sort();
+        Self::from_lookup(|name| std::env::var(name).ok(), &names)
     }
 
-    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+    /// The settings `get` gives; `names` are the variables set (to find unknown ones).
+    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>, names: &[String]) -> Self {
         let mut c = Config::default();
         let present = |name: &str| {
             get(name)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        if let Some(key) = present("MODELMETRY_API_KEY") {
-            c.api_key = Some(ApiKey(key));
+        for name in names {
+            if name.starts_with("MODELMETRY_") && !ENV_VARS.contains(&name.as_str()) {
+                c.env_warnings.push(unknown_variable(name));
+            }
+        }
+        #[cfg(not(feature = "otlp"))]
+        {
+            let otel: Vec<&str> = names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| n.starts_with("OTEL_EXPORTER_OTLP_") && present(n).is_some())
+                .collect();
+            if !otel.is_empty() {
+                c.env_warnings.push(format!(
+                    "{} set, but modelmetry was built without its `otlp` cargo feature: nothing \
+                     is sent to an OpenTelemetry collector (enable the feature to send there)",
+                    otel.join(", ")
+                ));
+            }
+        }
+        if let Some(key) = get("MODELMETRY_API_KEY") {
+            // Kept even when blank, so that `init` can say what a blank key does.
+            c.api_key = Some(ApiKey(key.trim().to_owned()));
         }
         if let Some(url) = present("MODELMETRY_BASE_URL") {
             c.base_url = url;
@@ -233,7 +274,8 @@ impl Config {
         #[cfg(feature = "otlp")]
         match crate::OtlpConfig::from_lookup(&get) {
             Ok(otlp) => c.otlp = otlp,
-            Err(e) => c.env_errors.push(e),
+            // Only the OTLP exporter is turned off by its own invalid settings.
+            Err(e) => c.otlp_env_error = Some(e),
         }
         if let Some(v) = present("MODELMETRY_DELIVERY") {
             match v.to_ascii_lowercase().as_str() {
@@ -245,8 +287,20 @@ impl Config {
                 }),
             }
         }
+        if let Some(v) = present("MODELMETRY_CAPTURE_CONTENT") {
+            match parse_bool(&v) {
+                Some(on) => c.capture_content = on,
+                None => {
+                    // A privacy switch fails closed: an unreadable value records no content.
+                    c.capture_content = false;
+                    c.env_warnings.push(format!(
+                        "MODELMETRY_CAPTURE_CONTENT=`{v}` is not a boolean (true/false, 1/0, \
+                         yes/no, on/off); content capture is off"
+                    ));
+                }
+            }
+        }
         for (name, slot) in [
-            ("MODELMETRY_CAPTURE_CONTENT", &mut c.capture_content),
             ("MODELMETRY_ALLOW_INSECURE_HTTP", &mut c.allow_insecure_http),
             ("MODELMETRY_DEBUG", &mut c.debug),
         ] {
@@ -285,9 +339,16 @@ impl Config {
     }
 
     /// The Modelmetry API key. Travels only in the `X-API-KEY` header; never printed.
+    /// Surrounding whitespace is removed; a blank key counts as no key (`init` says so), and
+    /// a key with a control character (a newline inside it) is refused by `init`.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(ApiKey(key.into()));
+        self.api_key = Some(ApiKey(key.into().trim().to_owned()));
         self
+    }
+
+    /// The API key, unless it is blank.
+    pub(crate) fn key(&self) -> Option<&ApiKey> {
+        self.api_key.as_ref().filter(|k| !k.0.is_empty())
     }
 
     /// The API's base URL (default `https://api.modelmetry.com`). Plain `http://` is refused
@@ -347,14 +408,16 @@ impl Config {
     }
 
     /// The most records waiting in the buffer (default 100,000). A trace that would pass it is
-    /// dropped and counted.
+    /// dropped and counted (`dropped.buffer_full`; a trace larger than the whole bound alone,
+    /// `dropped.trace_too_large`).
     pub fn max_buffer_records(mut self, records: u64) -> Self {
         self.max_buffer_records = records.max(1);
         self
     }
 
     /// The most bytes (estimated JSON) waiting in the buffer (default 64 MiB). A trace that
-    /// would pass it is dropped and counted.
+    /// would pass it is dropped and counted (`dropped.buffer_full`; a trace larger than the
+    /// whole bound alone, `dropped.trace_too_large`).
     pub fn max_buffer_bytes(mut self, bytes: usize) -> Self {
         self.max_buffer_bytes = bytes.max(1024);
         self
@@ -424,7 +487,9 @@ impl Config {
             .max(MIN_RECORD_BYTES)
     }
 
-    /// Allow a plain `http://` base URL to a host that is not loopback (default `false`).
+    /// Allow a plain `http://` base URL to a host that is not loopback (default `false`), and
+    /// a plain `http://` OTLP endpoint that is not loopback with headers (see
+    /// [`OtlpConfig::allow_insecure_http`](crate::OtlpConfig::allow_insecure_http)).
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
@@ -507,12 +572,21 @@ impl Config {
         self
     }
 
-    /// True when the OpenTelemetry exporter was configured (in code or by `OTEL_*`).
+    /// True when the OpenTelemetry exporter was configured (in code or by `OTEL_*`, even
+    /// invalidly: then `init` says why it is off).
     fn otlp_configured(&self) -> bool {
         #[cfg(feature = "otlp")]
-        return self.otlp.is_some();
+        return self.otlp.is_some() || self.otlp_env_error.is_some();
         #[cfg(not(feature = "otlp"))]
         false
+    }
+
+    /// The OTLP settings as `Debug` shows them (header values redacted).
+    fn otlp_debug(&self) -> Option<&dyn std::fmt::Debug> {
+        #[cfg(feature = "otlp")]
+        return self.otlp.as_ref().map(|o| o as &dyn std::fmt::Debug);
+        #[cfg(not(feature = "otlp"))]
+        None
     }
 
     /// The destinations, first one first; empty when tracing is off.
@@ -520,7 +594,7 @@ impl Config {
         let mut kinds = match &self.exporters {
             Some(kinds) => kinds.clone(),
             None => {
-                let first = if self.api_key.is_some() {
+                let first = if self.key().is_some() {
                     ExporterKind::Http
                 } else {
                     ExporterKind::Console
@@ -539,61 +613,255 @@ impl Config {
         kinds
     }
 
-    /// Check the settings; the first problem found is returned.
+    /// Check every setting; the first problem found is returned.
+    #[cfg(test)]
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        if let Some(e) = self.env_errors.first() {
-            return Err(e.clone());
+        self.validate_common()?;
+        for kind in self.exporter_kinds() {
+            self.validate_exporter(kind)?;
         }
-        let kinds = self.exporter_kinds();
-        if kinds.contains(&ExporterKind::Otlp) && cfg!(not(feature = "otlp")) {
-            return Err(Error::Config {
-                setting: "MODELMETRY_EXPORTER",
-                reason: "the otlp exporter needs modelmetry's `otlp` cargo feature".to_owned(),
-            });
-        }
-        if !kinds.contains(&ExporterKind::Http) {
-            return Ok(());
-        }
-        if self.api_key.is_none() {
-            return Err(Error::Config {
-                setting: "MODELMETRY_API_KEY",
-                reason: "the http exporter needs an API key".to_owned(),
-            });
-        }
-        let url = self.base_url.trim();
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| Error::Config {
-            setting: "MODELMETRY_BASE_URL",
-            reason: format!("`{url}` is not an absolute http(s) URL"),
-        })?;
-        let host = host_of(rest);
-        if host.is_empty() {
-            return Err(Error::Config {
-                setting: "MODELMETRY_BASE_URL",
-                reason: format!("`{url}` has no host"),
-            });
-        }
-        match scheme.to_ascii_lowercase().as_str() {
-            "https" => Ok(()),
-            "http" if is_loopback(host) || self.allow_insecure_http => Ok(()),
-            "http" => Err(Error::Config {
-                setting: "MODELMETRY_BASE_URL",
-                reason: format!(
-                    "plain http to `{host}` would send the API key in clear; use https, or set MODELMETRY_ALLOW_INSECURE_HTTP=true"
-                ),
-            }),
-            other => Err(Error::Config {
-                setting: "MODELMETRY_BASE_URL",
-                reason: format!("unsupported scheme `{other}`"),
-            }),
+        Ok(())
+    }
+
+    /// Check the settings every destination shares: a problem here stops the client.
+    pub(crate) fn validate_common(&self) -> Result<(), Error> {
+        match self.env_errors.first() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
         }
     }
 
-    /// The ingest endpoint: `{base}/signals/ingest/v1`.
-    pub(crate) fn ingest_url(&self) -> String {
-        format!(
-            "{}/signals/ingest/v1",
-            self.base_url.trim().trim_end_matches('/')
+    /// Check the settings of one destination: a problem here turns that destination off.
+    pub(crate) fn validate_exporter(&self, kind: ExporterKind) -> Result<(), Error> {
+        match kind {
+            ExporterKind::Http => self.validate_http(),
+            ExporterKind::Otlp => self.validate_otlp(),
+            ExporterKind::Console | ExporterKind::None => Ok(()),
+        }
+    }
+
+    fn validate_http(&self) -> Result<(), Error> {
+        let key = self.key().ok_or_else(|| Error::Config {
+            setting: "MODELMETRY_API_KEY",
+            reason: if self.api_key.is_some() {
+                "the http exporter needs an API key, and the one given is empty".to_owned()
+            } else {
+                "the http exporter needs an API key".to_owned()
+            },
+        })?;
+        if let Some(at) = header_value_problem(key.expose()) {
+            return Err(Error::Config {
+                setting: "MODELMETRY_API_KEY",
+                reason: format!(
+                    "the API key has a byte that an HTTP header cannot carry (a control \
+                     character such as a newline, at byte {at}); check how it was copied"
+                ),
+            });
+        }
+        check_url(
+            "MODELMETRY_BASE_URL",
+            &self.base_url,
+            Some("the API key"),
+            self.allow_insecure_http,
         )
+    }
+
+    #[cfg(not(feature = "otlp"))]
+    fn validate_otlp(&self) -> Result<(), Error> {
+        Err(Error::Config {
+            setting: "MODELMETRY_EXPORTER",
+            reason: "the otlp exporter needs modelmetry's `otlp` cargo feature".to_owned(),
+        })
+    }
+
+    #[cfg(feature = "otlp")]
+    fn validate_otlp(&self) -> Result<(), Error> {
+        if let Some(e) = &self.otlp_env_error {
+            return Err(e.clone());
+        }
+        let default = crate::OtlpConfig::default();
+        let otlp = self.otlp.as_ref().unwrap_or(&default);
+        for (name, value) in &otlp.headers {
+            if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(Error::Config {
+                    setting: "OTEL_EXPORTER_OTLP_HEADERS",
+                    reason: format!("`{}` is not a valid HTTP header name", name.escape_debug()),
+                });
+            }
+            if let Some(at) = header_value_problem(value) {
+                return Err(Error::Config {
+                    setting: "OTEL_EXPORTER_OTLP_HEADERS",
+                    reason: format!(
+                        "the value of header `{name}` has a byte that an HTTP header cannot \
+                         carry (a control character such as a newline, at byte {at})"
+                    ),
+                });
+            }
+        }
+        let secret = if otlp.headers.is_empty() {
+            None
+        } else {
+            Some("the OTLP headers")
+        };
+        check_url(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            &otlp.endpoint,
+            secret,
+            self.allow_insecure_http || otlp.allow_insecure_http,
+        )
+    }
+
+    /// What is ignored or taken otherwise than it may seem, one line each, for `init` to
+    /// report: from the environment, and about the settings as a whole.
+    pub(crate) fn warnings(&self) -> Vec<String> {
+        let mut out = self.env_warnings.clone();
+        let key_blank = self.api_key.is_some() && self.key().is_none();
+        if key_blank && self.exporters.is_none() {
+            out.push(
+                "the API key (MODELMETRY_API_KEY or Config::api_key) is empty: taken as no key, \
+                 so traces print to stderr, content included, instead of going to Modelmetry"
+                    .to_owned(),
+            );
+        }
+        if let Some(kinds) = &self.exporters {
+            if kinds.contains(&ExporterKind::None) && kinds.iter().any(|k| *k != ExporterKind::None)
+            {
+                out.push(
+                    "the exporters (MODELMETRY_EXPORTER or Config::exporters) list `none` with \
+                     others: `none` wins, nothing is recorded"
+                        .to_owned(),
+                );
+            }
+        }
+        if self.exporter_kinds().contains(&ExporterKind::Http) {
+            let url = self.base_url.trim();
+            if url.contains(['?', '#']) {
+                out.push(format!(
+                    "MODELMETRY_BASE_URL has a query or fragment, which is ignored: requests go \
+                     to {}",
+                    without_userinfo(&self.ingest_url())
+                ));
+            }
+        }
+        out
+    }
+
+    /// The ingest endpoint: `{base}/signals/ingest/v1` (a query or fragment of the base URL
+    /// is left out).
+    pub(crate) fn ingest_url(&self) -> String {
+        let base = self.base_url.trim();
+        let base = base.split(['?', '#']).next().unwrap_or(base);
+        format!("{}/signals/ingest/v1", base.trim_end_matches('/'))
+    }
+}
+
+/// Every `MODELMETRY_*` variable the SDK reads.
+const ENV_VARS: &[&str] = &[
+    "MODELMETRY_API_KEY",
+    "MODELMETRY_BASE_URL",
+    "MODELMETRY_EXPORTER",
+    "MODELMETRY_DELIVERY",
+    "MODELMETRY_CAPTURE_CONTENT",
+    "MODELMETRY_FLUSH_INTERVAL_MS",
+    "MODELMETRY_ALLOW_INSECURE_HTTP",
+    "MODELMETRY_SPOOL_DIR",
+    "MODELMETRY_SPOOL_MAX_BYTES",
+    "MODELMETRY_DEBUG",
+    "MODELMETRY_OTLP_OPT_IN",
+];
+
+/// The warning for a `MODELMETRY_*` variable the SDK does not read, naming the closest one
+/// it does (a typo such as `MODELMETRY_APIKEY` would otherwise go unnoticed).
+fn unknown_variable(name: &str) -> String {
+    let closest = ENV_VARS
+        .iter()
+        .map(|known| (edit_distance(name, known), *known))
+        .min();
+    match closest {
+        Some((distance, known)) if distance <= 4 => {
+            format!("{name} is not a modelmetry setting and is ignored; did you mean {known}?")
+        }
+        _ => format!(
+            "{name} is not a modelmetry setting and is ignored (the settings: {})",
+            ENV_VARS.join(", ")
+        ),
+    }
+}
+
+/// The Levenshtein distance between `a` and `b` (ASCII names: bytes are characters).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Where `value` has a byte an HTTP header value cannot carry (RFC 9110 §5.5: no control
+/// character but tab), if it has one. Sending it would fail on every attempt.
+pub(crate) fn header_value_problem(value: &str) -> Option<usize> {
+    value
+        .bytes()
+        .position(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
+
+/// Check that `url` is an absolute http(s) URL with a host, and, when the requests carry
+/// `secret`, that it is not plain http to a host that is not loopback (unless allowed).
+fn check_url(
+    setting: &'static str,
+    url: &str,
+    secret: Option<&str>,
+    allow_insecure: bool,
+) -> Result<(), Error> {
+    let url = url.trim();
+    let shown = without_userinfo(url);
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| Error::Config {
+        setting,
+        reason: format!("`{shown}` is not an absolute http(s) URL"),
+    })?;
+    let host = host_of(rest);
+    if host.is_empty() {
+        return Err(Error::Config {
+            setting,
+            reason: format!("`{shown}` has no host"),
+        });
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" if secret.is_none() || is_loopback(host) || allow_insecure => Ok(()),
+        "http" => Err(Error::Config {
+            setting,
+            reason: format!(
+                "plain http to `{host}` would send {} in clear; use https, or set \
+                 MODELMETRY_ALLOW_INSECURE_HTTP=true",
+                secret.unwrap_or("the request")
+            ),
+        }),
+        other => Err(Error::Config {
+            setting,
+            reason: format!("unsupported scheme `{other}`"),
+        }),
+    }
+}
+
+/// `url` with any user info (`user:password@`) replaced: it may hold a password.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -606,7 +874,7 @@ fn parse_bool(v: &str) -> Option<bool> {
 }
 
 /// The host of `rest` (what follows `scheme://`), without user info, port or path.
-fn host_of(rest: &str) -> &str {
+pub(crate) fn host_of(rest: &str) -> &str {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if let Some(v6) = authority.strip_prefix('[') {
@@ -615,7 +883,7 @@ fn host_of(rest: &str) -> &str {
     authority.split(':').next().unwrap_or("")
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
@@ -627,12 +895,16 @@ mod tests {
     use super::*;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> Config {
-        Config::from_lookup(|k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        let names: Vec<String> = pairs.iter().map(|(n, _)| (*n).to_owned()).collect();
+        Config::from_lookup(
+            |k| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            },
+            &names,
+        )
     }
 
     #[test]
@@ -707,5 +979,46 @@ mod tests {
         let text = format!("{c:?}");
         assert!(!text.contains("mm_secret_123"), "{text}");
         assert!(text.contains("<redacted>"));
+    }
+
+    #[test]
+    fn unknown_names_get_the_closest_setting() {
+        let c = env(&[
+            ("MODELMETRY_APIKEY", "k"),
+            ("MODELMETRY_BASEURL", "https://x"),
+            ("MODELMETRY_SOMETHING_ELSE_ENTIRELY", "1"),
+        ]);
+        assert_eq!(c.env_warnings.len(), 3, "{:?}", c.env_warnings);
+        assert!(c.env_warnings[0].ends_with("did you mean MODELMETRY_API_KEY?"));
+        assert!(c.env_warnings[1].ends_with("did you mean MODELMETRY_BASE_URL?"));
+        assert!(c.env_warnings[2].contains("(the settings: MODELMETRY_API_KEY,"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[cfg(not(feature = "otlp"))]
+    #[test]
+    fn otel_variables_without_the_otlp_feature_are_warned_about() {
+        let c = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_SERVICE_NAME", "chatbot"),
+        ]);
+        assert_eq!(c.env_warnings.len(), 1, "{:?}", c.env_warnings);
+        assert!(
+            c.env_warnings[0].starts_with("OTEL_EXPORTER_OTLP_ENDPOINT set, but modelmetry was built without its `otlp` cargo feature"),
+            "{}",
+            c.env_warnings[0]
+        );
+        assert_eq!(c.exporter_kinds(), vec![ExporterKind::Console]);
+    }
+
+    #[test]
+    fn urls_lose_their_passwords_when_shown() {
+        assert_eq!(
+            without_userinfo("https://u:p@host:1/a@b?c"),
+            "https://<redacted>@host:1/a@b?c"
+        );
+        assert_eq!(without_userinfo("http://host/a@b"), "http://host/a@b");
+        assert_eq!(without_userinfo("no scheme"), "no scheme");
     }
 }

@@ -63,6 +63,18 @@ pub(crate) fn report(message: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Report a problem to `hook` (a client's `on_error`, before that client's hook is installed),
+/// or as [`report`] does without one.
+pub(crate) fn report_to(hook: Option<&Hook>, message: std::fmt::Arguments<'_>) {
+    match hook {
+        Some(hook) => {
+            let text = scrub(&message.to_string());
+            let _ = crate::switch::user_code(|| hook(&text));
+        }
+        None => report(message),
+    }
+}
+
 /// Report a problem the first time it happens in this process (it is counted every time).
 pub(crate) fn once(key: &'static str, message: std::fmt::Arguments<'_>) {
     let first = SEEN

@@ -391,6 +391,23 @@ impl Lane {
             return;
         }
         let bytes = trace.approx_bytes();
+        if records > self.config.max_buffer_records || bytes > self.config.max_buffer_bytes {
+            // It could not fit even in an empty buffer: holding it would break the bound the
+            // buffer promises for memory, and waiting for room in parts would put the network
+            // on the application's path. Synchronous delivery sends it, in several requests.
+            self.count_lost(DropReason::TraceTooLarge, "trace_too_large", records);
+            diag::once(
+                "trace_too_large",
+                format_args!(
+                    "a trace of {records} records (about {bytes} bytes) is larger than the whole \
+                     buffer (max_buffer_records {}, max_buffer_bytes {}) and was dropped (counted \
+                     in stats().dropped.trace_too_large); raise those bounds, or use synchronous \
+                     delivery, which sends a trace of any size in several requests",
+                    self.config.max_buffer_records, self.config.max_buffer_bytes
+                ),
+            );
+            return;
+        }
         let mut q = self.lock();
         if q.stopping {
             drop(q);

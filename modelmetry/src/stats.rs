@@ -21,9 +21,10 @@ pub(crate) enum Drop {
     SpoolWriteFailed,
     RedactionFailed,
     InCallback,
+    TraceTooLarge,
 }
 
-const REASONS: usize = 14;
+const REASONS: usize = 15;
 
 /// One set of counters: the process's, or a test recorder's (see [`scoped`]).
 #[derive(Debug)]
@@ -288,6 +289,11 @@ pub struct Dropped {
     /// (redaction, `on_error`, a captured value's `Serialize`, `Debug` or `Display`): tracing
     /// is off there, so that a hook cannot trace itself without end.
     pub in_callback: u64,
+    /// A single trace held more records or bytes than the whole buffer
+    /// ([`max_buffer_records`](crate::Config::max_buffer_records),
+    /// [`max_buffer_bytes`](crate::Config::max_buffer_bytes)) in background delivery: it
+    /// could never fit, so it was dropped whole (synchronous delivery has no such bound).
+    pub trace_too_large: u64,
 }
 
 impl Dropped {
@@ -303,6 +309,7 @@ impl Dropped {
             + self.spool_full
             + self.spool_write_failed
             + self.redaction_failed
+            + self.trace_too_large
     }
 
     /// Every loss, on both sides.
@@ -383,6 +390,7 @@ impl Counters {
                 spool_write_failed: d(Drop::SpoolWriteFailed),
                 redaction_failed: d(Drop::RedactionFailed),
                 in_callback: d(Drop::InCallback),
+                trace_too_large: d(Drop::TraceTooLarge),
             },
         }
     }

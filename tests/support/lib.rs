@@ -643,6 +643,8 @@ pub struct Delta {
     pub spool_full: i64,
     /// The change in `spool_write_failed`.
     pub spool_write_failed: i64,
+    /// The change in `trace_too_large`.
+    pub trace_too_large: i64,
 }
 
 impl Delta {
@@ -669,6 +671,7 @@ impl Delta {
             shutdown: d(ad.shutdown, bd.shutdown),
             spool_full: d(ad.spool_full, bd.spool_full),
             spool_write_failed: d(ad.spool_write_failed, bd.spool_write_failed),
+            trace_too_large: d(ad.trace_too_large, bd.trace_too_large),
         }
     }
 
@@ -683,6 +686,7 @@ impl Delta {
             + self.shutdown
             + self.spool_full
             + self.spool_write_failed
+            + self.trace_too_large
     }
 
     /// `produced - (sent + spooled + dropped + buffered)`: zero when nothing is unaccounted.

@@ -83,7 +83,7 @@ impl std::fmt::Display for SendError {
 impl HttpTransport {
     /// The Modelmetry ingest endpoint, authenticated by `X-API-KEY`.
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
-        let key = config.api_key.clone().ok_or_else(|| Error::Config {
+        let key = config.key().cloned().ok_or_else(|| Error::Config {
             setting: "MODELMETRY_API_KEY",
             reason: "the http exporter needs an API key".to_owned(),
         })?;
@@ -103,7 +103,15 @@ impl HttpTransport {
         headers: Vec<(String, ApiKey)>,
         content_type: &'static str,
     ) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let mut builder = ureq::Agent::config_builder();
+        if targets_loopback(&url) {
+            // ureq takes a proxy from ALL_PROXY/HTTPS_PROXY/HTTP_PROXY for every host unless
+            // NO_PROXY names it: a loopback URL (plain http allowed, as it stays on this
+            // machine) would carry the key in clear to the proxy's host. This machine is
+            // reached directly, as Go's and curl's defaults do.
+            builder = builder.proxy(None);
+        }
+        let agent: ureq::Agent = builder
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.request_timeout))
             .http_status_as_error(false)
@@ -113,6 +121,10 @@ impl HttpTransport {
             .into();
         for (_, value) in &headers {
             crate::diag::add_secret(value.expose());
+        }
+        if let Some(userinfo) = userinfo_of(&url) {
+            // A password in the URL is a secret too, should an error quote the URL.
+            crate::diag::add_secret(userinfo);
         }
         HttpTransport {
             agent,
@@ -251,6 +263,20 @@ impl HttpTransport {
     }
 }
 
+/// True if `url` names this machine (`localhost`, `127.0.0.0/8`, `[::1]`).
+fn targets_loopback(url: &str) -> bool {
+    url.trim()
+        .split_once("://")
+        .is_some_and(|(_, rest)| crate::config::is_loopback(crate::config::host_of(rest)))
+}
+
+/// The `user:password` part of `url`, if it has one.
+fn userinfo_of(url: &str) -> Option<&str> {
+    let (_, rest) = url.trim().split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    authority.rsplit_once('@').map(|(userinfo, _)| userinfo)
+}
+
 /// A ureq error in words, never with the request's headers.
 fn describe(e: &ureq::Error) -> String {
     match e {
@@ -378,6 +404,17 @@ mod tests {
             parse_retry_after("Sun, 06 Foo 1994 08:50:37 GMT", now),
             None
         );
+    }
+
+    #[test]
+    fn url_passwords_and_loopback_targets_are_found() {
+        assert_eq!(userinfo_of("https://u:pw@host/x@y"), Some("u:pw"));
+        assert_eq!(userinfo_of("https://host/x@y"), None);
+        assert!(targets_loopback("http://127.0.0.1:8080/v1/traces"));
+        assert!(targets_loopback("http://localhost"));
+        assert!(targets_loopback("http://[::1]:1"));
+        assert!(!targets_loopback("http://collector:4318"));
+        assert!(!targets_loopback("https://api.modelmetry.com"));
     }
 
     #[test]

@@ -58,13 +58,7 @@ impl OtlpExporter {
         // Reported now, through the application's hook when it set one (the client installs
         // that hook only after building its exporters).
         for warning in &otlp.warnings {
-            let text = format!("OTLP: {warning}");
-            match &config.on_error {
-                Some(hook) => {
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&text)));
-                }
-                None => diag::report(format_args!("{text}")),
-            }
+            diag::report_to(config.on_error.as_ref(), format_args!("OTLP: {warning}"));
         }
         let transport = HttpTransport::to(
             config,

@@ -53,7 +53,9 @@ pub enum OtlpCompression {
 }
 
 /// Settings of the OpenTelemetry exporter, from the standard `OTEL_*` variables or code.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` shows header names, never their values (they are usually credentials).
+#[derive(Clone)]
 pub struct OtlpConfig {
     pub(crate) endpoint: String,
     pub(crate) headers: Vec<(String, String)>,
@@ -63,8 +65,31 @@ pub struct OtlpConfig {
     pub(crate) max_request_bytes: usize,
     pub(crate) timeout: Duration,
     pub(crate) compression: OtlpCompression,
+    /// Plain `http://` to a host that is not loopback is allowed with headers.
+    pub(crate) allow_insecure_http: bool,
     /// Settings from the environment that were ignored, reported when the exporter starts.
     pub(crate) warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, _)| (name.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("OtlpConfig")
+            .field("endpoint", &crate::config::without_userinfo(&self.endpoint))
+            .field("headers", &headers)
+            .field("protocol", &self.protocol)
+            .field("resource", &self.resource)
+            .field("options", &self.options)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The OTLP exporter spec's default for `OTEL_EXPORTER_OTLP_TIMEOUT`.
@@ -88,6 +113,7 @@ impl Default for OtlpConfig {
             max_request_bytes: 4 * 1024 * 1024,
             timeout: DEFAULT_TIMEOUT,
             compression: OtlpCompression::None,
+            allow_insecure_http: false,
             warnings: Vec::new(),
         }
     }
@@ -109,7 +135,7 @@ impl OtlpConfig {
     /// | `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` | `gzip` or `none` (anything else is reported and ignored) | `none` |
     /// | `OTEL_SERVICE_NAME` | the resource's `service.name` | `unknown_service:<executable>` |
     /// | `OTEL_RESOURCE_ATTRIBUTES` | more resource attributes, `k=v,k2=v2` | none |
-    /// | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | `false`: no content attributes on OTLP spans | `true` (when content capture is on) |
+    /// | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | `false`: no content attributes on OTLP spans; a value other than true/false (1/0, yes/no, on/off) also turns them off, with a warning | `true` (when content capture is on) |
     /// | `OTEL_SEMCONV_STABILITY_OPT_IN`, `MODELMETRY_OTLP_OPT_IN` | comma-separated: `gen_ai_message_events` adds the per-message events deprecated in v1.37; `confident` adds Confident AI's `confident.*` attributes | none |
     pub fn from_env() -> Result<Option<OtlpConfig>, Error> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -202,10 +228,18 @@ impl OtlpConfig {
                 .insert(0, (semconv::SERVICE_NAME.to_owned(), name));
         }
         if let Some(v) = get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT") {
-            c.options.content = !matches!(
-                v.to_ascii_lowercase().as_str(),
-                "false" | "0" | "no" | "off"
-            );
+            match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => c.options.content = true,
+                "false" | "0" | "no" | "off" => c.options.content = false,
+                _ => {
+                    // A privacy switch fails closed: an unreadable value writes no content.
+                    c.options.content = false;
+                    c.warnings.push(format!(
+                        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=`{v}` is not a \
+                         boolean (true or false); no content attributes are written"
+                    ));
+                }
+            }
         }
         for var in ["OTEL_SEMCONV_STABILITY_OPT_IN", "MODELMETRY_OTLP_OPT_IN"] {
             for token in get(var).unwrap_or_default().split(',').map(str::trim) {
@@ -225,7 +259,18 @@ impl OtlpConfig {
         self
     }
 
-    /// Add a request header (an authentication token, for example).
+    /// Allow a plain `http://` endpoint that is not loopback while headers are configured
+    /// (default `false`, as with [`Config::allow_insecure_http`](crate::Config::allow_insecure_http),
+    /// which allows it too): the headers (a token, usually) would travel in clear. Without
+    /// headers, plain `http://` is always allowed (a collector on a private network).
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Add a request header (an authentication token, for example). Its value never shows in
+    /// `Debug` or in diagnostics; a value with a control character (a newline) is refused by
+    /// `init`.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
