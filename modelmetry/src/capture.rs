@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use crate::stats;
 
 /// The metadata key under which cut values are listed.
-pub(crate) const TRUNCATED_KEY: &str = "modelmetry.truncated";
+pub(crate) const TRUNCATED_KEY: &str = crate::metadata_keys::TRUNCATED;
 
 /// The default cap on one captured value, in bytes of JSON.
 pub(crate) const DEFAULT_MAX_VALUE_BYTES: usize = 256 * 1024;

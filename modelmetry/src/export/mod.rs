@@ -10,7 +10,7 @@ pub(crate) mod console;
 pub(crate) mod delivery;
 pub(crate) mod fanout;
 pub(crate) mod ingest;
-pub(crate) mod ingest_json;
+pub(crate) mod ingest_view;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 
