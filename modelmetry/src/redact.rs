@@ -41,7 +41,7 @@ use serde_json::{Map, Value};
 
 use crate::diag;
 use crate::record::{FinishedTrace, SignalBody, SpanData, TraceInfo};
-use crate::stats::{self, Drop as DropReason};
+use crate::stats::{self, Loss};
 use crate::wire::FindingValue;
 
 /// The user's redaction callback.
@@ -59,7 +59,7 @@ pub(crate) fn apply(hook: Option<&RedactHook>, traces: &mut Vec<FinishedTrace>) 
         if !ok {
             let records = trace.record_count();
             lost += records;
-            stats::count_drop(DropReason::RedactionFailed, records);
+            stats::count_drop(Loss::RedactionFailed, records);
             diag::report(format_args!(
                 "the redaction hook panicked; the trace ({records} record(s)) was dropped rather than sent unredacted (counted in stats().dropped.redaction_failed)"
             ));

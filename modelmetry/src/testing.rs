@@ -104,14 +104,14 @@ enum Installed {
     ),
 }
 
-struct Capture {
+struct RecordingExporter {
     traces: Arc<Mutex<Vec<RecordedTrace>>>,
     record_limit: usize,
     max_batch_records: usize,
     max_batch_bytes: usize,
 }
 
-impl Exporter for Capture {
+impl Exporter for RecordingExporter {
     fn export(&self, traces: &[FinishedTrace], _deadline: Instant) -> Tally {
         let recorded = traces.iter().map(|t| {
             let (records, _unencodable) =
@@ -163,7 +163,7 @@ impl Recorder {
     pub fn install_with(config: Config) -> Recorder {
         let traces = Arc::new(Mutex::new(Vec::new()));
         let config = config.delivery(Delivery::Synchronous);
-        let capture = Capture {
+        let capture = RecordingExporter {
             traces: traces.clone(),
             record_limit: config.record_limit(),
             max_batch_records: config.max_batch_records,
@@ -187,7 +187,7 @@ impl Recorder {
         let lock = lock();
         let traces = Arc::new(Mutex::new(Vec::new()));
         let config = Config::default().delivery(Delivery::Synchronous);
-        let capture = Capture {
+        let capture = RecordingExporter {
             traces: traces.clone(),
             record_limit: config.record_limit(),
             max_batch_records: config.max_batch_records,

@@ -32,7 +32,7 @@ use crate::metadata_keys as keys;
 use crate::record::{
     FinishedTrace, Kind, Name, Severity, Signal, SpanRecord, TraceInfo, reuse_arena,
 };
-use crate::stats::{self, Drop as DropReason};
+use crate::stats::{self, Loss};
 use crate::time::{Anchor, Tick};
 
 thread_local! {
@@ -301,7 +301,7 @@ fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
 #[cold]
 #[inline(never)]
 fn unavailable<R>() -> Option<R> {
-    stats::count_drop(DropReason::ContextUnavailable, 1);
+    stats::count_drop(Loss::ContextUnavailable, 1);
     None
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::delivery::Delivery;
+use super::delivery::IngestSender;
 use super::ingest_view::{
     CompletionView, EmbeddingsView, EventView, FamilyView, FindingView, MetaValue, Metadata,
     RetrievalView, SessionView, SpanView, Time, TraceView, Uuid, WriteJson,
@@ -27,7 +27,7 @@ use crate::truncate;
 use crate::wire::{Family, Options};
 
 pub(crate) struct Ingest {
-    delivery: Delivery,
+    delivery: IngestSender,
     record_limit: usize,
     max_records: usize,
     max_bytes: usize,
@@ -39,7 +39,7 @@ const CHUNK_BATCHES: usize = 4;
 impl Ingest {
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
         Ok(Ingest {
-            delivery: Delivery::new(config)?,
+            delivery: IngestSender::new(config)?,
             record_limit: config.record_limit(),
             max_records: config.max_batch_records,
             max_bytes: config.max_batch_bytes,
