@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::diag::without_userinfo;
 use crate::error::Error;
 use crate::redact::RedactHook;
 
@@ -850,18 +851,6 @@ fn check_url(
             setting,
             reason: format!("unsupported scheme `{other}`"),
         }),
-    }
-}
-
-/// `url` with any user info (`user:password@`) replaced: it may hold a password.
-pub(crate) fn without_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
-        None => url.to_owned(),
     }
 }
 

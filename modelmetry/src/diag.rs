@@ -86,3 +86,15 @@ pub(crate) fn once(key: &'static str, message: std::fmt::Arguments<'_>) {
         report(message);
     }
 }
+
+/// `url` with any user info (`user:password@`) replaced: it may hold a password.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}

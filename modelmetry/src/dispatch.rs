@@ -21,7 +21,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::capture;
 use crate::record::FinishedTrace;
-use crate::stats::{self, Drop as DropReason};
+use crate::stats::{self, Loss};
 use crate::switch;
 
 /// What finished traces are handed to.
@@ -168,7 +168,7 @@ pub(crate) fn submit(trace: FinishedTrace) {
 pub(crate) fn drop_unsinkable(trace: FinishedTrace) {
     let n = trace.record_count();
     stats::count_produced(n);
-    stats::count_drop(DropReason::Shutdown, n);
+    stats::count_drop(Loss::Shutdown, n);
 }
 
 // ---- per-thread state ---------------------------------------------------------------------
@@ -235,7 +235,7 @@ pub(crate) fn carry(dispatch: Option<&Dispatch>) -> Option<DefaultGuard> {
 
 #[cold]
 fn note_callback_tracing() {
-    stats::count_drop(DropReason::InCallback, 1);
+    stats::count_drop(Loss::InCallback, 1);
     crate::diag::once(
         "in_callback",
         format_args!(

@@ -77,6 +77,7 @@ mod error;
 mod export;
 pub mod fold;
 mod id;
+mod metadata_keys;
 mod pipeline;
 pub mod propagation;
 mod record;

@@ -33,7 +33,7 @@ use crate::error::Error;
 use crate::export::{Exporter, Tally};
 use crate::record::FinishedTrace;
 use crate::redact;
-use crate::stats::{self, Drop as DropReason};
+use crate::stats::{self, Loss};
 
 pub(crate) struct Pipeline {
     config: Arc<Config>,
@@ -340,7 +340,7 @@ impl Lane {
     }
 
     /// Count `records` lost for `reason` before any export (a full buffer, shutdown, a panic).
-    fn count_lost(&self, reason: DropReason, counter: &'static str, records: u64) {
+    fn count_lost(&self, reason: Loss, counter: &'static str, records: u64) {
         match self.role {
             Role::Main => stats::count_drop(reason, records),
             Role::Also => stats::count_also(0, 0, 0, records),
@@ -395,7 +395,7 @@ impl Lane {
             // It could not fit even in an empty buffer: holding it would break the bound the
             // buffer promises for memory, and waiting for room in parts would put the network
             // on the application's path. Synchronous delivery sends it, in several requests.
-            self.count_lost(DropReason::TraceTooLarge, "trace_too_large", records);
+            self.count_lost(Loss::TraceTooLarge, "trace_too_large", records);
             diag::once(
                 "trace_too_large",
                 format_args!(
@@ -411,14 +411,14 @@ impl Lane {
         let mut q = self.lock();
         if q.stopping {
             drop(q);
-            self.count_lost(DropReason::Shutdown, "shutdown", records);
+            self.count_lost(Loss::Shutdown, "shutdown", records);
             return;
         }
         if q.records + q.in_flight + records > self.config.max_buffer_records
             || q.bytes + q.in_flight_bytes + bytes > self.config.max_buffer_bytes
         {
             drop(q);
-            self.count_lost(DropReason::BufferFull, "buffer_full", records);
+            self.count_lost(Loss::BufferFull, "buffer_full", records);
             diag::once(
                 "buffer_full",
                 format_args!(
@@ -463,7 +463,7 @@ impl Lane {
         match outcome {
             Ok(tally) => self.count(&tally, exportable),
             Err(_) => {
-                self.count_lost(DropReason::ExporterPanic, "exporter_panic", exportable);
+                self.count_lost(Loss::ExporterPanic, "exporter_panic", exportable);
                 diag::report(format_args!(
                     "{} panicked; {exportable} record(s) dropped (counted in stats().dropped.exporter_panic)",
                     self.exporter.name()
@@ -483,7 +483,7 @@ impl Lane {
     fn keep_or_drop(&self, traces: Vec<FinishedTrace>, records: u64) {
         match catch_unwind(AssertUnwindSafe(|| self.exporter.keep(&traces))) {
             Ok(Some(tally)) => self.count(&tally, records),
-            _ => self.count_lost(DropReason::Shutdown, "shutdown", records),
+            _ => self.count_lost(Loss::Shutdown, "shutdown", records),
         }
         drop(traces);
         self.buffered_sub(records);

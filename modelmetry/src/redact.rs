@@ -41,7 +41,7 @@ use serde_json::{Map, Value};
 
 use crate::diag;
 use crate::record::{FinishedTrace, SignalBody, SpanData, TraceInfo};
-use crate::stats::{self, Drop as DropReason};
+use crate::stats::{self, Loss};
 use crate::wire::FindingValue;
 
 /// The user's redaction callback.
@@ -85,7 +85,7 @@ fn apply_counted(
             lost += records;
             let (to, counted_in) = match destination {
                 Destination::First => {
-                    stats::count_drop(DropReason::RedactionFailed, records);
+                    stats::count_drop(Loss::RedactionFailed, records);
                     ("", "stats().dropped.redaction_failed")
                 }
                 Destination::Second => {

@@ -22,16 +22,17 @@
 //! | session ids, tool call ids | at most 1 KiB (the SDK's limit: they are keys) | cut, the full value in the note |
 //! | a finding's number | finite | written as text (the API drops such findings before this) |
 
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
-use crate::stats;
+use serde_json::{Value, json};
+
 use crate::wire::{
-    CompletionFamilyData, Cost, CreateFindingParams, CreateSpanParams, CreateTraceParams, Document,
-    FamilyData, FindingValue, Message, Money, Options, Part, RetrievalQuery, Usage, UsageValue,
+    Cost, DataPart, Document, FindingValue, Message, Money, Options, Part, RetrievalQuery,
+    ToolCall, Usage, UsageValue,
 };
 
 /// The metadata key under which refused values are listed.
-pub(crate) const INVALID_KEY: &str = "modelmetry.invalid";
+pub(crate) const INVALID_KEY: &str = crate::metadata_keys::INVALID;
 
 /// The longest id the SDK sends (session ids, tool call ids), in bytes.
 pub(crate) const MAX_ID_BYTES: usize = 1024;
@@ -39,9 +40,10 @@ pub(crate) const MAX_ID_BYTES: usize = 1024;
 const UNKNOWN: &str = "unknown";
 const UNKNOWN_MIME: &str = "application/octet-stream";
 
-/// The notes of one record, written to its metadata at the end.
-#[derive(Default)]
-struct Notes(Vec<Value>);
+/// What the checks of one record found: the entries the encoder lists under [`INVALID_KEY`]
+/// (and counts in `Stats::sanitized`).
+#[derive(Default, Debug)]
+pub(crate) struct Notes(Vec<Value>);
 
 impl Notes {
     fn add(&mut self, field: impl Into<String>, value: Value, rule: &str) {
@@ -49,17 +51,12 @@ impl Notes {
             .push(json!({"field": field.into(), "value": value, "rule": rule}));
     }
 
-    fn write(self, metadata: &mut Map<String, Value>) {
-        if self.0.is_empty() {
-            return;
-        }
-        stats::count_sanitized(self.0.len() as u64);
-        match metadata.get_mut(INVALID_KEY) {
-            Some(Value::Array(list)) => list.extend(self.0),
-            _ => {
-                metadata.insert(INVALID_KEY.to_owned(), Value::Array(self.0));
-            }
-        }
+    pub(crate) fn list(&self) -> &[Value] {
+        &self.0
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.0.len() as u64
     }
 }
 
@@ -78,285 +75,459 @@ fn non_finite_text(v: f64) -> String {
     }
 }
 
-pub(crate) fn trace(t: &mut CreateTraceParams) {
-    let mut notes = Notes::default();
-    if let Some(id) = &mut t.session_id {
-        cap_id(id, "SessionID", &mut notes);
-    }
-    notes.write(&mut t.metadata);
-}
+// Every check below reads the borrowed value and copies it (`Cow::to_mut`) only to change it:
+// a record that breaks no rule is encoded straight from the finished trace, and the finished
+// trace itself is never changed. Nothing here counts or reports: the encoder counts the notes.
 
-/// Cut an id longer than [`MAX_ID_BYTES`], keeping the whole in a note.
-fn cap_id(id: &mut String, field: &str, notes: &mut Notes) {
-    if id.len() > MAX_ID_BYTES {
-        let mut end = MAX_ID_BYTES;
-        while !id.is_char_boundary(end) {
-            end -= 1;
-        }
-        let full = std::mem::replace(id, id[..end].to_owned());
-        notes.add(
-            field,
-            Value::String(full),
-            "at most 1024 bytes (the SDK's limit for ids)",
-        );
+/// A trace's session id, cut to [`MAX_ID_BYTES`].
+pub(crate) fn session_id(id: &mut Cow<'_, str>, notes: &mut Notes) {
+    if let Some(cut) = capped_id(id, || "SessionID".to_owned(), notes) {
+        *id = Cow::Owned(cut);
     }
 }
 
-/// Replace an empty required string with `stand_in`.
-fn require(value: &mut String, stand_in: &str, field: &str, notes: &mut Notes) {
-    if value.trim().is_empty() {
-        let old = std::mem::replace(value, stand_in.to_owned());
-        notes.add(field, Value::String(old), "non-empty (required)");
+/// The id cut to [`MAX_ID_BYTES`] if it is longer, with the whole in a note.
+fn capped_id(id: &str, field: impl FnOnce() -> String, notes: &mut Notes) -> Option<String> {
+    if id.len() <= MAX_ID_BYTES {
+        return None;
     }
+    let mut end = MAX_ID_BYTES;
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    notes.add(
+        field(),
+        Value::String(id.to_owned()),
+        "at most 1024 bytes (the SDK's limit for ids)",
+    );
+    Some(id[..end].to_owned())
 }
 
-pub(crate) fn span(s: &mut CreateSpanParams) {
-    let mut notes = Notes::default();
-    match &mut s.family_data {
-        Some(FamilyData::Completion(c)) => completion(c, &mut notes),
-        Some(FamilyData::Embeddings(e)) => {
-            options(&mut e.options, "FamilyData.Options", &mut notes)
-        }
-        Some(FamilyData::Retrieval(r)) => {
-            for (i, q) in r.queries.iter_mut().enumerate() {
-                query(q, &format!("FamilyData.Queries[{i}]"), &mut notes);
+/// `stand_in` for an empty required string, with the old value in a note.
+fn required(
+    value: &str,
+    stand_in: &str,
+    field: impl FnOnce() -> String,
+    notes: &mut Notes,
+) -> Option<String> {
+    if !value.trim().is_empty() {
+        return None;
+    }
+    notes.add(
+        field(),
+        Value::String(value.to_owned()),
+        "non-empty (required)",
+    );
+    Some(stand_in.to_owned())
+}
+
+/// A number field of [`Options`]: how to read it, how to clear it, its rule.
+struct OptionField {
+    name: &'static str,
+    get: fn(&Options) -> Option<f64>,
+    slot: fn(&mut Options) -> &mut Option<f64>,
+    ok: fn(f64) -> bool,
+    rule: &'static str,
+}
+
+const OPTION_FIELDS: [OptionField; 5] = [
+    OptionField {
+        name: "Temperature",
+        get: |o| o.temperature,
+        slot: |o| &mut o.temperature,
+        ok: |v| (0.0..=1.0).contains(&v),
+        rule: "between 0 and 1",
+    },
+    OptionField {
+        name: "TopP",
+        get: |o| o.top_p,
+        slot: |o| &mut o.top_p,
+        ok: |v| (0.0..=1.0).contains(&v),
+        rule: "between 0 and 1",
+    },
+    OptionField {
+        name: "Timeout",
+        get: |o| o.timeout,
+        slot: |o| &mut o.timeout,
+        ok: |v| v >= 0.0,
+        rule: "at least 0",
+    },
+    OptionField {
+        name: "FrequencyPenalty",
+        get: |o| o.frequency_penalty,
+        slot: |o| &mut o.frequency_penalty,
+        ok: |_| true,
+        rule: "",
+    },
+    OptionField {
+        name: "PresencePenalty",
+        get: |o| o.presence_penalty,
+        slot: |o| &mut o.presence_penalty,
+        ok: |_| true,
+        rule: "",
+    },
+];
+
+/// A request's options, at `path` (`FamilyData.Options`).
+pub(crate) fn options(o: &mut Cow<'_, Options>, path: &str, notes: &mut Notes) {
+    for f in &OPTION_FIELDS {
+        let Some(v) = (f.get)(o) else { continue };
+        let rule = if !v.is_finite() {
+            "a finite number"
+        } else if !(f.ok)(v) {
+            f.rule
+        } else {
+            continue;
+        };
+        *(f.slot)(o.to_mut()) = None;
+        notes.add(format!("{path}.{}", f.name), number(v), rule);
+    }
+    for i in 0..o.tools.as_ref().map_or(0, Vec::len) {
+        let name = o
+            .tools
+            .as_ref()
+            .and_then(|t| t.get(i))
+            .map(|t| t.name.as_str());
+        let field = || format!("{path}.Tools[{i}].Name");
+        if let Some(new) = name.and_then(|n| required(n, UNKNOWN, field, notes)) {
+            if let Some(tool) = o.to_mut().tools.as_mut().and_then(|t| t.get_mut(i)) {
+                tool.name = new;
             }
-            for (i, d) in r.documents.iter_mut().enumerate() {
-                document(d, &format!("FamilyData.Documents[{i}]"), &mut notes);
-            }
         }
-        Some(FamilyData::Other(_)) | None => {}
-    }
-    notes.write(&mut s.metadata);
-}
-
-fn completion(c: &mut CompletionFamilyData, notes: &mut Notes) {
-    for (i, m) in c.messages.iter_mut().enumerate() {
-        message(m, &format!("FamilyData.Messages[{i}]"), notes);
-    }
-    if let Some(o) = &mut c.options {
-        options(o, "FamilyData.Options", notes);
-    }
-    if let Some(u) = &mut c.usage {
-        usage(u, notes);
-    }
-    if let Some(cost) = &mut c.cost {
-        money_fields(cost, notes);
-    }
-    for (i, d) in c.documents.iter_mut().enumerate() {
-        document(d, &format!("FamilyData.Documents[{i}]"), notes);
     }
 }
 
-fn options(o: &mut Options, path: &str, notes: &mut Notes) {
-    let mut check = |slot: &mut Option<f64>, name: &str, ok: fn(f64) -> bool, rule: &str| {
-        if let Some(v) = *slot {
-            if !v.is_finite() {
-                *slot = None;
-                notes.add(format!("{path}.{name}"), number(v), "a finite number");
-            } else if !ok(v) {
-                *slot = None;
-                notes.add(format!("{path}.{name}"), number(v), rule);
-            }
-        }
-    };
-    let unit = |v: f64| (0.0..=1.0).contains(&v);
-    check(&mut o.temperature, "Temperature", unit, "between 0 and 1");
-    check(&mut o.top_p, "TopP", unit, "between 0 and 1");
-    check(&mut o.timeout, "Timeout", |v| v >= 0.0, "at least 0");
-    check(&mut o.frequency_penalty, "FrequencyPenalty", |_| true, "");
-    check(&mut o.presence_penalty, "PresencePenalty", |_| true, "");
-    for (i, tool) in o.tools.iter_mut().flatten().enumerate() {
-        require(
-            &mut tool.name,
-            UNKNOWN,
-            &format!("{path}.Tools[{i}].Name"),
-            notes,
-        );
-    }
+/// True when every number in `o` is finite: what metadata needs of options kept there (a
+/// model call's details on a span of another kind), where no other rule applies.
+pub(crate) fn options_finite(o: &Options) -> bool {
+    OPTION_FIELDS
+        .iter()
+        .filter_map(|f| (f.get)(o))
+        .all(f64::is_finite)
 }
 
-fn usage(u: &mut Usage, notes: &mut Notes) {
-    for (name, slot) in [
-        ("Input", &mut u.input),
-        ("Output", &mut u.output),
-        ("Total", &mut u.total),
-    ] {
-        let path = format!("FamilyData.Usage.{name}");
-        if let Some(v) = slot {
-            if !v.amount.is_finite() {
-                let UsageValue { amount, unit } =
-                    slot.take().unwrap_or_else(|| UsageValue::tokens(0));
-                notes.add(
-                    path,
-                    json!({"Amount": number(amount), "Unit": unit}),
-                    "a finite amount",
-                );
-            } else if v.unit.trim().is_empty() {
-                notes.add(
-                    format!("{path}.Unit"),
-                    Value::String(std::mem::take(&mut v.unit)),
-                    "non-empty (required)",
-                );
+type UsageSlot = (
+    &'static str,
+    fn(&Usage) -> Option<&UsageValue>,
+    fn(&mut Usage) -> &mut Option<UsageValue>,
+);
+
+const USAGE_SLOTS: [UsageSlot; 3] = [
+    ("Input", |u| u.input.as_ref(), |u| &mut u.input),
+    ("Output", |u| u.output.as_ref(), |u| &mut u.output),
+    ("Total", |u| u.total.as_ref(), |u| &mut u.total),
+];
+
+/// Token usage, at `path` (`FamilyData.Usage`).
+pub(crate) fn usage(u: &mut Cow<'_, Usage>, path: &str, notes: &mut Notes) {
+    for (name, get, slot) in USAGE_SLOTS {
+        let Some(v) = get(u) else { continue };
+        if !v.amount.is_finite() {
+            let amount = v.amount;
+            let unit = slot(u.to_mut()).take().map(|v| v.unit).unwrap_or_default();
+            notes.add(
+                format!("{path}.{name}"),
+                json!({"Amount": number(amount), "Unit": unit}),
+                "a finite amount",
+            );
+        } else if v.unit.trim().is_empty() {
+            notes.add(
+                format!("{path}.{name}.Unit"),
+                Value::String(v.unit.clone()),
+                "non-empty (required)",
+            );
+            if let Some(v) = slot(u.to_mut()) {
                 v.unit = "tokens".to_owned();
             }
         }
     }
 }
 
-fn money_fields(c: &mut Cost, notes: &mut Notes) {
-    for (name, slot) in [
-        ("Input", &mut c.input),
-        ("Output", &mut c.output),
-        ("Total", &mut c.total),
-    ] {
-        money(slot, &format!("FamilyData.Cost.{name}"), notes);
+/// True when every amount in `u` is finite (see [`options_finite`]).
+pub(crate) fn usage_finite(u: &Usage) -> bool {
+    USAGE_SLOTS
+        .iter()
+        .filter_map(|(_, get, _)| get(u))
+        .all(|v| v.amount.is_finite())
+}
+
+type MoneySlot = (
+    &'static str,
+    fn(&Cost) -> Option<&Money>,
+    fn(&mut Cost) -> &mut Option<Money>,
+);
+
+const MONEY_SLOTS: [MoneySlot; 3] = [
+    ("Input", |c| c.input.as_ref(), |c| &mut c.input),
+    ("Output", |c| c.output.as_ref(), |c| &mut c.output),
+    ("Total", |c| c.total.as_ref(), |c| &mut c.total),
+];
+
+/// A call's cost, at `path` (`FamilyData.Cost`).
+pub(crate) fn cost(c: &mut Cow<'_, Cost>, path: &str, notes: &mut Notes) {
+    for (name, get, slot) in MONEY_SLOTS {
+        let Some(m) = get(c) else { continue };
+        if let Some(fixed) = money(m, || format!("{path}.{name}"), notes) {
+            *slot(c.to_mut()) = fixed;
+        }
     }
+}
+
+/// True when every amount in `c` is finite (see [`options_finite`]).
+pub(crate) fn cost_finite(c: &Cost) -> bool {
+    MONEY_SLOTS
+        .iter()
+        .filter_map(|(_, get, _)| get(c))
+        .all(|m| m.amount.is_finite())
 }
 
 pub(crate) fn is_currency(c: &str) -> bool {
     c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())
 }
 
-fn money(slot: &mut Option<Money>, path: &str, notes: &mut Notes) {
-    let Some(m) = slot else { return };
+/// What an amount of money becomes: `None` when it is kept as it is, `Some(None)` when it
+/// moves to a note, `Some(Some(m))` when its currency was upper-cased.
+fn money(m: &Money, path: impl FnOnce() -> String, notes: &mut Notes) -> Option<Option<Money>> {
     if !m.amount.is_finite() {
-        let amount = m.amount;
-        let currency = std::mem::take(&mut m.currency);
-        *slot = None;
         notes.add(
-            path,
-            json!({"Amount": number(amount), "Currency": currency}),
+            path(),
+            json!({"Amount": number(m.amount), "Currency": m.currency}),
             "a finite amount",
         );
-        return;
+        return Some(None);
     }
     if is_currency(&m.currency) {
-        return;
+        return None;
     }
     let upper = m.currency.trim().to_ascii_uppercase();
     if is_currency(&upper) {
-        let old = std::mem::replace(&mut m.currency, upper);
         notes.add(
-            format!("{path}.Currency"),
-            Value::String(old),
+            format!("{}.Currency", path()),
+            Value::String(m.currency.clone()),
             "three capital letters (ISO 4217): upper-cased",
         );
+        Some(Some(Money {
+            amount: m.amount,
+            currency: upper,
+        }))
     } else {
-        let Money { amount, currency } = slot.take().unwrap_or_else(|| Money::new(0.0, ""));
         notes.add(
-            path,
-            json!({"Amount": number(amount), "Currency": currency}),
+            path(),
+            json!({"Amount": number(m.amount), "Currency": m.currency}),
             "a currency of three capital letters (ISO 4217)",
         );
+        Some(None)
     }
 }
 
-fn query(q: &mut RetrievalQuery, path: &str, notes: &mut Notes) {
-    if q.embeddings
-        .as_ref()
-        .is_some_and(|e| e.iter().any(|x| !x.is_finite()))
-    {
-        let moved: Vec<Value> = q
-            .embeddings
-            .take()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|x| number(f64::from(x)))
-            .collect();
-        notes.add(
-            format!("{path}.Embeddings"),
-            Value::Array(moved),
-            "finite numbers",
+/// A retrieval step's queries, at `path` (`FamilyData.Queries`).
+pub(crate) fn queries(list: &mut Cow<'_, [RetrievalQuery]>, path: &str, notes: &mut Notes) {
+    for i in 0..list.len() {
+        let q = &list[i];
+        if q.embeddings
+            .as_ref()
+            .is_some_and(|e| e.iter().any(|x| !x.is_finite()))
+        {
+            let moved: Vec<Value> = q
+                .embeddings
+                .iter()
+                .flatten()
+                .map(|x| number(f64::from(*x)))
+                .collect();
+            notes.add(
+                format!("{path}[{i}].Embeddings"),
+                Value::Array(moved),
+                "finite numbers",
+            );
+            list.to_mut()[i].embeddings = None;
+        }
+    }
+}
+
+/// Documents, at `path` (`FamilyData.Documents`).
+pub(crate) fn documents(list: &mut Cow<'_, [Document]>, path: &str, notes: &mut Notes) {
+    for i in 0..list.len() {
+        let d = &list[i];
+        let identifier = required(
+            &d.identifier,
+            UNKNOWN,
+            || format!("{path}[{i}].Identifier"),
+            notes,
         );
+        let title_stand_in = identifier.as_deref().unwrap_or(&d.identifier);
+        let title = required(
+            &d.title,
+            title_stand_in,
+            || format!("{path}[{i}].Title"),
+            notes,
+        );
+        let content_type = required(
+            &d.content_type,
+            UNKNOWN_MIME,
+            || format!("{path}[{i}].ContentType"),
+            notes,
+        );
+        if identifier.is_none() && title.is_none() && content_type.is_none() {
+            continue;
+        }
+        let d = &mut list.to_mut()[i];
+        if let Some(v) = identifier {
+            d.identifier = v;
+        }
+        if let Some(v) = title {
+            d.title = v;
+        }
+        if let Some(v) = content_type {
+            d.content_type = v;
+        }
     }
 }
 
-fn document(d: &mut Document, path: &str, notes: &mut Notes) {
-    require(
-        &mut d.identifier,
-        UNKNOWN,
-        &format!("{path}.Identifier"),
-        notes,
-    );
-    let title_stand_in = d.identifier.clone();
-    require(
-        &mut d.title,
-        &title_stand_in,
-        &format!("{path}.Title"),
-        notes,
-    );
-    require(
-        &mut d.content_type,
-        UNKNOWN_MIME,
-        &format!("{path}.ContentType"),
-        notes,
-    );
+/// Messages, at `path` (`FamilyData.Messages`).
+pub(crate) fn messages(list: &mut Cow<'_, [Message]>, path: &str, notes: &mut Notes) {
+    for i in 0..list.len() {
+        let fixed = {
+            let mut one = Cow::Borrowed(&list[i]);
+            message(&mut one, &|| format!("{path}[{i}]"), notes);
+            match one {
+                Cow::Owned(m) => Some(m),
+                Cow::Borrowed(_) => None,
+            }
+        };
+        if let Some(m) = fixed {
+            list.to_mut()[i] = m;
+        }
+    }
 }
 
-fn message(m: &mut Message, path: &str, notes: &mut Notes) {
-    let contents = match m {
+fn contents(m: &Message) -> &[Part] {
+    match m {
+        Message::System(s) => &s.contents,
+        Message::User(u) => &u.contents,
+        Message::Assistant(a) => &a.contents,
+        Message::Tool(t) => &t.contents,
+    }
+}
+
+fn contents_mut(m: &mut Message) -> &mut Vec<Part> {
+    match m {
         Message::System(s) => &mut s.contents,
         Message::User(u) => &mut u.contents,
-        Message::Assistant(a) => {
-            for (i, call) in a.tool_calls.iter_mut().flatten().enumerate() {
-                let p = format!("{path}.ToolCalls[{i}]");
-                require(&mut call.id, UNKNOWN, &format!("{p}.ID"), notes);
-                cap_id(&mut call.id, &format!("{p}.ID"), notes);
-                require(
-                    &mut call.function.name,
-                    UNKNOWN,
-                    &format!("{p}.Function.Name"),
-                    notes,
-                );
-            }
-            &mut a.contents
-        }
-        Message::Tool(t) => {
-            require(
-                &mut t.tool_call_id,
-                UNKNOWN,
-                &format!("{path}.ToolCallID"),
-                notes,
-            );
-            cap_id(&mut t.tool_call_id, &format!("{path}.ToolCallID"), notes);
-            &mut t.contents
-        }
+        Message::Assistant(a) => &mut a.contents,
+        Message::Tool(t) => &mut t.contents,
+    }
+}
+
+fn message(m: &mut Cow<'_, Message>, path: &dyn Fn() -> String, notes: &mut Notes) {
+    let calls = match &**m {
+        Message::Assistant(a) => a.tool_calls.as_ref().map_or(0, Vec::len),
+        _ => 0,
     };
-    for (i, part) in contents.iter_mut().enumerate() {
-        if let Part::Data(d) = part {
-            let p = format!("{path}.Contents[{i}]");
-            if let Some((mime, payload)) = data_url(&d.data) {
-                if is_base64(payload) {
-                    let (mime, payload) = (mime.to_owned(), payload.to_owned());
-                    let url = std::mem::replace(&mut d.data, payload);
-                    if d.mime_type.trim().is_empty() && !mime.is_empty() {
-                        d.mime_type = mime;
-                    }
-                    let head: String = url.chars().take(64).collect();
-                    notes.add(
-                        format!("{p}.Data"),
-                        Value::String(format!("{head}…")),
-                        "base64, not a data: URL: unwrapped",
-                    );
-                }
+    for j in 0..calls {
+        let fixed = match &**m {
+            Message::Assistant(a) => a
+                .tool_calls
+                .as_ref()
+                .and_then(|c| c.get(j))
+                .and_then(|c| tool_call(c, &|| format!("{}.ToolCalls[{j}]", path()), notes)),
+            _ => None,
+        };
+        if let (Some(fixed), Message::Assistant(a)) = (fixed, m.to_mut()) {
+            if let Some(slot) = a.tool_calls.as_mut().and_then(|c| c.get_mut(j)) {
+                *slot = fixed;
             }
-            if !is_base64(&d.data) {
-                let old = std::mem::take(&mut d.data);
-                notes.add(
-                    format!("{p}.Data"),
-                    Value::String(old),
-                    "standard base64, padded",
-                );
-            }
-            require(
-                &mut d.mime_type,
-                UNKNOWN_MIME,
-                &format!("{p}.MimeType"),
-                notes,
-            );
         }
     }
+    if let Message::Tool(t) = &**m {
+        let field = || format!("{}.ToolCallID", path());
+        let id = match required(&t.tool_call_id, UNKNOWN, field, notes) {
+            Some(id) => Some(id),
+            None => capped_id(&t.tool_call_id, field, notes),
+        };
+        if let (Some(id), Message::Tool(t)) = (id, m.to_mut()) {
+            t.tool_call_id = id;
+        }
+    }
+    for k in 0..contents(m).len() {
+        let fixed = match &contents(m)[k] {
+            Part::Data(d) => data_part(d, &|| format!("{}.Contents[{k}]", path()), notes),
+            Part::Text(_) => None,
+        };
+        if let Some(fixed) = fixed {
+            contents_mut(m.to_mut())[k] = Part::Data(fixed);
+        }
+    }
+}
+
+/// A tool call's id and function name: the call fixed, if anything needed fixing.
+fn tool_call(call: &ToolCall, path: &dyn Fn() -> String, notes: &mut Notes) -> Option<ToolCall> {
+    let id_field = || format!("{}.ID", path());
+    let id = match required(&call.id, UNKNOWN, id_field, notes) {
+        Some(id) => Some(id),
+        None => capped_id(&call.id, id_field, notes),
+    };
+    let name = required(
+        &call.function.name,
+        UNKNOWN,
+        || format!("{}.Function.Name", path()),
+        notes,
+    );
+    if id.is_none() && name.is_none() {
+        return None;
+    }
+    let mut fixed = call.clone();
+    if let Some(id) = id {
+        fixed.id = id;
+    }
+    if let Some(name) = name {
+        fixed.function.name = name;
+    }
+    Some(fixed)
+}
+
+/// A data part's payload (standard base64; a `data:` URL unwrapped) and MIME type: the part
+/// fixed, if anything needed fixing.
+fn data_part(d: &DataPart, path: &dyn Fn() -> String, notes: &mut Notes) -> Option<DataPart> {
+    let mut data: Cow<'_, str> = Cow::Borrowed(&d.data);
+    let mut mime: Cow<'_, str> = Cow::Borrowed(&d.mime_type);
+    if let Some((url_mime, payload)) = data_url(&d.data) {
+        if is_base64(payload) {
+            if mime.trim().is_empty() && !url_mime.is_empty() {
+                mime = Cow::Borrowed(url_mime);
+            }
+            let head: String = d.data.chars().take(64).collect();
+            notes.add(
+                format!("{}.Data", path()),
+                Value::String(format!("{head}…")),
+                "base64, not a data: URL: unwrapped",
+            );
+            data = Cow::Borrowed(payload);
+        }
+    }
+    if !is_base64(&data) {
+        notes.add(
+            format!("{}.Data", path()),
+            Value::String(data.into_owned()),
+            "standard base64, padded",
+        );
+        data = Cow::Borrowed("");
+    }
+    if let Some(m) = required(
+        &mime,
+        UNKNOWN_MIME,
+        || format!("{}.MimeType", path()),
+        notes,
+    ) {
+        mime = Cow::Owned(m);
+    }
+    if data == d.data.as_str() && mime == d.mime_type.as_str() {
+        return None;
+    }
+    Some(DataPart {
+        mime_type: mime.into_owned(),
+        data: data.into_owned(),
+        detail: d.detail,
+    })
 }
 
 /// The MIME type and payload of a `data:<mime>;base64,<payload>` URL.
@@ -400,18 +571,18 @@ pub(crate) fn is_base64(s: &str) -> bool {
     }
 }
 
-pub(crate) fn finding(f: &mut CreateFindingParams) {
-    if let FindingValue::Number(n) = f.value {
+/// A finding's value: a non-finite number is written as text (findings recorded through the
+/// API are dropped before this; one read back from elsewhere is not).
+pub(crate) fn finding_value(v: &mut Cow<'_, FindingValue>, notes: &mut Notes) {
+    if let FindingValue::Number(n) = **v {
         if !n.is_finite() {
             let text = non_finite_text(n);
-            f.value = FindingValue::Text(text.clone());
-            let mut notes = Notes::default();
             notes.add(
                 "Value",
-                Value::String(text),
+                Value::String(text.clone()),
                 "a finite number: written as text",
             );
-            notes.write(&mut f.metadata);
+            *v = Cow::Owned(FindingValue::Text(text));
         }
     }
 }
@@ -434,16 +605,22 @@ mod tests {
 
     #[test]
     fn options_out_of_range_move_to_a_note() {
-        let mut o = Options {
+        let given = Options {
             temperature: Some(1.7),
             top_p: Some(f64::NAN),
             timeout: Some(-1.0),
             presence_penalty: Some(0.3),
             ..Options::default()
         };
+        let mut o = Cow::Borrowed(&given);
         let mut notes = Notes::default();
         options(&mut o, "FamilyData.Options", &mut notes);
         assert_eq!((o.temperature, o.top_p, o.timeout), (None, None, None));
+        assert_eq!(
+            given.temperature,
+            Some(1.7),
+            "the finished trace is left as it was"
+        );
         assert_eq!(o.presence_penalty, Some(0.3));
         let fields: Vec<&str> = notes.0.iter().filter_map(|n| n["field"].as_str()).collect();
         assert_eq!(
@@ -459,14 +636,30 @@ mod tests {
     }
 
     #[test]
+    fn a_valid_record_is_not_copied() {
+        let mut notes = Notes::default();
+        let usage = Usage::tokens(1, 2);
+        let mut u = Cow::Borrowed(&usage);
+        super::usage(&mut u, "FamilyData.Usage", &mut notes);
+        assert!(matches!(u, Cow::Borrowed(_)) && notes.count() == 0);
+        let list = [Message::user("hi")];
+        let mut m = Cow::Borrowed(&list[..]);
+        messages(&mut m, "FamilyData.Messages", &mut notes);
+        assert!(matches!(m, Cow::Borrowed(_)) && notes.count() == 0);
+    }
+
+    #[test]
     fn currencies_are_upper_cased_or_moved() {
         let mut notes = Notes::default();
-        let mut m = Some(Money::new(1.0, "usd"));
-        money(&mut m, "Cost.Total", &mut notes);
-        assert_eq!(m.map(|m| m.currency).as_deref(), Some("USD"));
-        let mut m = Some(Money::new(1.0, "dollars"));
-        money(&mut m, "Cost.Total", &mut notes);
-        assert!(m.is_none());
+        let m = money(&Money::new(1.0, "usd"), || "Cost.Total".into(), &mut notes);
+        assert_eq!(m.flatten().map(|m| m.currency).as_deref(), Some("USD"));
+        let m = money(
+            &Money::new(1.0, "dollars"),
+            || "Cost.Total".into(),
+            &mut notes,
+        );
+        assert_eq!(m, Some(None));
+        assert!(money(&Money::new(1.0, "EUR"), || "Cost.Total".into(), &mut notes).is_none());
         assert_eq!(notes.0.len(), 2);
         assert_eq!(notes.0[1]["value"]["Currency"], json!("dollars"));
     }

@@ -8,7 +8,7 @@ use serde_json::Map;
 use crate::capture;
 use crate::context::stack::{self, Slot};
 use crate::record::{FindingRecord, Name, Signal, SignalBody};
-use crate::stats::{self, Drop as DropReason};
+use crate::stats::{self, Loss};
 use crate::wire::FindingValue;
 
 /// A finding: a named value (number, boolean or string) about a span or a trace, such as a
@@ -82,7 +82,7 @@ impl Finding {
         }
         if let FindingValue::Number(n) = self.value {
             if !n.is_finite() {
-                stats::count_drop(DropReason::NonFinite, 1);
+                stats::count_drop(Loss::NonFinite, 1);
                 crate::diag::once(
                     "non_finite",
                     format_args!(
@@ -180,7 +180,7 @@ fn push(body: SignalBody, place: At) -> bool {
         At::InnermostTrace => stack::push_trace_signal(None, make),
     };
     if !pushed {
-        stats::count_drop(DropReason::NoActiveTrace, 1);
+        stats::count_drop(Loss::NoActiveTrace, 1);
         crate::diag::once(
             "no_active_trace",
             format_args!(

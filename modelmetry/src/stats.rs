@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Why records were lost. Every loss is counted under exactly one reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Drop {
+pub(crate) enum Loss {
     BufferFull,
     Rejected,
     Network,
@@ -104,7 +104,7 @@ pub(crate) fn scoped(counters: Option<Arc<Counters>>) {
     });
 }
 
-pub(crate) fn count_drop(reason: Drop, records: u64) {
+pub(crate) fn count_drop(reason: Loss, records: u64) {
     with(|c| {
         c.dropped[reason as usize].fetch_add(records, Relaxed);
     });
@@ -356,7 +356,7 @@ pub fn stats() -> Stats {
 
 impl Counters {
     fn read(&self) -> Stats {
-        let d = |r: Drop| self.dropped[r as usize].load(Relaxed);
+        let d = |r: Loss| self.dropped[r as usize].load(Relaxed);
         Stats {
             produced: self.produced.load(Relaxed),
             sent: self.sent.load(Relaxed),
@@ -376,21 +376,21 @@ impl Counters {
                 spooled: self.also_spooled.load(Relaxed),
             },
             dropped: Dropped {
-                buffer_full: d(Drop::BufferFull),
-                rejected: d(Drop::Rejected),
-                network: d(Drop::Network),
-                too_large: d(Drop::TooLarge),
-                exporter_panic: d(Drop::ExporterPanic),
-                shutdown: d(Drop::Shutdown),
-                non_finite: d(Drop::NonFinite),
-                no_active_trace: d(Drop::NoActiveTrace),
-                context_unavailable: d(Drop::ContextUnavailable),
-                rate_limited: d(Drop::RateLimited),
-                spool_full: d(Drop::SpoolFull),
-                spool_write_failed: d(Drop::SpoolWriteFailed),
-                redaction_failed: d(Drop::RedactionFailed),
-                in_callback: d(Drop::InCallback),
-                trace_too_large: d(Drop::TraceTooLarge),
+                buffer_full: d(Loss::BufferFull),
+                rejected: d(Loss::Rejected),
+                network: d(Loss::Network),
+                too_large: d(Loss::TooLarge),
+                exporter_panic: d(Loss::ExporterPanic),
+                shutdown: d(Loss::Shutdown),
+                non_finite: d(Loss::NonFinite),
+                no_active_trace: d(Loss::NoActiveTrace),
+                context_unavailable: d(Loss::ContextUnavailable),
+                rate_limited: d(Loss::RateLimited),
+                spool_full: d(Loss::SpoolFull),
+                spool_write_failed: d(Loss::SpoolWriteFailed),
+                redaction_failed: d(Loss::RedactionFailed),
+                in_callback: d(Loss::InCallback),
+                trace_too_large: d(Loss::TraceTooLarge),
             },
         }
     }

@@ -21,7 +21,8 @@ use std::time::Instant;
 use crate::client::InitGuard;
 use crate::config::{Config, Delivery};
 use crate::dispatch::{self, DefaultGuard, Dispatch};
-use crate::export::{Exporter, Tally, batch, console, ingest};
+use crate::export::batch::{self, Encoded, Section};
+use crate::export::{Exporter, Tally, console, ingest};
 use crate::pipeline::Pipeline;
 use crate::record::FinishedTrace;
 use crate::wire::IngestSignalsV1RequestBody;
@@ -34,10 +35,14 @@ pub fn lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A finished trace as recorded: its tree and the ingest body it becomes.
+/// A finished trace as recorded: its tree, and the ingest records it becomes, as the bytes the
+/// HTTP exporter would send.
 #[derive(Debug, Clone)]
 pub struct RecordedTrace {
     tree: String,
+    /// Each record's JSON, as the encoder wrote it.
+    records: Vec<Encoded>,
+    /// The same bytes, read back.
     body: IngestSignalsV1RequestBody,
     max_batch_records: usize,
     max_batch_bytes: usize,
@@ -50,17 +55,27 @@ impl RecordedTrace {
     }
 
     /// The ingest body this trace becomes: checked against the spec's constraints and with
-    /// each record cut to the per-record limit, as the HTTP exporter sends it.
+    /// each record cut to the per-record limit, as the HTTP exporter sends it. It is the
+    /// exporter's own bytes ([`records`](Self::records)) read back with `serde_json` (whose
+    /// `float_roundtrip` feature makes every number read back exactly as written).
     pub fn ingest(&self) -> &IngestSignalsV1RequestBody {
         &self.body
+    }
+
+    /// Each record's JSON, exactly as the HTTP exporter writes it: sessions, traces, spans,
+    /// events, findings, in that order.
+    pub fn records(&self) -> Vec<&str> {
+        self.records
+            .iter()
+            .map(|r| std::str::from_utf8(&r.json).unwrap_or("<not UTF-8>"))
+            .collect()
     }
 
     /// The request bodies (JSON) the HTTP exporter would send for this trace, packed by the
     /// configured [`max_batch_records`](Config::max_batch_records) and
     /// [`max_batch_bytes`](Config::max_batch_bytes).
     pub fn requests(&self) -> Vec<String> {
-        let (records, _unencodable) = ingest::encode(&self.body);
-        batch::pack(&records, self.max_batch_records, self.max_batch_bytes)
+        batch::pack(&self.records, self.max_batch_records, self.max_batch_bytes)
             .into_iter()
             .map(|r| String::from_utf8_lossy(&r.body).into_owned())
             .collect()
@@ -89,20 +104,25 @@ enum Installed {
     ),
 }
 
-struct Capture {
+struct RecordingExporter {
     traces: Arc<Mutex<Vec<RecordedTrace>>>,
     record_limit: usize,
     max_batch_records: usize,
     max_batch_bytes: usize,
 }
 
-impl Exporter for Capture {
+impl Exporter for RecordingExporter {
     fn export(&self, traces: &[FinishedTrace], _deadline: Instant) -> Tally {
-        let recorded = traces.iter().map(|t| RecordedTrace {
-            tree: console::render(t, false),
-            body: ingest::to_body(std::slice::from_ref(t), self.record_limit),
-            max_batch_records: self.max_batch_records,
-            max_batch_bytes: self.max_batch_bytes,
+        let recorded = traces.iter().map(|t| {
+            let (records, _unencodable) =
+                ingest::encode_traces(std::slice::from_ref(t), self.record_limit);
+            RecordedTrace {
+                tree: console::render(t, false),
+                body: read_back(&records),
+                records,
+                max_batch_records: self.max_batch_records,
+                max_batch_bytes: self.max_batch_bytes,
+            }
         });
         self.traces
             .lock()
@@ -113,6 +133,22 @@ impl Exporter for Capture {
             ..Tally::default()
         }
     }
+}
+
+/// The body the encoder's bytes make, read back (a record that did not read back would be
+/// left out; the contract tests check that none is).
+fn read_back(records: &[Encoded]) -> IngestSignalsV1RequestBody {
+    let mut body = IngestSignalsV1RequestBody::default();
+    for r in records {
+        let _ = match r.section {
+            Section::Sessions => serde_json::from_slice(&r.json).map(|v| body.sessions.push(v)),
+            Section::Traces => serde_json::from_slice(&r.json).map(|v| body.traces.push(v)),
+            Section::Spans => serde_json::from_slice(&r.json).map(|v| body.spans.push(v)),
+            Section::Events => serde_json::from_slice(&r.json).map(|v| body.events.push(v)),
+            Section::Findings => serde_json::from_slice(&r.json).map(|v| body.findings.push(v)),
+        };
+    }
+    body
 }
 
 impl Recorder {
@@ -127,7 +163,7 @@ impl Recorder {
     pub fn install_with(config: Config) -> Recorder {
         let traces = Arc::new(Mutex::new(Vec::new()));
         let config = config.delivery(Delivery::Synchronous);
-        let capture = Capture {
+        let capture = RecordingExporter {
             traces: traces.clone(),
             record_limit: config.record_limit(),
             max_batch_records: config.max_batch_records,
@@ -151,7 +187,7 @@ impl Recorder {
         let lock = lock();
         let traces = Arc::new(Mutex::new(Vec::new()));
         let config = Config::default().delivery(Delivery::Synchronous);
-        let capture = Capture {
+        let capture = RecordingExporter {
             traces: traces.clone(),
             record_limit: config.record_limit(),
             max_batch_records: config.max_batch_records,

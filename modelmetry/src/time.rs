@@ -73,10 +73,6 @@ impl Anchor {
             self.wall - self.mono.saturating_duration_since(at)
         }
     }
-
-    pub(crate) fn rfc3339(&self, at: Tick) -> String {
-        rfc3339(self.wall(at))
-    }
 }
 
 /// The length of [`rfc3339`]'s text (for years 0000 to 9999).
@@ -119,7 +115,8 @@ pub(crate) fn write_rfc3339(t: SystemTime, buf: &mut [u8; RFC3339_LEN]) -> &str 
 }
 
 /// RFC 3339 in UTC with microseconds, e.g. `2024-05-01T12:00:00.123456Z`.
-pub(crate) fn rfc3339(t: SystemTime) -> String {
+#[cfg(test)]
+fn rfc3339(t: SystemTime) -> String {
     write_rfc3339(t, &mut [0; RFC3339_LEN]).to_owned()
 }
 

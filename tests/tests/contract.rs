@@ -5,7 +5,7 @@
 
 mod openapi;
 
-use modelmetry::testing::Recorder;
+use modelmetry::testing::{RecordedTrace, Recorder};
 use modelmetry::wire::{
     self, AssistantMessage, CompletionFamilyData, CreateEventParams, CreateFindingParams,
     CreateSessionParams, CreateSpanParams, CreateTraceParams, DataPart, Detail, Family, FamilyData,
@@ -89,6 +89,10 @@ fn document(id: &str) -> Document {
 /// parts, tool calls, options, usage, cost, documents, queries, events on spans and on the
 /// trace, findings of all three value types, an error span and a session.
 fn record_everything() -> IngestSignalsV1RequestBody {
+    record_everything_as_sent().ingest().clone()
+}
+
+fn record_everything_as_sent() -> RecordedTrace {
     let recorder = Recorder::install();
     {
         let trace = modelmetry::start_trace("chatbot.turn");
@@ -168,9 +172,134 @@ fn record_everything() -> IngestSignalsV1RequestBody {
         modelmetry::current_trace().record_finding(Finding::new("response_safe_score", 0.93));
         Event::new("turn_done").record();
     }
-    let traces = recorder.take();
+    let mut traces = recorder.take();
     assert_eq!(traces.len(), 1, "one trace recorded");
-    traces[0].ingest().clone()
+    traces.remove(0)
+}
+
+/// The keys that appear twice in one object, anywhere in `json`.
+fn repeated_keys(json: &str) -> Vec<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Walk<'r>(&'r mut Vec<String>);
+    impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(k) = a.next_key::<String>()? {
+                if !seen.insert(k.clone()) {
+                    self.0.push(k);
+                }
+                a.next_value_seed(Walk(self.0))?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            while a.next_element_seed(Walk(self.0))?.is_some() {}
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    let mut found = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(json);
+    serde::de::DeserializeSeed::deserialize(Walk(&mut found), &mut de)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
+    let _ = IgnoredAny;
+    found
+}
+
+#[test]
+fn the_repeated_key_check_finds_one() {
+    assert_eq!(repeated_keys(r#"{"a":1,"b":[{"k":1,"k":2}]}"#), ["k"]);
+    assert!(repeated_keys(r#"{"a":{"a":1}}"#).is_empty());
+}
+
+/// What is sent, byte for byte (not a re-encoding): every request body has no key twice, at
+/// any depth, and validates against the spec, whatever order `serde_json::Map` iterates in.
+/// CI runs this test once more with serde_json's `preserve_order` on (`--features
+/// preserve_order`), as any crate in a user's build may turn it on.
+#[test]
+fn the_bytes_sent_have_no_repeated_key_and_validate_against_the_spec() {
+    let everything = record_everything_as_sent();
+    // And a span whose metadata names the SDK's own keys, with a value `sanitize` moves, so
+    // that every rule of the metadata merge is in the bytes.
+    let recorder = Recorder::install();
+    {
+        let _t = modelmetry::start_trace("keys");
+        let tool = modelmetry::start_span("tool", Kind::Tool);
+        tool.set_metadata("kind", "mine");
+        tool.set_metadata("input", "overridden");
+        tool.set_metadata("modelmetry.invalid", &json!([{"field": "x"}]));
+        tool.set_metadata("zeta", &1);
+        tool.set_metadata("alpha", &2);
+        tool.set_input("the input");
+        tool.set_usage(Usage::tokens(1, 2));
+        let llm = modelmetry::start_span("llm", Kind::Llm);
+        llm.set_metadata("kind", "mine");
+        llm.set_options(Options {
+            temperature: Some(1.7),
+            ..Options::default()
+        });
+        llm.set_cost(Cost::new(0.1, 0.2, "usd"));
+    }
+    let keys = recorder.take().remove(0);
+    let mut bodies = 0;
+    for recorded in [&everything, &keys] {
+        for body in recorded.requests() {
+            bodies += 1;
+            assert_eq!(repeated_keys(&body), Vec::<String>::new(), "{body}");
+            let value: Value = serde_json::from_str(&body).expect("a body is JSON");
+            assert_valid(&value);
+        }
+        for record in recorded.records() {
+            assert!(repeated_keys(record).is_empty(), "{record}");
+        }
+    }
+    assert!(bodies >= 2);
+    let spans = &keys.ingest().spans;
+    let tool = &spans[0].metadata;
+    assert_eq!(tool["kind"], "mine", "the user's kind wins");
+    assert_eq!(tool["input"], "the input", "the SDK's input wins");
+    assert_eq!(
+        (tool["zeta"].clone(), tool["alpha"].clone()),
+        (json!(1), json!(2))
+    );
+    let llm = &spans[1].metadata;
+    let notes = llm["modelmetry.invalid"].as_array().expect("notes");
+    assert_eq!(
+        notes.len(),
+        4,
+        "temperature and three currencies: {notes:?}"
+    );
+    assert_eq!(
+        keys.ingest().spans[0].metadata["modelmetry.invalid"],
+        json!([{"field": "x"}])
+    );
 }
 
 fn families(body: &IngestSignalsV1RequestBody) -> Vec<Option<Family>> {

@@ -40,7 +40,7 @@ pub(crate) use settings::{
 };
 
 /// The metadata key under which cut values are listed.
-pub(crate) const TRUNCATED_KEY: &str = "modelmetry.truncated";
+pub(crate) const TRUNCATED_KEY: &str = crate::metadata_keys::TRUNCATED;
 
 /// A value as captured: its JSON, and its size before it was cut, if it was.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,6 +17,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use super::handle::Context;
 use super::owned::Owned;
+use crate::metadata_keys as keys;
 use crate::record::{Kind, Name};
 
 pin_project_lite::pin_project! {
@@ -126,8 +127,8 @@ impl Drop for FutureSpan {
             let polls = self.polls;
             self.owned.with_record(|rec| {
                 let data = rec.data_mut();
-                data.metadata.insert("cancelled".into(), true.into());
-                data.metadata.insert("polls".into(), polls.into());
+                data.metadata.insert(keys::CANCELLED.into(), true.into());
+                data.metadata.insert(keys::POLLS.into(), polls.into());
             });
         }
         self.owned.close();

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::stack::{self, SharedTrace};
 use crate::dispatch::{self, DefaultGuard};
+use crate::metadata_keys as keys;
 use crate::record::{FinishedTrace, Kind, Name, SpanRecord};
 use crate::time::Tick;
 
@@ -121,7 +122,7 @@ impl Owned {
             owned.with_record(|rec| {
                 rec.data_mut()
                     .metadata
-                    .insert("nested_trace".into(), true.into());
+                    .insert(keys::NESTED_TRACE.into(), true.into());
             });
             return owned;
         }
@@ -266,9 +267,10 @@ pub(crate) fn unfinished() -> Vec<FinishedTrace> {
         let now = Tick::now();
         if let Some(rec) = st.record.as_mut() {
             let data = rec.data_mut();
-            data.metadata.insert("unfinished".into(), true.into());
-            data.metadata.insert("closed_by".into(), "shutdown".into());
-            data.metadata.insert("items".into(), items.into());
+            data.metadata.insert(keys::UNFINISHED.into(), true.into());
+            data.metadata
+                .insert(keys::CLOSED_BY.into(), "shutdown".into());
+            data.metadata.insert(keys::ITEMS.into(), items.into());
         }
         if !st.owns_trace && st.shared.is_shipped() {
             st.shared = st.shared.continuation();

@@ -28,10 +28,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::dispatch::{self, Dispatch};
 use crate::id::{IdGen, SpanId, TraceId};
+use crate::metadata_keys as keys;
 use crate::record::{
     FinishedTrace, Kind, Name, Severity, Signal, SpanRecord, TraceInfo, reuse_arena,
 };
-use crate::stats::{self, Drop as DropReason};
+use crate::stats::{self, Loss};
 use crate::time::{Anchor, Tick};
 
 thread_local! {
@@ -300,7 +301,7 @@ fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
 #[cold]
 #[inline(never)]
 fn unavailable<R>() -> Option<R> {
-    stats::count_drop(DropReason::ContextUnavailable, 1);
+    stats::count_drop(Loss::ContextUnavailable, 1);
     None
 }
 
@@ -403,7 +404,7 @@ impl Frame {
                 rec.end = Some(end);
                 rec.data_mut()
                     .metadata
-                    .insert("closed_by".into(), "enclosing trace".into());
+                    .insert(keys::CLOSED_BY.into(), "enclosing trace".into());
             }
             at = prev;
         }
@@ -574,7 +575,7 @@ pub(crate) fn open_trace(name: Name) -> Option<TraceOpen> {
         with_span(slot, |rec| {
             rec.data_mut()
                 .metadata
-                .insert("nested_trace".into(), true.into());
+                .insert(keys::NESTED_TRACE.into(), true.into());
         });
         return Some(TraceOpen::Nested(slot));
     }

@@ -53,6 +53,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use super::owned::Owned;
 use crate::fold::{Fold, FoldOutput};
+use crate::metadata_keys as keys;
 use crate::record::{Kind, Name, Severity};
 use crate::time::Tick;
 
@@ -168,8 +169,8 @@ impl Drop for StreamSpan {
         self.owned.with_record(|rec| {
             if rec.severity != Some(Severity::Error) {
                 let data = rec.data_mut();
-                data.metadata.insert("cancelled".into(), true.into());
-                data.metadata.insert("items".into(), 0.into());
+                data.metadata.insert(keys::CANCELLED.into(), true.into());
+                data.metadata.insert(keys::ITEMS.into(), 0.into());
             }
         });
     }
@@ -309,12 +310,12 @@ impl<F: FoldOutput> Tracking<F> {
                 *items += 1;
                 if !*first_seen {
                     *first_seen = true;
-                    crate::Event::new("first_token").record();
+                    crate::Event::new(keys::FIRST_TOKEN).record();
                     let ttft_ms = opened.map_or(0.0, |t| {
                         Tick::now().saturating_duration_since(t).as_secs_f64() * 1000.0
                     });
                     crate::current_span()
-                        .set_metadata("ttft_ms", &((ttft_ms * 1000.0).round() / 1000.0));
+                        .set_metadata(keys::TTFT_MS, &((ttft_ms * 1000.0).round() / 1000.0));
                 }
                 // The fold is the caller's code: a panic there must not take the item from
                 // the caller (it has left the inner stream already) nor unwind through us.
@@ -370,13 +371,13 @@ impl<F: FoldOutput> Tracking<F> {
         };
         self.owned.with_record(|rec| {
             let data = rec.data_mut();
-            data.metadata.insert("items".into(), items.into());
+            data.metadata.insert(keys::ITEMS.into(), items.into());
             if after_error > 0 {
                 data.metadata
-                    .insert("items_after_error".into(), after_error.into());
+                    .insert(keys::ITEMS_AFTER_ERROR.into(), after_error.into());
             }
             if cancelled {
-                data.metadata.insert("cancelled".into(), true.into());
+                data.metadata.insert(keys::CANCELLED.into(), true.into());
             }
             if let Some(value) = output {
                 let captured = crate::capture::metadata(&value);
@@ -401,7 +402,7 @@ impl<F: FoldOutput> Tracking<F> {
 
 /// Count a panic of the fold on the current span, keeping the first one's text.
 fn fold_failed(failures: u64, panic: &(dyn Any + Send)) {
-    crate::current_span().set_metadata("fold_failures", &failures);
+    crate::current_span().set_metadata(keys::FOLD_FAILURES, &failures);
     if failures == 1 {
         crate::current_span().set_metadata(
             "fold_failure",
@@ -415,7 +416,7 @@ fn note_fold_failure(
     failures: u64,
     panic: &(dyn Any + Send),
 ) {
-    metadata.insert("fold_failures".into(), failures.into());
+    metadata.insert(keys::FOLD_FAILURES.into(), failures.into());
     metadata
         .entry("fold_failure")
         .or_insert_with(|| format!("panicked: {}", crate::switch::panic_text(panic)).into());

@@ -42,6 +42,7 @@ impl Section {
 
 /// One record, serialised once: retries and re-packing reuse these bytes, so a record's XIDs
 /// never change between attempts.
+#[derive(Clone, Debug)]
 pub(crate) struct Encoded {
     pub(crate) section: Section,
     pub(crate) json: Vec<u8>,

@@ -14,6 +14,7 @@ use std::io::Write;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::metadata_keys as keys;
 use crate::time::Tick;
 
 use super::{Exporter, Tally};
@@ -196,7 +197,7 @@ fn span_line(out: &mut String, s: &SpanRecord, durations: bool) {
         if let (true, Some(ttft)) = (
             durations,
             d.metadata
-                .get("ttft_ms")
+                .get(keys::TTFT_MS)
                 .and_then(serde_json::Value::as_f64),
         ) {
             let _ = write!(
@@ -205,7 +206,7 @@ fn span_line(out: &mut String, s: &SpanRecord, durations: bool) {
                 human(Duration::from_secs_f64(ttft / 1_000.0))
             );
         }
-        if d.metadata.get("cancelled") == Some(&serde_json::Value::Bool(true)) {
+        if d.metadata.get(keys::CANCELLED) == Some(&serde_json::Value::Bool(true)) {
             out.push_str("  cancelled");
         }
     }
@@ -303,8 +304,8 @@ mod tests {
         rec.severity = Some(crate::Severity::Error);
         let data = rec.data_mut();
         data.llm.cost = Some(crate::wire::Cost::new(0.25, 0.5, "USD"));
-        data.metadata.insert("ttft_ms".into(), 12.5.into());
-        data.metadata.insert("cancelled".into(), true.into());
+        data.metadata.insert(keys::TTFT_MS.into(), 12.5.into());
+        data.metadata.insert(keys::CANCELLED.into(), true.into());
         data.message = Some("upstream: connection reset".into());
         let mut with_times = String::new();
         span_line(&mut with_times, &rec, true);

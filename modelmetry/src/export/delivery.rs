@@ -17,7 +17,7 @@
 //!   `detail` is reported once.
 //! - With a spool, every request is written to disk before it is sent and removed once the
 //!   server has answered for its records; what is still undelivered at the deadline stays
-//!   there for the next run or [`replay`](Delivery::replay).
+//!   there for the next run or [`replay`](IngestSender::replay).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -45,7 +45,7 @@ const DEBUG_PAYLOAD: usize = 4096;
 /// How many distinct refusals are remembered so each is reported once.
 const REMEMBERED_REFUSALS: usize = 256;
 
-pub(crate) struct Delivery {
+pub(crate) struct IngestSender {
     transport: HttpTransport,
     spool: Option<Spool>,
     max_records: usize,
@@ -79,7 +79,7 @@ struct Run<'a> {
     last_error: Option<String>,
 }
 
-impl Delivery {
+impl IngestSender {
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
         let spool = config.spool_dir.as_deref().map(|dir| {
             let key = config.api_key.as_ref().map_or("", |k| k.expose());
@@ -87,7 +87,7 @@ impl Delivery {
             Spool::open(dir, config.max_spool_bytes, tag)
         });
         let backlog = spool.as_ref().is_some_and(Spool::has_backlog);
-        Ok(Delivery {
+        Ok(IngestSender {
             transport: HttpTransport::new(config)?,
             spool,
             max_records: config.max_batch_records,

@@ -5,30 +5,29 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::batch::{Encoded, Section};
-use super::delivery::Delivery;
-use super::ingest_json::{self as json, Entry, Extra};
+use super::delivery::IngestSender;
+use super::ingest_view::{
+    CompletionView, EmbeddingsView, EventView, FamilyView, FindingView, MetaValue, Metadata,
+    RetrievalView, SessionView, SpanView, Time, TraceView, Uuid, WriteJson,
+};
 use super::{Exporter, Tally};
 use crate::capture;
 use crate::config::Config;
 use crate::diag;
 use crate::error::Error;
-use crate::id::{IdGen, SpanId, span_xid_bits, uuid_text, uuid_v4};
+use crate::id::{IdGen, SpanId, span_xid_bits, uuid_v4, write_uuid};
+use crate::metadata_keys as keys;
 use crate::record::{FinishedTrace, Kind, Signal, SignalBody, SpanRecord, TraceInfo};
+use crate::sanitize::{self, Notes};
 use crate::stats;
-use crate::wire::{
-    CompletionFamilyData, Cost, CreateEventParams, CreateFindingParams, CreateSessionParams,
-    CreateSpanParams, CreateTraceParams, Document, EmbeddingsFamilyData, Family, FamilyData,
-    FindingSource, FindingValue, IngestSignalsV1RequestBody, Message, Options, RetrievalFamilyData,
-    Usage,
-};
-use crate::{sanitize, truncate};
+use crate::truncate;
+use crate::wire::{Family, Options};
 
 pub(crate) struct Ingest {
-    delivery: Delivery,
+    delivery: IngestSender,
     record_limit: usize,
     max_records: usize,
     max_bytes: usize,
@@ -40,7 +39,7 @@ const CHUNK_BATCHES: usize = 4;
 impl Ingest {
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
         Ok(Ingest {
-            delivery: Delivery::new(config)?,
+            delivery: IngestSender::new(config)?,
             record_limit: config.record_limit(),
             max_records: config.max_batch_records,
             max_bytes: config.max_batch_bytes,
@@ -115,12 +114,10 @@ impl Exporter for Ingest {
 
 // ---- finished traces to ingest records ----------------------------------------------------
 //
-// One source of truth: `encode_traces` writes every record's JSON, and `to_body` (what tests
-// and the `Recorder` see) reads those bytes back. Most records are written straight from the
-// finished trace by the writer in `ingest_json` (no wire struct, no allocation but the record's
-// own bytes). A record the spec's checks would change (`sanitize`), or one over the per-record
-// limit (`truncate`), or one of the rarer shapes, is built as its wire struct, checked, cut and
-// serialised: the slow path, and the reference that debug builds compare the fast one with.
+// One route: each record is a borrowed view of the finished trace (`ingest_view`), checked by
+// `sanitize` (which copies only what it changes) and written by serde_json into one reused
+// buffer, then copied out at its exact size. A record over the per-record limit, the rare
+// case, is built as an owned JSON value from the same view and cut (`truncate`).
 
 /// The ingest records for `traces`: their traces, spans, events and findings, and one session
 /// record per distinct session id; checked against the spec's constraints (`sanitize`) and
@@ -133,6 +130,7 @@ pub(crate) fn encode_traces(traces: &[FinishedTrace], record_limit: usize) -> (V
         limit: record_limit,
         failed: 0,
         truncated: 0,
+        sanitized: 0,
         ids: IdGen::unseeded(),
         traces: Vec::new(),
         spans: Vec::with_capacity(traces.iter().map(|t| t.spans.len()).sum()),
@@ -142,7 +140,7 @@ pub(crate) fn encode_traces(traces: &[FinishedTrace], record_limit: usize) -> (V
     let mut sessions: BTreeSet<Cow<'_, str>> = BTreeSet::new();
     for t in traces {
         let mut xid_buf = [0; 36];
-        let trace_xid = json::uuid(t.trace_id.0, &mut xid_buf);
+        let trace_xid = write_uuid(t.trace_id.0, &mut xid_buf);
         if let Some(info) = &t.info {
             if let Some(session) = enc.trace(t, info, trace_xid) {
                 sessions.insert(session);
@@ -155,31 +153,23 @@ pub(crate) fn encode_traces(traces: &[FinishedTrace], record_limit: usize) -> (V
             enc.signal(t, sig, trace_xid);
         }
     }
-    if enc.truncated > 0 {
-        stats::count_truncated(enc.truncated);
-    }
     // Sessions come from the traces once their ids are checked, so the two always agree.
     let mut out = Vec::with_capacity(
         sessions.len() + enc.traces.len() + enc.spans.len() + enc.events.len() + enc.findings.len(),
     );
-    for xid in sessions {
-        let fast = |w: &mut Vec<u8>| {
-            let mut o = json::Obj::start(w);
-            o.str("XID", &xid);
-            o.end();
-            true
-        };
-        let slow = || CreateSessionParams {
-            xid: xid.to_string(),
-            name: None,
-            metadata: Map::new(),
-        };
-        if let Some(json) = enc.record(fast, slow, |_| ()) {
+    for xid in &sessions {
+        if let Some(json) = enc.record(&SessionView { xid }) {
             out.push(Encoded {
                 section: Section::Sessions,
                 json,
             });
         }
+    }
+    if enc.truncated > 0 {
+        stats::count_truncated(enc.truncated);
+    }
+    if enc.sanitized > 0 {
+        stats::count_sanitized(enc.sanitized);
     }
     out.append(&mut enc.traces);
     out.append(&mut enc.spans);
@@ -196,30 +186,13 @@ fn sessions(records: &[Encoded]) -> u64 {
         .count() as u64
 }
 
-/// The ingest body for `traces`, as [`encode_traces`] encodes it, read back into the wire
-/// model.
-pub(crate) fn to_body(traces: &[FinishedTrace], record_limit: usize) -> IngestSignalsV1RequestBody {
-    let (records, _) = encode_traces(traces, record_limit);
-    let mut body = IngestSignalsV1RequestBody::default();
-    for r in &records {
-        // Our own output always reads back; a record that did not would be left out.
-        let _ = match r.section {
-            Section::Sessions => serde_json::from_slice(&r.json).map(|v| body.sessions.push(v)),
-            Section::Traces => serde_json::from_slice(&r.json).map(|v| body.traces.push(v)),
-            Section::Spans => serde_json::from_slice(&r.json).map(|v| body.spans.push(v)),
-            Section::Events => serde_json::from_slice(&r.json).map(|v| body.events.push(v)),
-            Section::Findings => serde_json::from_slice(&r.json).map(|v| body.findings.push(v)),
-        };
-    }
-    body
-}
-
 struct Encoder {
     /// Where each record is written before it is copied out at its exact size.
     scratch: Vec<u8>,
     limit: usize,
     failed: u64,
     truncated: u64,
+    sanitized: u64,
     /// Event and finding XIDs: random, from one generator per call.
     ids: IdGen,
     traces: Vec<Encoded>,
@@ -229,31 +202,25 @@ struct Encoder {
 }
 
 impl Encoder {
-    /// One record: written by `fast` when it takes the record (returns `true`) and the result
-    /// fits the limit; otherwise built by `slow`, checked by `check`, cut and serialised.
-    fn record<T: Serialize + serde::de::DeserializeOwned>(
-        &mut self,
-        fast: impl FnOnce(&mut Vec<u8>) -> bool,
-        slow: impl FnOnce() -> T,
-        check: impl FnOnce(&mut T),
-    ) -> Option<Vec<u8>> {
+    /// One record's JSON, cut to the limit if it is over it; `None` (counted) if it cannot be
+    /// serialised.
+    fn record<T: WriteJson>(&mut self, view: &T) -> Option<Vec<u8>> {
         self.scratch.clear();
-        if fast(&mut self.scratch) && self.scratch.len() <= self.limit {
-            #[cfg(debug_assertions)]
-            {
-                let reference = serde_json::to_vec(&slow()).unwrap_or_default();
-                debug_assert_eq!(
-                    String::from_utf8_lossy(&self.scratch),
-                    String::from_utf8_lossy(&reference),
-                    "the fast writer and the wire model disagree"
-                );
-            }
+        if view.write_json(&mut self.scratch).is_err() {
+            self.failed += 1;
+            return None;
+        }
+        if self.scratch.len() <= self.limit {
             return Some(self.scratch.as_slice().to_vec());
         }
-        let mut rec = slow();
-        check(&mut rec);
-        self.truncated += truncate::record(&mut rec, self.limit);
-        match serde_json::to_vec(&rec) {
+        // Over the limit, the rare case: the owned fallback. The bytes just written, read back
+        // as a JSON value and cut field by field.
+        let Ok(mut value) = serde_json::from_slice::<Value>(&self.scratch) else {
+            self.failed += 1;
+            return None;
+        };
+        self.truncated += truncate::record(&mut value, self.limit);
+        match serde_json::to_vec(&value) {
             Ok(json) => Some(json),
             Err(_) => {
                 self.failed += 1;
@@ -269,179 +236,174 @@ impl Encoder {
         info: &'t TraceInfo,
         trace_xid: &str,
     ) -> Option<Cow<'t, str>> {
-        let end = info.end.unwrap_or(info.start);
-        let fast = |w: &mut Vec<u8>| {
-            if info
-                .session_id
-                .as_ref()
-                .is_some_and(|id| id.len() > sanitize::MAX_ID_BYTES)
-            {
-                return false;
-            }
-            let mut o = json::Obj::start(w);
-            o.raw_str("XID", trace_xid);
-            o.str("Name", &info.name);
-            if let Some(session) = &info.session_id {
-                o.str("SessionID", session);
-            }
-            o.time("Start", &t.anchor, info.start);
-            o.time("End", &t.anchor, end);
-            let mut extra: [Entry<'_>; 6] = [Entry::NONE; 6];
-            let mut n = 0;
-            let mut add = |key, value| {
-                extra[n] = Entry {
-                    key,
-                    value,
-                    overrides: true,
-                };
-                n += 1;
-            };
-            if let Some(user) = &info.user_id {
-                add("user_id", Extra::Str(user));
-            }
-            if !info.tags.is_empty() {
-                add("tags", Extra::Strs(&info.tags));
-            }
-            if let Some(v) = &info.input {
-                add("input", Extra::Value(v));
-            }
-            if let Some(v) = &info.output {
-                add("output", Extra::Value(v));
-            }
-            if let Some(sev) = info.severity {
-                add("severity", Extra::Str(sev.as_str()));
-            }
-            if let Some(m) = &info.message {
-                add("message", Extra::Str(m));
-            }
-            let fits = metadata(&mut o, Some(&info.metadata), &mut extra[..n]);
-            o.end();
-            fits
+        let mut notes = Notes::default();
+        let mut session_id = info.session_id.as_deref().map(Cow::Borrowed);
+        if let Some(id) = &mut session_id {
+            sanitize::session_id(id, &mut notes);
+        }
+        let mut metadata = Metadata::new(Some(&info.metadata));
+        if let Some(user) = &info.user_id {
+            metadata.put(keys::USER_ID, MetaValue::Str(user));
+        }
+        if !info.tags.is_empty() {
+            metadata.put(keys::TAGS, MetaValue::Strs(&info.tags));
+        }
+        if let Some(v) = &info.input {
+            metadata.put(keys::INPUT, MetaValue::Value(v));
+        }
+        if let Some(v) = &info.output {
+            metadata.put(keys::OUTPUT, MetaValue::Value(v));
+        }
+        if let Some(sev) = info.severity {
+            metadata.put(keys::SEVERITY, MetaValue::Str(sev.as_str()));
+        }
+        if let Some(m) = &info.message {
+            metadata.put(keys::MESSAGE, MetaValue::Str(m));
+        }
+        metadata.invalid = notes.list();
+        let view = TraceView {
+            xid: trace_xid,
+            name: &info.name,
+            session_id: session_id.clone(),
+            start: Time(&t.anchor, info.start),
+            end: Time(&t.anchor, info.end.unwrap_or(info.start)),
+            metadata,
         };
-        let mut session = None;
-        let slow = || trace_params(t, info, trace_xid);
-        let check = |r: &mut CreateTraceParams| {
-            sanitize::trace(r);
-            session = r.session_id.clone().map(Cow::Owned);
-        };
-        let json = self.record(fast, slow, check);
-        if let Some(json) = json {
+        if let Some(json) = self.record(&view) {
+            self.sanitized += notes.count();
             self.traces.push(Encoded {
                 section: Section::Traces,
                 json,
             });
         }
-        session.or_else(|| {
-            info.session_id
-                .as_deref()
-                .filter(|id| id.len() <= sanitize::MAX_ID_BYTES)
-                .map(Cow::Borrowed)
-        })
+        session_id
     }
 
     fn span(&mut self, t: &FinishedTrace, s: &SpanRecord, trace_xid: &str) {
-        let fast = |w: &mut Vec<u8>| {
-            if !plain_span(s) {
-                return false;
-            }
-            let mut o = json::Obj::start(w);
-            o.uuid("XID", span_xid_bits(t.trace_id, s.id));
-            o.raw_str("TraceID", trace_xid);
-            if s.parent != t.root_span && s.parent != SpanId::NONE {
-                o.uuid("ParentID", span_xid_bits(t.trace_id, s.parent));
-            }
-            o.str("Name", &s.name);
-            o.time("Start", &t.anchor, s.start);
-            o.time("End", &t.anchor, s.end.unwrap_or(s.start));
-            o.raw_str("Family", family_name(s.kind));
-            let d = s.data.as_deref();
-            match (s.kind, d) {
-                (Kind::Llm, Some(d)) => {
-                    let llm = &d.llm;
-                    o.serde(
-                        "FamilyData",
-                        &CompletionView {
-                            messages: &llm.messages,
-                            options: llm.options.as_ref(),
-                            usage: llm.usage.as_ref(),
-                            cost: llm.cost.as_ref(),
-                            documents: &llm.documents,
-                        },
-                    );
-                }
-                (Kind::Embeddings, d) => {
-                    let none = Options::default();
-                    let llm = d.map(|d| &d.llm);
-                    o.serde(
-                        "FamilyData",
-                        &EmbeddingsView {
-                            inputs: llm.map_or(&[], |l| &l.embedding_inputs),
-                            options: llm.and_then(|l| l.options.as_ref()).unwrap_or(&none),
-                        },
-                    );
-                }
-                (Kind::Retriever, _) => {
-                    o.serde("FamilyData", &RetrievalFamilyData::default());
-                }
-                _ => {}
-            }
-            if let Some(m) = d.and_then(|d| d.message.as_ref()) {
-                o.str("Message", m);
-            }
-            if let Some(sev) = s.severity {
-                o.raw_str("Severity", sev.as_str());
-            }
-            let mut extra: [Entry<'_>; 9] = [Entry::NONE; 9];
-            extra[0] = Entry {
-                key: "kind",
-                value: Extra::Str(s.kind.as_str()),
-                overrides: false,
-            };
-            let mut n = 1;
-            if let Some(d) = d {
-                let llm = &d.llm;
-                let mut add = |key, value| {
-                    extra[n] = Entry {
-                        key,
-                        value,
-                        overrides: true,
-                    };
-                    n += 1;
+        let mut notes = Notes::default();
+        let d = s.data.as_deref();
+        let llm = d.map(|d| &d.llm);
+        let family_data = match s.kind {
+            Kind::Llm => llm.map(|llm| {
+                let mut c = CompletionView {
+                    messages: Cow::Borrowed(&llm.messages),
+                    options: llm.options.as_ref().map(Cow::Borrowed),
+                    usage: llm.usage.as_ref().map(Cow::Borrowed),
+                    cost: llm.cost.as_ref().map(Cow::Borrowed),
+                    documents: Cow::Borrowed(&llm.documents),
                 };
-                if let Some(v) = &d.input {
-                    add("input", Extra::Value(v));
+                sanitize::messages(&mut c.messages, "FamilyData.Messages", &mut notes);
+                if let Some(o) = &mut c.options {
+                    sanitize::options(o, "FamilyData.Options", &mut notes);
                 }
-                if let Some(v) = &d.output {
-                    add("output", Extra::Value(v));
+                if let Some(u) = &mut c.usage {
+                    sanitize::usage(u, "FamilyData.Usage", &mut notes);
                 }
-                if let Some(v) = &llm.response_id {
-                    add("response_id", Extra::Str(v));
+                if let Some(cost) = &mut c.cost {
+                    sanitize::cost(cost, "FamilyData.Cost", &mut notes);
                 }
-                if let Some(v) = &llm.response_model {
-                    add("response_model", Extra::Str(v));
+                sanitize::documents(&mut c.documents, "FamilyData.Documents", &mut notes);
+                FamilyView::Completion(c)
+            }),
+            // The spec requires both fields of an embeddings span and both lists of a
+            // retrieval span, so those families always carry their data.
+            Kind::Embeddings => {
+                let mut options = llm
+                    .and_then(|l| l.options.as_ref())
+                    .map_or_else(|| Cow::Owned(Options::default()), Cow::Borrowed);
+                sanitize::options(&mut options, "FamilyData.Options", &mut notes);
+                Some(FamilyView::Embeddings(EmbeddingsView {
+                    inputs: llm.map_or(&[], |l| &l.embedding_inputs),
+                    options,
+                }))
+            }
+            Kind::Retriever => {
+                let mut r = RetrievalView {
+                    queries: Cow::Borrowed(llm.map_or(&[], |l| &l.queries)),
+                    documents: Cow::Borrowed(llm.map_or(&[], |l| &l.documents)),
+                };
+                sanitize::queries(&mut r.queries, "FamilyData.Queries", &mut notes);
+                sanitize::documents(&mut r.documents, "FamilyData.Documents", &mut notes);
+                Some(FamilyView::Retrieval(r))
+            }
+            _ => None,
+        };
+        // A model call's details on a span of another kind (a tool that calls a model) are
+        // kept in metadata; a number that is not finite makes that value an owned copy with
+        // the number as text, as for any other metadata value.
+        let in_metadata = family_data.is_none() && llm.is_some();
+        let owned: [Option<Value>; 3] = match llm.filter(|_| in_metadata) {
+            Some(llm) => [
+                llm.options
+                    .as_ref()
+                    .filter(|o| !sanitize::options_finite(o))
+                    .map(|o| capture::metadata(o).value),
+                llm.usage
+                    .as_ref()
+                    .filter(|u| !sanitize::usage_finite(u))
+                    .map(|u| capture::metadata(u).value),
+                llm.cost
+                    .as_ref()
+                    .filter(|c| !sanitize::cost_finite(c))
+                    .map(|c| capture::metadata(c).value),
+            ],
+            None => [None, None, None],
+        };
+        let mut metadata = Metadata::new(d.map(|d| &d.metadata));
+        metadata.default = Some((keys::KIND, MetaValue::Str(s.kind.as_str())));
+        if let Some(d) = d {
+            let llm = &d.llm;
+            if let Some(v) = &d.input {
+                metadata.put(keys::INPUT, MetaValue::Value(v));
+            }
+            if let Some(v) = &d.output {
+                metadata.put(keys::OUTPUT, MetaValue::Value(v));
+            }
+            if let Some(v) = &llm.response_id {
+                metadata.put(keys::RESPONSE_ID, MetaValue::Str(v));
+            }
+            if let Some(v) = &llm.response_model {
+                metadata.put(keys::RESPONSE_MODEL, MetaValue::Str(v));
+            }
+            if !llm.finish_reasons.is_empty() {
+                metadata.put(keys::FINISH_REASONS, MetaValue::Strs(&llm.finish_reasons));
+            }
+            if in_metadata {
+                let [options, usage, cost] = &owned;
+                match (options, &llm.options) {
+                    (Some(v), _) => metadata.put(keys::OPTIONS, MetaValue::Value(v)),
+                    (None, Some(o)) => metadata.put(keys::OPTIONS, MetaValue::Options(o)),
+                    (None, None) => {}
                 }
-                if !llm.finish_reasons.is_empty() {
-                    add("finish_reasons", Extra::Strs(&llm.finish_reasons));
+                match (usage, &llm.usage) {
+                    (Some(v), _) => metadata.put(keys::USAGE, MetaValue::Value(v)),
+                    (None, Some(u)) => metadata.put(keys::USAGE, MetaValue::Usage(u)),
+                    (None, None) => {}
                 }
-                // A model call's details on a span of another kind: kept in metadata.
-                if !matches!(s.kind, Kind::Llm | Kind::Embeddings | Kind::Retriever) {
-                    if let Some(v) = &llm.options {
-                        add("options", Extra::Options(v));
-                    }
-                    if let Some(v) = &llm.usage {
-                        add("usage", Extra::Usage(v));
-                    }
-                    if let Some(v) = &llm.cost {
-                        add("cost", Extra::Cost(v));
-                    }
+                match (cost, &llm.cost) {
+                    (Some(v), _) => metadata.put(keys::COST, MetaValue::Value(v)),
+                    (None, Some(c)) => metadata.put(keys::COST, MetaValue::Cost(c)),
+                    (None, None) => {}
                 }
             }
-            let fits = metadata(&mut o, d.map(|d| &d.metadata), &mut extra[..n]);
-            o.end();
-            fits
+        }
+        metadata.invalid = notes.list();
+        let view = SpanView {
+            xid: Uuid(span_xid_bits(t.trace_id, s.id)),
+            trace_id: trace_xid,
+            parent_id: (s.parent != t.root_span && s.parent != SpanId::NONE)
+                .then(|| Uuid(span_xid_bits(t.trace_id, s.parent))),
+            name: &s.name,
+            start: Time(&t.anchor, s.start),
+            end: Time(&t.anchor, s.end.unwrap_or(s.start)),
+            family: family_name(s.kind),
+            family_data,
+            message: d.and_then(|d| d.message.as_deref()),
+            severity: s.severity,
+            metadata,
         };
-        let slow = || span_params(t, s, trace_xid);
-        if let Some(json) = self.record(fast, slow, sanitize::span) {
+        if let Some(json) = self.record(&view) {
+            self.sanitized += notes.count();
             self.spans.push(Encoded {
                 section: Section::Spans,
                 json,
@@ -450,36 +412,20 @@ impl Encoder {
     }
 
     fn signal(&mut self, t: &FinishedTrace, sig: &Signal, trace_xid: &str) {
-        let mut xid_buf = [0; 36];
-        let xid = json::uuid(uuid_v4(random_bits(&mut self.ids)), &mut xid_buf);
-        let span = (sig.target != SpanId::NONE).then(|| span_xid_bits(t.trace_id, sig.target));
-        let mut span_buf = [0; 36];
-        let span_id = span.map(|bits| json::uuid(bits, &mut span_buf));
+        let xid = Uuid(uuid_v4(random_bits(&mut self.ids)));
+        let span_id =
+            (sig.target != SpanId::NONE).then(|| Uuid(span_xid_bits(t.trace_id, sig.target)));
         match &sig.body {
             SignalBody::Event { name, metadata } => {
-                let fast = |w: &mut Vec<u8>| {
-                    let mut o = json::Obj::start(w);
-                    o.raw_str("XID", xid);
-                    o.str("Name", name);
-                    o.time("At", &t.anchor, sig.at);
-                    o.raw_str("TraceID", trace_xid);
-                    if let Some(span) = span_id {
-                        o.raw_str("SpanID", span);
-                    }
-                    let fits = self::metadata(&mut o, Some(metadata), &mut []);
-                    o.end();
-                    fits
+                let view = EventView {
+                    xid,
+                    name,
+                    at: Time(&t.anchor, sig.at),
+                    trace_id: trace_xid,
+                    span_id,
+                    metadata: Metadata::new(Some(metadata)),
                 };
-                let slow = || CreateEventParams {
-                    xid: xid.to_owned(),
-                    name: name.to_string(),
-                    at: Some(t.anchor.rfc3339(sig.at)),
-                    trace_id: Some(trace_xid.to_owned()),
-                    span_id: span_id.map(str::to_owned),
-                    entry_id: None,
-                    metadata: metadata.clone(),
-                };
-                if let Some(json) = self.record(fast, slow, |_| ()) {
+                if let Some(json) = self.record(&view) {
                     self.events.push(Encoded {
                         section: Section::Events,
                         json,
@@ -487,44 +433,24 @@ impl Encoder {
                 }
             }
             SignalBody::Finding(f) => {
-                let fast = |w: &mut Vec<u8>| {
-                    if matches!(f.value, FindingValue::Number(n) if !n.is_finite()) {
-                        return false;
-                    }
-                    let mut o = json::Obj::start(w);
-                    o.raw_str("XID", xid);
-                    o.str("Name", &f.name);
-                    o.serde("Value", &f.value);
-                    o.time("At", &t.anchor, sig.at);
-                    if let Some(c) = &f.comment {
-                        o.str("Comment", c);
-                    }
-                    if let Some(d) = &f.description {
-                        o.str("Description", d);
-                    }
-                    o.raw_str("Source", "sdk");
-                    o.raw_str("TraceID", trace_xid);
-                    if let Some(span) = span_id {
-                        o.raw_str("SpanID", span);
-                    }
-                    let fits = metadata(&mut o, Some(&f.metadata), &mut []);
-                    o.end();
-                    fits
+                let mut notes = Notes::default();
+                let mut value = Cow::Borrowed(&f.value);
+                sanitize::finding_value(&mut value, &mut notes);
+                let mut metadata = Metadata::new(Some(&f.metadata));
+                metadata.invalid = notes.list();
+                let view = FindingView {
+                    xid,
+                    name: &f.name,
+                    value,
+                    at: Time(&t.anchor, sig.at),
+                    comment: f.comment.as_deref(),
+                    description: f.description.as_deref(),
+                    trace_id: trace_xid,
+                    span_id,
+                    metadata,
                 };
-                let slow = || CreateFindingParams {
-                    xid: xid.to_owned(),
-                    name: f.name.to_string(),
-                    value: f.value.clone(),
-                    at: Some(t.anchor.rfc3339(sig.at)),
-                    comment: f.comment.clone(),
-                    description: f.description.clone(),
-                    source: Some(FindingSource::Sdk),
-                    trace_id: Some(trace_xid.to_owned()),
-                    span_id: span_id.map(str::to_owned),
-                    entry_id: None,
-                    metadata: f.metadata.clone(),
-                };
-                if let Some(json) = self.record(fast, slow, sanitize::finding) {
+                if let Some(json) = self.record(&view) {
+                    self.sanitized += notes.count();
                     self.findings.push(Encoded {
                         section: Section::Findings,
                         json,
@@ -533,17 +459,6 @@ impl Encoder {
             }
         }
     }
-}
-
-/// The record's `Metadata`, left out when it would be empty. `false` when a value in it would
-/// have been cut (see [`json::merged`]).
-fn metadata(
-    o: &mut json::Obj<'_>,
-    map: Option<&Map<String, Value>>,
-    extra: &mut [Entry<'_>],
-) -> bool {
-    let empty = map.is_none_or(Map::is_empty) && extra.is_empty();
-    empty || json::merged(o.key("Metadata"), map, extra, capture::value_limit())
 }
 
 fn family_name(kind: Kind) -> &'static str {
@@ -555,246 +470,6 @@ fn family_name(kind: Kind) -> &'static str {
     }
 }
 
-/// True when the fast writer takes this span: nothing in it that `sanitize` would change, and
-/// none of the shapes it leaves to the wire model (message and document lists, model-call
-/// details on a span of another kind).
-fn plain_span(s: &SpanRecord) -> bool {
-    let Some(d) = &s.data else { return true };
-    let llm = &d.llm;
-    match s.kind {
-        Kind::Llm => {
-            llm.messages.is_empty()
-                && llm.documents.is_empty()
-                && llm.options.as_ref().is_none_or(options_valid)
-                && llm.usage.as_ref().is_none_or(usage_valid)
-                && llm.cost.as_ref().is_none_or(cost_valid)
-        }
-        Kind::Embeddings => llm.options.as_ref().is_none_or(options_valid),
-        Kind::Retriever => llm.queries.is_empty() && llm.documents.is_empty(),
-        // Kept in metadata as `capture::metadata` would: the same JSON unless a number is
-        // not finite or a tool is listed (`Tool`'s fields are not in sorted order).
-        _ => {
-            llm.options
-                .as_ref()
-                .is_none_or(|o| o.tools.as_ref().is_none_or(Vec::is_empty) && options_finite(o))
-                && llm.usage.as_ref().is_none_or(usage_valid)
-                && llm.cost.as_ref().is_none_or(|c| {
-                    [&c.input, &c.output, &c.total]
-                        .into_iter()
-                        .flatten()
-                        .all(|m| m.amount.is_finite())
-                })
-        }
-    }
-}
-
-fn options_finite(o: &Options) -> bool {
-    [
-        o.frequency_penalty,
-        o.presence_penalty,
-        o.temperature,
-        o.timeout,
-        o.top_p,
-    ]
-    .into_iter()
-    .flatten()
-    .all(f64::is_finite)
-}
-
-/// The checks of `sanitize::options`, without changing anything.
-fn options_valid(o: &Options) -> bool {
-    let unit = |v: Option<f64>| v.is_none_or(|v| v.is_finite() && (0.0..=1.0).contains(&v));
-    unit(o.temperature)
-        && unit(o.top_p)
-        && o.timeout.is_none_or(|v| v.is_finite() && v >= 0.0)
-        && o.frequency_penalty.is_none_or(f64::is_finite)
-        && o.presence_penalty.is_none_or(f64::is_finite)
-        && o.tools
-            .iter()
-            .flatten()
-            .all(|tool| !tool.name.trim().is_empty())
-}
-
-/// The checks of `sanitize::usage`, without changing anything.
-fn usage_valid(u: &Usage) -> bool {
-    [&u.input, &u.output, &u.total]
-        .into_iter()
-        .flatten()
-        .all(|v| v.amount.is_finite() && !v.unit.trim().is_empty())
-}
-
-/// The checks of `sanitize::money`, without changing anything.
-fn cost_valid(c: &Cost) -> bool {
-    [&c.input, &c.output, &c.total]
-        .into_iter()
-        .flatten()
-        .all(|m| m.amount.is_finite() && sanitize::is_currency(&m.currency))
-}
-
-/// `CompletionFamilyData`, borrowed.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CompletionView<'a> {
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    messages: &'a [Message],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    options: Option<&'a Options>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<&'a Usage>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cost: Option<&'a Cost>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    documents: &'a [Document],
-}
-
-/// `EmbeddingsFamilyData`, borrowed.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct EmbeddingsView<'a> {
-    inputs: &'a [String],
-    options: &'a Options,
-}
-
 fn random_bits(ids: &mut IdGen) -> u128 {
     (u128::from(ids.next_u64()) << 64) | u128::from(ids.next_u64())
-}
-
-fn trace_params(t: &FinishedTrace, info: &TraceInfo, trace_xid: &str) -> CreateTraceParams {
-    let mut metadata = info.metadata.clone();
-    if let Some(user) = &info.user_id {
-        metadata.insert("user_id".into(), user.clone().into());
-    }
-    if !info.tags.is_empty() {
-        metadata.insert("tags".into(), info.tags.clone().into());
-    }
-    put(&mut metadata, "input", info.input.clone());
-    put(&mut metadata, "output", info.output.clone());
-    if let Some(sev) = info.severity {
-        metadata.insert("severity".into(), sev.as_str().into());
-    }
-    put(
-        &mut metadata,
-        "message",
-        info.message.clone().map(Value::from),
-    );
-    CreateTraceParams {
-        xid: trace_xid.to_owned(),
-        name: Some(info.name.to_string()),
-        session_id: info.session_id.clone(),
-        start: t.anchor.rfc3339(info.start),
-        end: Some(t.anchor.rfc3339(info.end.unwrap_or(info.start))),
-        metadata,
-    }
-}
-
-fn put(m: &mut Map<String, Value>, key: &str, v: Option<Value>) {
-    if let Some(v) = v {
-        m.insert(key.to_owned(), v);
-    }
-}
-
-fn span_params(t: &FinishedTrace, s: &SpanRecord, trace_xid: &str) -> CreateSpanParams {
-    let mut metadata = Map::new();
-    metadata.insert("kind".into(), s.kind.as_str().into());
-    let mut message = None;
-    let mut family_data = None;
-    if let Some(d) = &s.data {
-        for (k, v) in &d.metadata {
-            metadata.insert(k.clone(), v.clone());
-        }
-        put(&mut metadata, "input", d.input.clone());
-        put(&mut metadata, "output", d.output.clone());
-        message = d.message.clone();
-        let llm = &d.llm;
-        // The wire model has no fields for these: keep them in metadata.
-        put(
-            &mut metadata,
-            "response_id",
-            llm.response_id.clone().map(Value::from),
-        );
-        put(
-            &mut metadata,
-            "response_model",
-            llm.response_model.clone().map(Value::from),
-        );
-        if !llm.finish_reasons.is_empty() {
-            metadata.insert("finish_reasons".into(), llm.finish_reasons.clone().into());
-        }
-        family_data = match s.kind {
-            Kind::Llm => Some(FamilyData::Completion(CompletionFamilyData {
-                messages: llm.messages.clone(),
-                options: llm.options.clone(),
-                usage: llm.usage.clone(),
-                cost: llm.cost.clone(),
-                documents: llm.documents.clone(),
-            })),
-            Kind::Embeddings => Some(FamilyData::Embeddings(EmbeddingsFamilyData {
-                inputs: llm.embedding_inputs.clone(),
-                options: llm.options.clone().unwrap_or_default(),
-            })),
-            Kind::Retriever => Some(FamilyData::Retrieval(RetrievalFamilyData {
-                queries: llm.queries.clone(),
-                documents: llm.documents.clone(),
-            })),
-            _ => {
-                // Spans of other kinds can still carry a model call's details (a tool that
-                // calls a model): keep them in metadata rather than lose them.
-                if let Some(options) = &llm.options {
-                    capture::metadata(options).insert_into(&mut metadata, "options");
-                }
-                if let Some(usage) = &llm.usage {
-                    capture::metadata(usage).insert_into(&mut metadata, "usage");
-                }
-                if let Some(cost) = &llm.cost {
-                    capture::metadata(cost).insert_into(&mut metadata, "cost");
-                }
-                None
-            }
-        };
-    }
-    // The spec requires both lists of a retrieval span and both fields of an embeddings span,
-    // so those families always carry their data, even when nothing was set.
-    if family_data.is_none() {
-        family_data = match s.kind {
-            Kind::Embeddings => Some(FamilyData::Embeddings(EmbeddingsFamilyData::default())),
-            Kind::Retriever => Some(FamilyData::Retrieval(RetrievalFamilyData::default())),
-            _ => None,
-        };
-    }
-    let parent_id = (s.parent != t.root_span && s.parent != SpanId::NONE)
-        .then(|| uuid_text(span_xid_bits(t.trace_id, s.parent)));
-    CreateSpanParams {
-        xid: uuid_text(span_xid_bits(t.trace_id, s.id)),
-        trace_id: trace_xid.to_owned(),
-        parent_id,
-        name: s.name.to_string(),
-        start: t.anchor.rfc3339(s.start),
-        end: t.anchor.rfc3339(s.end.unwrap_or(s.start)),
-        family: Some(s.kind.family()),
-        family_data,
-        message,
-        severity: s.severity,
-        metadata,
-    }
-}
-
-/// Serialise every record of `body`. Sessions and traces come first, so a trace is never sent
-/// after its spans; the second value counts records that could not be serialised.
-pub(crate) fn encode(body: &IngestSignalsV1RequestBody) -> (Vec<Encoded>, u64) {
-    let mut out = Vec::with_capacity(body.record_count());
-    let mut failed = 0;
-    fn add<T: Serialize>(out: &mut Vec<Encoded>, failed: &mut u64, section: Section, items: &[T]) {
-        for item in items {
-            match serde_json::to_vec(item) {
-                Ok(json) => out.push(Encoded { section, json }),
-                Err(_) => *failed += 1,
-            }
-        }
-    }
-    add(&mut out, &mut failed, Section::Sessions, &body.sessions);
-    add(&mut out, &mut failed, Section::Traces, &body.traces);
-    add(&mut out, &mut failed, Section::Spans, &body.spans);
-    add(&mut out, &mut failed, Section::Events, &body.events);
-    add(&mut out, &mut failed, Section::Findings, &body.findings);
-    (out, failed)
 }

@@ -4,14 +4,14 @@ use std::time::Instant;
 
 use crate::error::Error;
 use crate::record::FinishedTrace;
-use crate::stats::{self, Drop as DropReason};
+use crate::stats::{self, Loss};
 
 pub(crate) mod batch;
 pub(crate) mod console;
 pub(crate) mod delivery;
 pub(crate) mod fanout;
 pub(crate) mod ingest;
-pub(crate) mod ingest_json;
+pub(crate) mod ingest_view;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 
@@ -46,14 +46,14 @@ impl Tally {
         let records = records + self.derived;
         stats::count_sent(self.sent);
         stats::count_spooled(self.spooled);
-        stats::count_drop(DropReason::Rejected, self.rejected);
-        stats::count_drop(DropReason::TooLarge, self.too_large);
-        stats::count_drop(DropReason::RateLimited, self.rate_limited);
-        stats::count_drop(DropReason::SpoolFull, self.spool_full);
-        stats::count_drop(DropReason::SpoolWriteFailed, self.spool_write_failed);
-        stats::count_drop(DropReason::Shutdown, self.shutdown);
+        stats::count_drop(Loss::Rejected, self.rejected);
+        stats::count_drop(Loss::TooLarge, self.too_large);
+        stats::count_drop(Loss::RateLimited, self.rate_limited);
+        stats::count_drop(Loss::SpoolFull, self.spool_full);
+        stats::count_drop(Loss::SpoolWriteFailed, self.spool_write_failed);
+        stats::count_drop(Loss::Shutdown, self.shutdown);
         let unaccounted = records.saturating_sub(self.total() - self.network);
-        stats::count_drop(DropReason::Network, unaccounted);
+        stats::count_drop(Loss::Network, unaccounted);
     }
 
     /// Records lost in this export.

@@ -40,6 +40,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::UNIX_EPOCH;
 
+use crate::metadata_keys as keys;
 use crate::time::Tick;
 
 use serde_json::{Value, json};
@@ -341,7 +342,7 @@ fn span(rec: &SpanRecord, opts: MapOptions, nanos: &impl Fn(Tick) -> u64) -> Spa
         // exists for it, so it gets a name of ours beside the `first_token` span event.
         a.f64_opt(
             sc::MM_TTFT_MS,
-            d.metadata.get("ttft_ms").and_then(Value::as_f64),
+            d.metadata.get(keys::TTFT_MS).and_then(Value::as_f64),
         );
         a.metadata(&d.metadata);
         if opts.content {

@@ -79,7 +79,7 @@ impl std::fmt::Debug for OtlpConfig {
             .map(|(name, _)| (name.as_str(), "<redacted>"))
             .collect();
         f.debug_struct("OtlpConfig")
-            .field("endpoint", &crate::config::without_userinfo(&self.endpoint))
+            .field("endpoint", &crate::diag::without_userinfo(&self.endpoint))
             .field("headers", &headers)
             .field("protocol", &self.protocol)
             .field("resource", &self.resource)

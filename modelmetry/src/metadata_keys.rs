@@ -1,0 +1,63 @@
+//! The keys the SDK itself writes into a span's or trace's `Metadata`, each named once (as
+//! `export/otlp/semconv.rs` names the OpenTelemetry attributes). Users' own metadata may use any
+//! other key; where a user's key equals one of the SDK's, the ingest encoder's rule decides
+//! (see `export::ingest_view::Metadata`).
+
+// ---- written by the ingest encoder, from the record's own fields --------------------------
+
+/// A span's [`Kind`](crate::Kind) (`llm`, `tool`, …); the user's own `kind` wins.
+pub(crate) const KIND: &str = "kind";
+/// The captured input (arguments) of a span or trace.
+pub(crate) const INPUT: &str = "input";
+/// The captured output (return value) of a span or trace.
+pub(crate) const OUTPUT: &str = "output";
+/// A trace's user id.
+pub(crate) const USER_ID: &str = "user_id";
+/// A trace's tags.
+pub(crate) const TAGS: &str = "tags";
+/// A trace's severity (spans have a field of their own).
+pub(crate) const SEVERITY: &str = "severity";
+/// A trace's message (an error's text; spans have a field of their own).
+pub(crate) const MESSAGE: &str = "message";
+/// The provider's response id (the wire model has no field for it).
+pub(crate) const RESPONSE_ID: &str = "response_id";
+/// The model that answered (the wire model has no field for it).
+pub(crate) const RESPONSE_MODEL: &str = "response_model";
+/// Why the model stopped.
+pub(crate) const FINISH_REASONS: &str = "finish_reasons";
+/// A model call's options on a span of a kind whose family has no place for them.
+pub(crate) const OPTIONS: &str = "options";
+/// A model call's usage on a span of a kind whose family has no place for it.
+pub(crate) const USAGE: &str = "usage";
+/// A model call's cost on a span of a kind whose family has no place for it.
+pub(crate) const COST: &str = "cost";
+
+// ---- written while recording --------------------------------------------------------------
+
+/// Milliseconds from a stream's span opening to its first item.
+pub(crate) const TTFT_MS: &str = "ttft_ms";
+/// The event a stream records at its first item.
+pub(crate) const FIRST_TOKEN: &str = "first_token";
+/// `true` on a span whose future or stream was dropped before it finished.
+pub(crate) const CANCELLED: &str = "cancelled";
+/// How many times a future was polled.
+pub(crate) const POLLS: &str = "polls";
+/// How many items a stream yielded.
+pub(crate) const ITEMS: &str = "items";
+/// How many items a stream yielded after an `Err` item.
+pub(crate) const ITEMS_AFTER_ERROR: &str = "items_after_error";
+/// How many times a stream's fold closure panicked.
+pub(crate) const FOLD_FAILURES: &str = "fold_failures";
+/// `true` on a span still open when its trace was delivered (at shutdown).
+pub(crate) const UNFINISHED: &str = "unfinished";
+/// What closed an unfinished span (`shutdown`).
+pub(crate) const CLOSED_BY: &str = "closed_by";
+/// The name of a trace opened while another was open on the thread (kept as a span).
+pub(crate) const NESTED_TRACE: &str = "nested_trace";
+
+// ---- notes on what the SDK changed --------------------------------------------------------
+
+/// Values cut to fit a limit: `{"field", "original_bytes"}`.
+pub(crate) const TRUNCATED: &str = "modelmetry.truncated";
+/// Values the spec would refuse, moved out of their field: `{"field", "value", "rule"}`.
+pub(crate) const INVALID: &str = "modelmetry.invalid";
