@@ -389,7 +389,10 @@ fn a_partial_success_rejecting_every_span_counts_every_record() {
         }
     }
     // flush says what was lost, in records.
-    assert_eq!(expect_lost(guard.flush(Duration::from_secs(3)), "rejected"), 30);
+    assert_eq!(
+        expect_lost(guard.flush(Duration::from_secs(3)), "rejected"),
+        30
+    );
     drop(guard);
 
     assert_eq!(spans_of(&decode(&server.requests()[0].body)).len(), 20);

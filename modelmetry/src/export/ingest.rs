@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::delivery::Delivery;
 use super::ingest_json::{self as json, Entry, Extra};
-use super::{Exporter, Tally};
+use super::{Exporter, Prepared, Tally};
 use crate::capture;
 use crate::config::Config;
 use crate::diag;
@@ -108,6 +108,85 @@ impl Exporter for Ingest {
         self.delivery.replay(deadline)
     }
 
+    fn journal(&self) -> Option<std::sync::Arc<crate::transport::spool::Spool>> {
+        self.delivery.spool()
+    }
+
+    fn prepare(&self, trace: &FinishedTrace) -> (Prepared, Vec<u8>) {
+        let (records, unencodable) = encode_traces(std::slice::from_ref(trace), self.record_limit);
+        let refs: Vec<&Encoded> = records.iter().collect();
+        let mut line = assemble(&refs).body;
+        // JSON never holds a raw newline, so one line is one body.
+        line.push(b'\n');
+        let prepared = Prepared {
+            records,
+            given: trace.record_count(),
+            unencodable,
+            on_disk: false,
+        };
+        (prepared, line)
+    }
+
+    fn export_prepared(
+        &self,
+        items: Vec<Prepared>,
+        deadline: Instant,
+        segment: Option<crate::transport::spool::SpoolFile>,
+    ) -> Tally {
+        let mut tally = Tally::default();
+        let (mut ahead, mut not_ahead) = (Vec::new(), Vec::new());
+        for item in items {
+            tally.rejected += item.unencodable;
+            if item.on_disk {
+                ahead.extend(item.records);
+            } else {
+                not_ahead.extend(item.records);
+            }
+        }
+        if tally.rejected > 0 {
+            diag::report(format_args!(
+                "{} record(s) could not be encoded as JSON and were dropped",
+                tally.rejected
+            ));
+        }
+        let ahead = in_send_order(ahead);
+        tally.derived += sessions(&ahead);
+        if !ahead.is_empty() || segment.is_some() {
+            tally.add(&self.delivery.deliver_journaled(&ahead, deadline, segment));
+        }
+        if !not_ahead.is_empty() {
+            // The journal could not take them (full, or failing): written ahead per request.
+            let not_ahead = in_send_order(not_ahead);
+            tally.derived += sessions(&not_ahead);
+            tally.add(&self.delivery.deliver(&not_ahead, deadline));
+        }
+        tally
+    }
+
+    fn keep_prepared(&self, items: &[Prepared]) -> Option<Tally> {
+        let mut tally = Tally::default();
+        let mut not_ahead = Vec::new();
+        for item in items {
+            tally.rejected += item.unencodable;
+            if item.on_disk {
+                // Already in the journal, whose segment the pipeline leaves on disk: the
+                // next run sends them (their session records with them).
+                tally.spooled += item.given - item.unencodable;
+            } else {
+                not_ahead.extend(item.records.iter().map(|r| Encoded {
+                    section: r.section,
+                    json: r.json.clone(),
+                }));
+            }
+        }
+        if !not_ahead.is_empty() {
+            let records = in_send_order(not_ahead);
+            tally.derived += sessions(&records);
+            tally.add(&self.delivery.keep(&records)?);
+        }
+        Some(tally)
+    }
+
     fn cut(&self) {
         self.delivery.cut();
     }
@@ -186,6 +265,16 @@ pub(crate) fn encode_traces(traces: &[FinishedTrace], record_limit: usize) -> (V
     out.append(&mut enc.events);
     out.append(&mut enc.findings);
     (out, enc.failed)
+}
+
+/// Records of several traces, encoded one trace at a time, as one batch: one session record
+/// per distinct session, then traces, spans, events and findings (a trace is never sent after
+/// its spans), each section in the order given.
+pub(crate) fn in_send_order(mut records: Vec<Encoded>) -> Vec<Encoded> {
+    let mut seen = std::collections::HashSet::new();
+    records.retain(|r| r.section != Section::Sessions || seen.insert(r.json.clone()));
+    records.sort_by_key(|r| r.section);
+    records
 }
 
 /// The session records among `records`: made by the encoder, one per distinct session id.
