@@ -10,10 +10,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, Throughput};
@@ -378,64 +376,11 @@ fn memory_per_buffered_span() -> f64 {
 
 // ---- end to end: 10,000 spans to a loopback server --------------------------------------
 
-static RECEIVED: AtomicU64 = AtomicU64::new(0);
-
-/// A minimal HTTP/1.1 server on 127.0.0.1 that reads each request whole and answers 200.
-fn loopback_server() -> String {
-    let listener = match TcpListener::bind("127.0.0.1:0") {
-        Ok(l) => l,
-        Err(e) => panic!("cannot listen on loopback: {e}"),
-    };
-    let url = match listener.local_addr() {
-        Ok(addr) => format!("http://{addr}"),
-        Err(e) => panic!("no local address: {e}"),
-    };
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut writer = match stream.try_clone() {
-                    Ok(w) => w,
-                    Err(_) => return,
-                };
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut length = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        match reader.read_line(&mut line) {
-                            Ok(0) | Err(_) => return,
-                            Ok(_) => {}
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        let lower = line.to_ascii_lowercase();
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    RECEIVED.fetch_add(length as u64, Relaxed);
-                    let reply = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-                    if writer.write_all(reply).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    url
-}
-
 /// From a closed 10,000-span trace to every request answered: encoding, packing, HTTP over
 /// loopback (the recording of the spans is not timed).
 fn flush_to_loopback(c: &mut Criterion) {
     const N: u64 = 10_000;
-    let url = loopback_server();
+    let url = modelmetry_benches::loopback_server();
     let guard = modelmetry::Config::default()
         .api_key("bench")
         .base_url(url)
@@ -470,7 +415,7 @@ fn flush_to_loopback(c: &mut Criterion) {
     drop(guard);
     println!(
         "loopback server received {:.1} MB in all",
-        RECEIVED.load(Relaxed) as f64 / 1e6
+        modelmetry_benches::received_bytes() as f64 / 1e6
     );
 }
 

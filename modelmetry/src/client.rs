@@ -219,6 +219,15 @@ pub fn shutdown(timeout: Duration) -> Result<(), Error> {
     }
 }
 
+/// Shut the running client down within its configured shutdown timeout (on a signal).
+#[cfg(all(feature = "signal", unix))]
+pub(crate) fn shutdown_with_configured_timeout() -> Result<(), Error> {
+    match take_current(false) {
+        Some(p) => p.shutdown(p.config().shutdown_timeout),
+        None => Ok(()),
+    }
+}
+
 /// Send what the disk spool holds now (see [`Config::spool_dir`]), on this thread, waiting at
 /// most `timeout`. The client also does this by itself when it starts, and after a
 /// successful send once earlier sends were spooled.

@@ -498,10 +498,12 @@ impl Config {
 
     /// Keep batches that cannot be delivered in time (the backend is down, or shutdown ran out
     /// of time) in this directory, and send them on the next start or on
-    /// [`replay_spool`](crate::replay_spool). Off by default. Each request is written there
-    /// (temp file, then rename) before it is sent and removed once the server has answered,
-    /// so with the spool on nothing is lost across a restart, even if the process dies
-    /// mid-send; a record may then arrive twice, with the same `XID`.
+    /// [`replay_spool`](crate::replay_spool). Off by default. In background delivery each
+    /// finished trace is redacted, encoded and appended to a journal there before the call
+    /// that finished it returns (in synchronous delivery, each request is written there
+    /// before it is sent), and removed once the server has answered for it: with the spool on
+    /// nothing finished is lost when the process exits, is killed (`kill -9` included) or
+    /// dies mid-send; a record may then arrive twice, with the same `XID`.
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spool_dir = Some(dir.into());
         self

@@ -84,6 +84,8 @@ mod record;
 mod redact;
 mod sanitize;
 mod signal;
+#[cfg(all(feature = "signal", unix))]
+mod signal_flush;
 mod stats;
 mod switch;
 mod time;
@@ -118,6 +120,8 @@ pub use modelmetry_macros::{event, finding, span, trace};
 pub use record::{Kind, Severity};
 pub use redact::redact_strings;
 pub use signal::{Event, Finding};
+#[cfg(all(feature = "signal", unix))]
+pub use signal_flush::install_signal_flush;
 pub use stats::{AlsoDelivered, Dropped, Stats, stats};
 pub use wire::{
     Cost, Document, FindingValue, Message, Money, Options, RetrievalQuery, ToolCall, Usage,

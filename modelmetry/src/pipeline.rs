@@ -14,6 +14,15 @@
 //! context switch (in a virtual machine, an interrupt between cores too), which cost more than
 //! thousands of spans. The flusher packs whatever it takes into requests of `max_batch_*`.
 //!
+//! With a spool in background delivery, a lane whose destination keeps one (the Modelmetry
+//! API) *journals*: the closing thread redacts the trace, encodes it as the records it will be
+//! sent as, and appends them to the spool's open journal segment before `submit` returns, so
+//! that what waits in the buffer outlives the process (`exit`, SIGTERM, `kill -9`). The append
+//! and the push into the buffer happen under the buffer's lock, so the segment the flusher
+//! takes with a batch holds that batch and nothing else; it is removed once the batch is
+//! counted (delivered, spooled again, or dropped), and left for the next start when shutdown
+//! runs out of time.
+//!
 //! The buffer's bounds (records and bytes) cover the traces being exported too, so memory
 //! held by finished traces never passes them. While the server's rate limit is in force (a
 //! 429) the flusher leaves traces in the buffer. Only shutdown shortens an export's deadline:
@@ -30,10 +39,11 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Delivery};
 use crate::diag;
 use crate::error::Error;
-use crate::export::{Exporter, Tally};
+use crate::export::{Exporter, Prepared, Tally};
 use crate::record::FinishedTrace;
 use crate::redact;
 use crate::stats::{self, Loss};
+use crate::transport::spool::{Segment, Spool, SpoolError};
 
 pub(crate) struct Pipeline {
     config: Arc<Config>,
@@ -54,6 +64,9 @@ struct Lane {
     config: Arc<Config>,
     exporter: Box<dyn Exporter>,
     role: Role,
+    /// Where finished traces are written ahead of the buffer (background delivery with a
+    /// spool); `None`: they wait in memory only.
+    journal: Option<Arc<Spool>>,
     queue: Mutex<Queue>,
     /// Wakes the flusher: a batch is full, a flush was asked for, or shutdown began.
     wake: Condvar,
@@ -67,6 +80,10 @@ struct Lane {
 #[derive(Default)]
 struct Queue {
     traces: VecDeque<FinishedTrace>,
+    /// Traces prepared and journaled by their closing thread (a lane with a journal).
+    prepared: Vec<Prepared>,
+    /// The journal segment holding the lines of `prepared`.
+    segment: Option<Segment>,
     records: u64,
     bytes: usize,
     /// Records and bytes taken by the flusher and not yet counted as sent or dropped.
@@ -285,10 +302,12 @@ impl Pipeline {
 impl Lane {
     fn start(config: Arc<Config>, exporter: Box<dyn Exporter>, role: Role) -> Arc<Lane> {
         let background = config.delivery == Delivery::Background;
+        let journal = if background { exporter.journal() } else { None };
         let lane = Arc::new(Lane {
             config,
             exporter,
             role,
+            journal,
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             progress: Condvar::new(),
@@ -390,6 +409,9 @@ impl Lane {
             self.export(vec![trace], records, deadline);
             return;
         }
+        if let Some(journal) = &self.journal {
+            return self.submit_journaled(trace, records, journal);
+        }
         let bytes = trace.approx_bytes();
         if records > self.config.max_buffer_records || bytes > self.config.max_buffer_bytes {
             // It could not fit even in an empty buffer: holding it would break the bound the
@@ -439,6 +461,91 @@ impl Lane {
         }
     }
 
+    /// Take a finished trace, redact and encode it, and append it to the journal before
+    /// returning: from then on it outlives the process.
+    fn submit_journaled(&self, trace: FinishedTrace, records: u64, journal: &Spool) {
+        let mut traces = vec![trace];
+        // Nothing unredacted reaches the disk: the hook runs here, once (user code: tracing
+        // off, panics caught, a panic losing the trace, counted).
+        self.redact(&mut traces);
+        let Some(trace) = traces.pop() else {
+            return;
+        };
+        let prepared = catch_unwind(AssertUnwindSafe(|| self.exporter.prepare(&trace)));
+        crate::record::recycle_arena(trace.spans);
+        let Ok((mut prepared, line)) = prepared else {
+            self.count_lost(Loss::ExporterPanic, "exporter_panic", records);
+            diag::report(format_args!(
+                "{} panicked; {records} record(s) dropped (counted in stats().dropped.exporter_panic)",
+                self.exporter.name()
+            ));
+            return;
+        };
+        let bytes = prepared.bytes();
+        let mut q = self.lock();
+        if q.stopping {
+            drop(q);
+            self.count_lost(Loss::Shutdown, "shutdown", records);
+            return;
+        }
+        if q.records + q.in_flight + records > self.config.max_buffer_records
+            || q.bytes + q.in_flight_bytes + bytes > self.config.max_buffer_bytes
+        {
+            drop(q);
+            self.count_lost(Loss::BufferFull, "buffer_full", records);
+            diag::once(
+                "buffer_full",
+                format_args!(
+                    "the trace buffer is full; finished traces are being dropped (counted in stats().dropped.buffer_full)"
+                ),
+            );
+            return;
+        }
+        let appended = match q.segment.as_mut() {
+            Some(segment) => journal.append(segment, &line),
+            None => journal.open_segment().and_then(|mut segment| {
+                let appended = journal.append(&mut segment, &line);
+                q.segment = Some(segment);
+                appended
+            }),
+        };
+        prepared.on_disk = appended.is_ok();
+        q.prepared.push(prepared);
+        q.records += records;
+        q.bytes += bytes;
+        self.buffered_add(records);
+        let wake = !q.wake_pending && self.wake_early(&q);
+        q.wake_pending |= wake;
+        drop(q);
+        if wake {
+            self.wake.notify_one();
+        }
+        if let Err(e) = appended {
+            // Reported outside the lock: the report may run the user's `on_error` hook.
+            let why = match e {
+                SpoolError::Full => "no room left in the spool for the journal".to_owned(),
+                SpoolError::Io(e) => format!("cannot write the journal in the spool ({e})"),
+            };
+            diag::once(
+                "journal_failed",
+                format_args!(
+                    "{why}; finished traces wait in memory only until they are sent (an exit before then loses them)"
+                ),
+            );
+        }
+    }
+
+    /// Run the redaction hook over `traces` (the counters of this lane's role); returns the
+    /// records of traces it lost.
+    fn redact(&self, traces: &mut Vec<FinishedTrace>) -> u64 {
+        let lost = match self.role {
+            Role::Main => redact::apply(self.config.redact.as_ref(), traces),
+            Role::Also => redact::apply_for_second_destination(self.config.redact.as_ref(), traces),
+        };
+        self.losses().add("redaction_failed", lost);
+        lost
+    }
+
     /// True when the buffer holds enough that the flusher should not wait for its interval: a
     /// quarter of either bound (or a full request, if that is more), so that it drains well
     /// before traces are dropped.
@@ -451,13 +558,7 @@ impl Lane {
     /// Export `traces` (holding `records` records) and count the outcome, whatever happens.
     fn export(&self, mut traces: Vec<FinishedTrace>, records: u64, deadline: Instant) {
         // Every captured value passes the user's redaction hook before any exporter sees it.
-        let redaction_lost = match self.role {
-            Role::Main => redact::apply(self.config.redact.as_ref(), &mut traces),
-            Role::Also => {
-                redact::apply_for_second_destination(self.config.redact.as_ref(), &mut traces)
-            }
-        };
-        self.losses().add("redaction_failed", redaction_lost);
+        let redaction_lost = self.redact(&mut traces);
         let exportable = records - redaction_lost;
         let outcome = catch_unwind(AssertUnwindSafe(|| self.exporter.export(&traces, deadline)));
         match outcome {
@@ -486,6 +587,49 @@ impl Lane {
             _ => self.count_lost(Loss::Shutdown, "shutdown", records),
         }
         drop(traces);
+        self.buffered_sub(records);
+    }
+
+    /// Export traces this lane prepared and journaled (in `segment`), holding `records`
+    /// records, and count the outcome. The exporter takes the segment over: it goes once every
+    /// record in it is answered for, and keeps what is left undelivered otherwise.
+    fn export_prepared(
+        &self,
+        items: Vec<Prepared>,
+        records: u64,
+        segment: Option<Segment>,
+        deadline: Instant,
+    ) {
+        let segment = match (&self.journal, segment) {
+            (Some(journal), Some(segment)) => Some(journal.seal(segment)),
+            _ => None,
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            self.exporter.export_prepared(items, deadline, segment)
+        }));
+        match outcome {
+            Ok(tally) => self.count(&tally, records),
+            Err(_) => {
+                self.count_lost(Loss::ExporterPanic, "exporter_panic", records);
+                diag::report(format_args!(
+                    "{} panicked; {records} record(s) dropped (counted in stats().dropped.exporter_panic)",
+                    self.exporter.name()
+                ));
+            }
+        }
+        self.buffered_sub(records);
+    }
+
+    /// Keep prepared traces for the next start (shutdown ran out of time): those journaled
+    /// stay in their segment, left on disk unclaimed; the others go to the spool.
+    fn keep_prepared(&self, items: Vec<Prepared>, records: u64, segment: Option<Segment>) {
+        match catch_unwind(AssertUnwindSafe(|| self.exporter.keep_prepared(&items))) {
+            Ok(Some(tally)) => self.count(&tally, records),
+            _ => self.count_lost(Loss::Shutdown, "shutdown", records),
+        }
+        if let (Some(journal), Some(segment)) = (&self.journal, segment) {
+            journal.release(journal.seal(segment));
+        }
         self.buffered_sub(records);
     }
 
@@ -536,17 +680,29 @@ impl Lane {
             };
             q.wake_pending = false;
             let traces: Vec<FinishedTrace> = q.traces.drain(..).collect();
+            let prepared = std::mem::take(&mut q.prepared);
+            let segment = q.segment.take();
             let records = std::mem::take(&mut q.records);
             q.in_flight = records;
             q.in_flight_bytes = std::mem::take(&mut q.bytes);
             drop(q);
 
+            let prepared_records: u64 = prepared.iter().map(|p| p.given).sum();
+            let trace_records = records - prepared_records;
+            let late = Instant::now() >= deadline;
             if !traces.is_empty() {
-                if Instant::now() >= deadline {
+                if late {
                     // Shutdown's deadline passed before this batch could go.
-                    self.keep_or_drop(traces, records);
+                    self.keep_or_drop(traces, trace_records);
                 } else {
-                    self.export(traces, records, deadline);
+                    self.export(traces, trace_records, deadline);
+                }
+            }
+            if !prepared.is_empty() || segment.is_some() {
+                if late {
+                    self.keep_prepared(prepared, prepared_records, segment);
+                } else {
+                    self.export_prepared(prepared, prepared_records, segment, deadline);
                 }
             }
             next_due = Instant::now() + self.config.flush_interval;
@@ -555,7 +711,7 @@ impl Lane {
             q.in_flight = 0;
             q.in_flight_bytes = 0;
             q.completed = q.completed.max(generation);
-            let done = stopping && q.traces.is_empty();
+            let done = stopping && q.traces.is_empty() && q.prepared.is_empty();
             if done {
                 q.stopped = true;
             }
@@ -598,14 +754,20 @@ impl Lane {
     /// Shutdown ran out of time with traces still buffered (the flusher is stuck on a slow
     /// server): keep them in the spool if there is one, else count them as dropped.
     fn give_up_buffered(&self) {
-        let (traces, records) = {
+        let (traces, prepared, segment, records) = {
             let mut q = self.lock();
             let traces: Vec<FinishedTrace> = q.traces.drain(..).collect();
+            let prepared = std::mem::take(&mut q.prepared);
             q.bytes = 0;
-            (traces, std::mem::take(&mut q.records))
+            let segment = q.segment.take();
+            (traces, prepared, segment, std::mem::take(&mut q.records))
         };
+        let prepared_records: u64 = prepared.iter().map(|p| p.given).sum();
         if !traces.is_empty() {
-            self.keep_or_drop(traces, records);
+            self.keep_or_drop(traces, records - prepared_records);
+        }
+        if !prepared.is_empty() || segment.is_some() {
+            self.keep_prepared(prepared, prepared_records, segment);
         }
     }
 

@@ -6,6 +6,8 @@
 //! messages built by hand), and a hook at each door is a hook that some door forgets. At the
 //! pipeline's single exit nothing can slip past, the hook runs off the application's path (on
 //! the flusher thread in background delivery), and it runs only when a trace is exported.
+//! With a spool in background delivery it runs on the closing thread instead, once, before
+//! the trace is journaled: nothing unredacted reaches the disk.
 //!
 //! Each value is handed to the hook with a path that names its place:
 //!

@@ -592,6 +592,24 @@ impl Drop for TempDir {
     }
 }
 
+/// The XIDs of every record in a spool directory's files (`*.json`, claimed or not): a
+/// request file is one ingest body, a journal segment one body a line (the last one possibly
+/// cut short by a process that died writing it).
+pub fn spooled_xids(dir: &TempDir) -> HashSet<String> {
+    dir.files()
+        .iter()
+        .filter(|f| f.ends_with(".json") || f.contains(".json.claimed-"))
+        .flat_map(|f| {
+            let bytes = std::fs::read(dir.path().join(f)).expect("read spool file");
+            bytes
+                .split(|b| *b == b'\n')
+                .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+                .flat_map(|body| xids_of(&body))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Every XID delivered exactly once: the set of accepted XIDs is `expected`, none twice.
 pub fn assert_each_delivered_once(server: &Server, expected: &HashSet<String>) {
     let got = server.accepted_xids();

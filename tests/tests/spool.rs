@@ -1,25 +1,12 @@
 //! The disk spool: what cannot be delivered in time is kept on disk and delivered on the next
 //! start or by `replay_spool`; corrupt files are skipped and counted; the spool is bounded.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use modelmetry_tests::{
     Delta, Diagnostics, Harness, Reply, Server, TempDir, assert_each_delivered_once, config_for,
-    record_trace, record_trace_with_input, wait_until, xids_of,
+    record_trace, record_trace_with_input, spooled_xids, wait_until,
 };
-
-/// The XIDs of every record in the spool's files.
-fn spooled_xids(dir: &TempDir) -> HashSet<String> {
-    dir.files()
-        .iter()
-        .filter(|f| f.ends_with(".json"))
-        .flat_map(|f| {
-            let bytes = std::fs::read(dir.path().join(f)).expect("read spool file");
-            xids_of(&serde_json::from_slice(&bytes).expect("a spool file is JSON"))
-        })
-        .collect()
-}
 
 #[test]
 fn a_server_down_at_first_gets_everything_after_a_client_restart() {
@@ -298,4 +285,101 @@ fn the_spool_is_bounded_in_bytes() {
         "{:?}",
         diag.lines()
     );
+}
+
+#[modelmetry::span(kind = "tool")]
+fn instrumented(n: u32) -> u32 {
+    n + 1
+}
+
+/// With a spool, the closing thread redacts each trace before journaling it: the hook runs
+/// there as user code (what it traces is not recorded) and once per value, not again at export.
+#[test]
+fn the_journal_redacts_once_on_the_closing_thread_and_the_hook_is_not_traced() {
+    let _lock = modelmetry::testing::lock();
+    let spool = TempDir::new("journal-hook");
+    let server = Server::start();
+    let diag = Diagnostics::new();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    let before = modelmetry::stats();
+    let guard = config_for(&server.base_url(), &diag)
+        .spool_dir(spool.path())
+        .redact(move |_, value| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            instrumented(1);
+            modelmetry::redact_strings(value, |s| *s = s.replace("secret", "<redacted>"));
+        })
+        .init()
+        .expect("init");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let n: u64 = (0..3)
+            .map(|i| record_trace_with_input(&format!("journal.hook.{i}"), "a secret"))
+            .sum();
+        let _ = tx.send(n);
+    });
+    let n = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("recording returned: the hook neither hangs nor loops") as i64;
+    let calls_when_closed = calls.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(calls_when_closed > 0, "redacted before the close returned");
+    let journal: String = spool
+        .files()
+        .iter()
+        .map(|f| {
+            String::from_utf8_lossy(&std::fs::read(spool.path().join(f)).expect("read"))
+                .into_owned()
+        })
+        .collect();
+    assert!(
+        journal.contains("<redacted>") && !journal.contains("a secret"),
+        "{journal}"
+    );
+    guard.flush(Duration::from_secs(5)).expect("flush");
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        calls_when_closed,
+        "the export does not redact again"
+    );
+    drop(guard);
+    let sent = modelmetry_tests::all_sent_xids(&server);
+    assert_eq!(sent.len() as i64, n, "only the traces and their spans");
+    assert!(spool.files().is_empty(), "{:?}", spool.files());
+    let d = Delta::since(&before);
+    assert_eq!((d.produced, d.sent, d.unaccounted()), (n, n, 0), "{d:?}");
+    assert!(modelmetry::stats().dropped.in_callback > before.dropped.in_callback);
+}
+
+/// A hook that panics loses its trace, counted, before anything reaches the disk.
+#[test]
+fn a_panicking_hook_keeps_the_trace_off_the_disk_and_counts_it() {
+    let _lock = modelmetry::testing::lock();
+    let spool = TempDir::new("journal-panic");
+    let server = Server::start();
+    let diag = Diagnostics::new();
+    let before = modelmetry::stats();
+    let guard = config_for(&server.base_url(), &diag)
+        .spool_dir(spool.path())
+        .redact(|_, _| panic!("hook failed"))
+        .init()
+        .expect("init");
+    let n = record_trace_with_input("journal.panic", "a secret") as i64;
+    assert!(
+        spool.files().iter().all(|f| {
+            !String::from_utf8_lossy(&std::fs::read(spool.path().join(f)).expect("read"))
+                .contains("secret")
+        }),
+        "nothing unredacted on disk"
+    );
+    let _ = guard.flush(Duration::from_secs(2));
+    drop(guard);
+    assert_eq!(server.request_count(), 0);
+    let after = modelmetry::stats();
+    assert_eq!(
+        after.dropped.redaction_failed - before.dropped.redaction_failed,
+        n as u64
+    );
+    assert_eq!(after.unaccounted(), before.unaccounted());
+    assert!(spool.files().is_empty(), "{:?}", spool.files());
 }

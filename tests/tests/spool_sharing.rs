@@ -2,29 +2,16 @@
 //! is replayed by one process only, only with the key and URL it was spooled for, and a file
 //! too large for the spool is skipped without being read.
 
-use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
 use modelmetry_tests::{
     Delta, Diagnostics, Server, TempDir, assert_each_delivered_once, config_for, record_trace,
-    wait_until, xids_of,
+    spooled_xids, wait_until,
 };
 
 const CHILD_SPOOL: &str = "MODELMETRY_TEST_CHILD_SPOOL";
 const CHILD_URL: &str = "MODELMETRY_TEST_CHILD_URL";
-
-/// The spool files (`*.json`, claimed or not) and the XIDs in them.
-fn spooled_xids(dir: &TempDir) -> HashSet<String> {
-    dir.files()
-        .iter()
-        .filter(|f| f.ends_with(".json"))
-        .flat_map(|f| {
-            let bytes = std::fs::read(dir.path().join(f)).expect("read spool file");
-            xids_of(&serde_json::from_slice(&bytes).expect("a spool file is JSON"))
-        })
-        .collect()
-}
 
 /// Spool `traces` traces (one request each) for `key` at a URL where nobody listens.
 fn spool_some(dir: &TempDir, url: &str, key: &str, traces: usize) {

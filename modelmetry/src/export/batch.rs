@@ -130,6 +130,16 @@ pub(crate) fn assemble(group: &[&Encoded]) -> Request {
     }
 }
 
+/// Records of several traces, encoded one trace at a time, as one batch: one session record
+/// per distinct session, then traces, spans, events and findings (a trace is never sent after
+/// its spans), each section in the order given.
+pub(crate) fn in_send_order(mut records: Vec<Encoded>) -> Vec<Encoded> {
+    let mut seen = std::collections::HashSet::new();
+    records.retain(|r| r.section != Section::Sessions || seen.insert(r.json.clone()));
+    records.sort_by_key(|r| r.section);
+    records
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,17 +17,19 @@
 //!   `detail` is reported once.
 //! - With a spool, every request is written to disk before it is sent and removed once the
 //!   server has answered for its records; what is still undelivered at the deadline stays
-//!   there for the next run or [`replay`](IngestSender::replay).
+//!   there for the next run or [`replay`](IngestSender::replay). Records the pipeline journaled
+//!   (background delivery) are on disk already: their journal segment plays the request
+//!   file's part, removed, kept or rewritten with what is left once they are answered for.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde_json::Value;
 
 use super::Tally;
-use super::batch::{Encoded, Section, assemble, pack};
+use super::batch::{Encoded, Section, assemble, in_send_order, pack};
 use crate::config::Config;
 use crate::diag;
 use crate::error::Error;
@@ -47,7 +49,7 @@ const REMEMBERED_REFUSALS: usize = 256;
 
 pub(crate) struct IngestSender {
     transport: HttpTransport,
-    spool: Option<Spool>,
+    spool: Option<Arc<Spool>>,
     max_records: usize,
     max_bytes: usize,
     debug: bool,
@@ -84,9 +86,9 @@ impl IngestSender {
         let spool = config.spool_dir.as_deref().map(|dir| {
             let key = config.api_key.as_ref().map_or("", |k| k.expose());
             let tag = destination_tag(key, &config.ingest_url());
-            Spool::open(dir, config.max_spool_bytes, tag)
+            Arc::new(Spool::open(dir, config.max_spool_bytes, tag))
         });
-        let backlog = spool.as_ref().is_some_and(Spool::has_backlog);
+        let backlog = spool.as_deref().is_some_and(Spool::has_backlog);
         Ok(IngestSender {
             transport: HttpTransport::new(config)?,
             spool,
@@ -104,6 +106,11 @@ impl IngestSender {
 
     pub(crate) fn has_spool(&self) -> bool {
         self.spool.is_some()
+    }
+
+    /// The spool, for the journal of finished traces.
+    pub(crate) fn spool(&self) -> Option<Arc<Spool>> {
+        self.spool.clone()
     }
 
     /// Interrupt the request in flight and send nothing more (shutdown's deadline).
@@ -127,11 +134,38 @@ impl IngestSender {
             self.report(&run);
             tally.add(&run.tally);
         }
+        self.after_delivery(&tally, deadline);
+        tally
+    }
+
+    /// Deliver `records`, all of them on disk already in the journal `segment`, by
+    /// `deadline`. Nothing is written ahead; afterwards the segment goes if every record was
+    /// answered for, stays as it is if none was, and is rewritten with what is left otherwise.
+    pub(crate) fn deliver_journaled(
+        &self,
+        records: &[Encoded],
+        deadline: Instant,
+        segment: Option<SpoolFile>,
+    ) -> Tally {
+        let mut run = Run::new(deadline);
+        for request in pack(records, self.max_records, self.max_bytes) {
+            let group: Vec<&Encoded> = records[request.range.clone()].iter().collect();
+            // Each request has its own budget of splits, as in `deliver`.
+            run.splits_left = SPLIT_BUDGET;
+            self.send(&group, Some(request.body), &mut run);
+        }
+        self.settle(segment.map(Ok), records.len(), &mut run);
+        self.report(&run);
+        self.after_delivery(&run.tally, deadline);
+        run.tally
+    }
+
+    /// After a delivery: if the server answered again, send what earlier failures left on
+    /// disk.
+    fn after_delivery(&self, tally: &Tally, deadline: Instant) {
         if tally.sent > 0 && self.backlog.load(Relaxed) && Instant::now() < deadline {
-            // The server is answering again: send what earlier failures left on disk.
             let _ = self.replay(deadline);
         }
-        tally
     }
 
     /// Write `records` to the spool without sending them.
@@ -190,7 +224,15 @@ impl IngestSender {
                 continue;
             }
             let records = match spool.read(&file).map(|bytes| decode(&bytes)) {
-                Ok(Some(records)) => records,
+                Ok(Some((records, unreadable))) => {
+                    if unreadable > 0 {
+                        diag::report(format_args!(
+                            "spool file {} has {unreadable} line(s) that do not read (a process died while writing it); the rest is sent",
+                            file.name()
+                        ));
+                    }
+                    records
+                }
                 Ok(None) => {
                     stats::count_spool_corrupt_file();
                     diag::report(format_args!(
@@ -447,8 +489,33 @@ fn spool_failed(tally: &mut Tally, n: u64, e: &SpoolError) {
     }
 }
 
-/// The records of a spool file, or `None` if it is not an ingest body we wrote.
-fn decode(bytes: &[u8]) -> Option<Vec<Encoded>> {
+/// The records of a spool file, and how many of its lines could not be read; `None` if no
+/// line is an ingest body we wrote.
+///
+/// A request file is one body; a journal segment is one body a line, the last of which may
+/// have been cut short by the death of the process writing it (its trace's call never
+/// returned): lines that do not read are skipped and counted.
+fn decode(bytes: &[u8]) -> Option<(Vec<Encoded>, u64)> {
+    let mut out = Vec::new();
+    let mut unreadable = 0;
+    for line in bytes.split(|b| *b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match decode_body(line) {
+            Some(records) => out.extend(records),
+            None => unreadable += 1,
+        }
+    }
+    if out.is_empty() {
+        return None;
+    }
+    // Sessions and traces first, as the exporter sends them; one record per session.
+    Some((in_send_order(out), unreadable))
+}
+
+/// The records of one ingest body.
+fn decode_body(bytes: &[u8]) -> Option<Vec<Encoded>> {
     let body: BTreeMap<String, Vec<Value>> = serde_json::from_slice(bytes).ok()?;
     let mut out = Vec::new();
     for (key, items) in &body {
@@ -466,8 +533,6 @@ fn decode(bytes: &[u8]) -> Option<Vec<Encoded>> {
     if out.is_empty() {
         return None;
     }
-    // Sessions and traces first, as the exporter sends them.
-    out.sort_by_key(|r| r.section);
     Some(out)
 }
 
@@ -477,7 +542,7 @@ fn records_in(spool: &Spool, file: &SpoolFile) -> u64 {
         .read(file)
         .ok()
         .and_then(|b| decode(&b))
-        .map_or(0, |r| r.len() as u64)
+        .map_or(0, |(r, _)| r.len() as u64)
 }
 
 #[cfg(test)]
@@ -487,7 +552,8 @@ mod tests {
     #[test]
     fn spool_files_decode_to_their_records_in_send_order() {
         let body = br#"{"Spans":[{"XID":"s1"},{"XID":"s2"}],"Traces":[{"XID":"t"}]}"#;
-        let records = decode(body).expect("an ingest body");
+        let (records, unreadable) = decode(body).expect("an ingest body");
+        assert_eq!(unreadable, 0);
         let order: Vec<(Section, String)> = records
             .iter()
             .map(|r| (r.section, String::from_utf8_lossy(&r.json).into_owned()))
@@ -499,6 +565,33 @@ mod tests {
                 (Section::Spans, r#"{"XID":"s1"}"#.to_owned()),
                 (Section::Spans, r#"{"XID":"s2"}"#.to_owned()),
             ]
+        );
+    }
+
+    #[test]
+    fn a_journal_segment_decodes_line_by_line_and_skips_a_torn_last_line() {
+        let segment = concat!(
+            r#"{"Sessions":[{"XID":"chat-1"}],"Traces":[{"XID":"t1"}],"Spans":[{"XID":"s1"}]}"#,
+            "\n",
+            r#"{"Sessions":[{"XID":"chat-1"}],"Traces":[{"XID":"t2"}]}"#,
+            "\n",
+            r#"{"Traces":[{"XID":"t3"}],"Spa"#,
+        );
+        let (records, unreadable) = decode(segment.as_bytes()).expect("two whole lines");
+        assert_eq!(unreadable, 1, "the torn line");
+        let xids: Vec<String> = records
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.json).into_owned())
+            .collect();
+        assert_eq!(
+            xids,
+            [
+                r#"{"XID":"chat-1"}"#,
+                r#"{"XID":"t1"}"#,
+                r#"{"XID":"t2"}"#,
+                r#"{"XID":"s1"}"#
+            ],
+            "one session record, traces before spans"
         );
     }
 

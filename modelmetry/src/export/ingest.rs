@@ -7,13 +7,13 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::batch::{Encoded, Section};
+use super::batch::{Encoded, Section, assemble, in_send_order};
 use super::delivery::IngestSender;
 use super::ingest_view::{
     CompletionView, EmbeddingsView, EventView, FamilyView, FindingView, MetaValue, Metadata,
     RetrievalView, SessionView, SpanView, Time, TraceView, Uuid, WriteJson,
 };
-use super::{Exporter, Tally};
+use super::{Exporter, Prepared, Tally};
 use crate::capture;
 use crate::config::Config;
 use crate::diag;
@@ -105,6 +105,85 @@ impl Exporter for Ingest {
 
     fn replay(&self, deadline: Instant) -> Result<(), Error> {
         self.delivery.replay(deadline)
+    }
+
+    fn journal(&self) -> Option<std::sync::Arc<crate::transport::spool::Spool>> {
+        self.delivery.spool()
+    }
+
+    fn prepare(&self, trace: &FinishedTrace) -> (Prepared, Vec<u8>) {
+        let (records, unencodable) = encode_traces(std::slice::from_ref(trace), self.record_limit);
+        let refs: Vec<&Encoded> = records.iter().collect();
+        let mut line = assemble(&refs).body;
+        // JSON never holds a raw newline, so one line is one body.
+        line.push(b'\n');
+        let prepared = Prepared {
+            records,
+            given: trace.record_count(),
+            unencodable,
+            on_disk: false,
+        };
+        (prepared, line)
+    }
+
+    fn export_prepared(
+        &self,
+        items: Vec<Prepared>,
+        deadline: Instant,
+        segment: Option<crate::transport::spool::SpoolFile>,
+    ) -> Tally {
+        let mut tally = Tally::default();
+        let (mut ahead, mut not_ahead) = (Vec::new(), Vec::new());
+        for item in items {
+            tally.rejected += item.unencodable;
+            if item.on_disk {
+                ahead.extend(item.records);
+            } else {
+                not_ahead.extend(item.records);
+            }
+        }
+        if tally.rejected > 0 {
+            diag::report(format_args!(
+                "{} record(s) could not be encoded as JSON and were dropped",
+                tally.rejected
+            ));
+        }
+        let ahead = in_send_order(ahead);
+        tally.derived += sessions(&ahead);
+        if !ahead.is_empty() || segment.is_some() {
+            tally.add(&self.delivery.deliver_journaled(&ahead, deadline, segment));
+        }
+        if !not_ahead.is_empty() {
+            // The journal could not take them (full, or failing): written ahead per request.
+            let not_ahead = in_send_order(not_ahead);
+            tally.derived += sessions(&not_ahead);
+            tally.add(&self.delivery.deliver(&not_ahead, deadline));
+        }
+        tally
+    }
+
+    fn keep_prepared(&self, items: &[Prepared]) -> Option<Tally> {
+        let mut tally = Tally::default();
+        let mut not_ahead = Vec::new();
+        for item in items {
+            tally.rejected += item.unencodable;
+            if item.on_disk {
+                // Already in the journal, whose segment the pipeline leaves on disk: the
+                // next run sends them (their session records with them).
+                tally.spooled += item.given - item.unencodable;
+            } else {
+                not_ahead.extend(item.records.iter().map(|r| Encoded {
+                    section: r.section,
+                    json: r.json.clone(),
+                }));
+            }
+        }
+        if !not_ahead.is_empty() {
+            let records = in_send_order(not_ahead);
+            tally.derived += sessions(&records);
+            tally.add(&self.delivery.keep(&records)?);
+        }
+        Some(tally)
     }
 
     fn cut(&self) {

@@ -1,10 +1,12 @@
 //! Exporters: each turns finished traces into its own format and delivers them.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::Error;
 use crate::record::FinishedTrace;
 use crate::stats::{self, Loss};
+use crate::transport::spool::{Spool, SpoolFile};
 
 pub(crate) mod batch;
 pub(crate) mod console;
@@ -92,6 +94,31 @@ impl Tally {
     }
 }
 
+/// A finished trace made ready, on the thread that finished it, for a destination that
+/// journals (see [`Exporter::journal`]): redacted already, and encoded as the records it will
+/// be sent as, so that the bytes written ahead are the bytes sent (the same XIDs).
+pub(crate) struct Prepared {
+    /// Its records, a session record among them if the trace has a session.
+    pub(crate) records: Vec<batch::Encoded>,
+    /// The trace's records as counted when it was produced (sessions are not among them).
+    pub(crate) given: u64,
+    /// Records that could not be encoded (counted as rejected when the batch is).
+    pub(crate) unencodable: u64,
+    /// Its line is in the journal: a later run sends it if this one does not.
+    pub(crate) on_disk: bool,
+}
+
+impl Prepared {
+    /// The memory it holds, for the buffer's byte bound.
+    pub(crate) fn bytes(&self) -> usize {
+        self.records
+            .iter()
+            .map(|r| r.json.len() + 48)
+            .sum::<usize>()
+            + 64
+    }
+}
+
 pub(crate) trait Exporter: Send + Sync + 'static {
     /// The destination, in words, for diagnostics and errors.
     fn name(&self) -> &'static str {
@@ -127,6 +154,48 @@ pub(crate) trait Exporter: Send + Sync + 'static {
     /// Interrupt every request in flight and refuse new ones: shutdown's deadline has come.
     /// Records cut off this way are counted as `shutdown` (or kept, with a spool).
     fn cut(&self) {}
+
+    /// The spool this destination journals finished traces to, if it has one: in background
+    /// delivery each trace is then [`prepare`](Self::prepare)d and appended there before the
+    /// call that finished it returns.
+    fn journal(&self) -> Option<Arc<Spool>> {
+        None
+    }
+
+    /// `trace`, redacted already, as the records it will be sent as, and the line that
+    /// writes them ahead to the journal. Only called when [`journal`](Self::journal) is some.
+    fn prepare(&self, trace: &FinishedTrace) -> (Prepared, Vec<u8>) {
+        let _ = trace;
+        let prepared = Prepared {
+            records: Vec::new(),
+            given: 0,
+            unencodable: 0,
+            on_disk: false,
+        };
+        (prepared, Vec::new())
+    }
+
+    /// Deliver prepared traces, returning by `deadline` whatever happens. Those written ahead
+    /// (in the journal `segment`, which this takes over) are not written again before they are
+    /// sent: the segment goes once all of them are answered for, and keeps what is left of
+    /// them otherwise.
+    fn export_prepared(
+        &self,
+        items: Vec<Prepared>,
+        deadline: Instant,
+        segment: Option<SpoolFile>,
+    ) -> Tally {
+        let _ = (items, deadline, segment);
+        Tally::default()
+    }
+
+    /// Keep prepared traces for a later run (shutdown ran out of time): those in the journal
+    /// are counted as spooled where they are (the caller leaves their segment on disk), the
+    /// others written to the spool.
+    fn keep_prepared(&self, items: &[Prepared]) -> Option<Tally> {
+        let _ = items;
+        None
+    }
 
     /// Send what was kept by earlier runs, until `deadline`.
     fn replay(&self, deadline: Instant) -> Result<(), Error> {

@@ -21,6 +21,15 @@
 //!   a spool opens.
 //! - Files are created `0600` and the directory `0700` (they hold prompts and outputs); the
 //!   directory is fsynced after each rename that makes a file appear.
+//!
+//! In background delivery the spool also holds the *journal*: each finished trace, redacted
+//! and encoded, is appended as one line (one ingest body) to a [`Segment`] before the call
+//! that finished it returns, so that the traces waiting in the buffer survive the process
+//! (`exit`, a signal, `kill -9`). A segment is claimed while its process lives; its batch's
+//! export removes it once every record in it is delivered or counted, and a dead process's
+//! segment is replayed like any other file. Appends are not fsynced: a line is in the
+//! kernel's page cache when `write` returns, which outlives the process however it ends, but
+//! not a power cut or a kernel crash (an fsync per trace would cost a millisecond or more).
 
 use std::collections::HashSet;
 use std::fs;
@@ -51,6 +60,18 @@ struct State {
     /// Files this process is sending right now: nobody else here may send or remove them.
     claimed: HashSet<PathBuf>,
     seq: u64,
+}
+
+/// A journal segment being appended to by this process (claimed by it): one ingest body a
+/// line. [`Spool::seal`] turns it into a [`SpoolFile`] to remove or release.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    file: fs::File,
+    path: PathBuf,
+    len: u64,
+    /// A write failed part-way: nothing more is appended, so a torn line is never followed
+    /// by another.
+    broken: bool,
 }
 
 /// A spool file this process has claimed. Give it back with `remove`, `release`, `replace`
@@ -178,24 +199,7 @@ impl Spool {
     /// freed by the caller (a file this one replaces), counted as free for the bound.
     fn write_new(&self, body: &[u8], allowance: u64) -> Result<SpoolFile, SpoolError> {
         let len = body.len() as u64;
-        let name = {
-            let mut st = self.lock();
-            if st.used.saturating_sub(allowance) + len > self.max_bytes {
-                return Err(SpoolError::Full);
-            }
-            // Reserve the room now, so concurrent writers cannot both pass the bound.
-            st.used += len;
-            st.seq += 1;
-            let millis = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis());
-            format!(
-                "{millis:013}-{}-{:06}.{}.json",
-                std::process::id(),
-                st.seq,
-                self.destination
-            )
-        };
+        let name = self.reserve_name(len, allowance)?;
         // Written claimed: another process sharing the directory must not send it while
         // this one does.
         let path = self
@@ -223,6 +227,80 @@ impl Spool {
                 Err(SpoolError::Io(e))
             }
         }
+    }
+
+    /// A file name for a new spool file of this destination (unclaimed), reserving `len`
+    /// bytes of the bound (less `allowance`, bytes the caller is about to free).
+    fn reserve_name(&self, len: u64, allowance: u64) -> Result<String, SpoolError> {
+        let mut st = self.lock();
+        if st.used.saturating_sub(allowance) + len > self.max_bytes {
+            return Err(SpoolError::Full);
+        }
+        // Reserve the room now, so concurrent writers cannot both pass the bound.
+        st.used += len;
+        st.seq += 1;
+        let millis = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        Ok(format!(
+            "{millis:013}-{}-{:06}.{}.json",
+            std::process::id(),
+            st.seq,
+            self.destination
+        ))
+    }
+
+    /// Start a journal segment: an empty file, claimed by this process, that
+    /// [`append`](Self::append) adds lines to.
+    pub(crate) fn open_segment(&self) -> Result<Segment, SpoolError> {
+        let name = self.reserve_name(0, 0)?;
+        let path = self
+            .dir
+            .join(format!("{name}{CLAIMED}{}", std::process::id()));
+        let file = private_file().open(&path).map_err(SpoolError::Io)?;
+        Ok(Segment {
+            file,
+            path,
+            len: 0,
+            broken: false,
+        })
+    }
+
+    /// Append `line` (one ingest body and its newline) to `segment`, within the spool's byte
+    /// bound. One `write` call: when it returns, the line outlives this process.
+    pub(crate) fn append(&self, segment: &mut Segment, line: &[u8]) -> Result<(), SpoolError> {
+        if segment.broken {
+            return Err(SpoolError::Io(std::io::Error::other(
+                "an earlier write to this journal segment failed",
+            )));
+        }
+        let len = line.len() as u64;
+        {
+            let mut st = self.lock();
+            if st.used + len > self.max_bytes {
+                return Err(SpoolError::Full);
+            }
+            st.used += len;
+        }
+        match segment.file.write_all(line) {
+            Ok(()) => {
+                segment.len += len;
+                Ok(())
+            }
+            Err(e) => {
+                segment.broken = true;
+                // Part of the line may be on disk: it stays counted in `used` until the
+                // segment goes, which only overstates the directory's size.
+                Err(SpoolError::Io(e))
+            }
+        }
+    }
+
+    /// Stop appending to `segment`; the file it became, still claimed by this process.
+    pub(crate) fn seal(&self, segment: Segment) -> SpoolFile {
+        let Segment { path, len, .. } = segment;
+        self.lock().claimed.insert(path.clone());
+        SpoolFile { path, len }
     }
 
     /// Keep `body` on disk until it is delivered.
