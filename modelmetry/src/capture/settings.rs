@@ -26,7 +26,13 @@ pub(crate) struct Settings {
     pub(crate) value_limit: usize,
 }
 
+/// The settings of this thread's scoped dispatch, if it has one. While no thread has one (the
+/// switch's `LOCAL` bit is clear: every process that is not a test), no thread-local is read.
+#[inline]
 fn thread_settings() -> Option<Settings> {
+    if crate::switch::state() & crate::switch::LOCAL == 0 {
+        return None;
+    }
     THREAD_SETTINGS.try_with(Cell::get).ok().flatten()
 }
 
