@@ -93,8 +93,10 @@ mod transport;
 mod truncate;
 
 pub mod llm;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod wire;
+pub mod unversioned;
+mod values;
 
 #[doc(hidden)]
 #[path = "private/mod.rs"]
@@ -123,8 +125,10 @@ pub use signal::{Event, Finding};
 #[cfg(all(feature = "signal", unix))]
 pub use signal_flush::install_signal_flush;
 pub use stats::{AlsoDelivered, Dropped, Stats, stats};
-pub use wire::{
-    Cost, Document, FindingValue, Message, Money, Options, RetrievalQuery, ToolCall, Usage,
+pub use values::{
+    AssistantMessage, Cost, DataPart, Detail, Document, FindingValue, Function, Message, Money,
+    Options, Part, RetrievalQuery, SystemMessage, TextPart, Tool, ToolCall, ToolCallType,
+    ToolMessage, Usage, UsageValue, UserMessage,
 };
 
 /// The README's Rust examples, compiled and run as doctests so that they stay true.

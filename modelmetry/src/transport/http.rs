@@ -13,7 +13,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{ApiKey, Config};
 use crate::error::Error;
-use crate::wire::ErrorModel;
 
 /// The most of an error body we read: enough for any problem+json, bounded against a server
 /// that streams forever.
@@ -286,6 +285,32 @@ fn describe(e: &ureq::Error) -> String {
         ureq::Error::Io(io) => format!("i/o error: {io}"),
         other => other.to_string(),
     }
+}
+
+/// The parts we read of the `application/problem+json` body of an error answer (the spec's
+/// `ErrorModel`; its `status` repeats the answer's).
+#[derive(serde::Deserialize)]
+struct ErrorModel {
+    /// A short summary of the problem.
+    #[serde(default)]
+    title: Option<String>,
+    /// What went wrong with this request.
+    #[serde(default)]
+    detail: Option<String>,
+    /// Individual errors, each with where it occurred.
+    #[serde(default)]
+    errors: Option<Vec<ErrorDetail>>,
+}
+
+/// One error of an [`ErrorModel`].
+#[derive(serde::Deserialize)]
+struct ErrorDetail {
+    /// Where the error occurred, e.g. `body.Spans[3].Name`.
+    #[serde(default)]
+    location: Option<String>,
+    /// The error's text.
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// The `detail` of a problem+json body, or its `title`, or the start of the body as text.
