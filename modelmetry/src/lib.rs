@@ -106,6 +106,8 @@ pub use capture::content_enabled;
 #[allow(deprecated)] // the old name stays, deprecated, for one release
 pub use client::Guard;
 pub use client::{InitGuard, flush, init, replay_spool, shutdown};
+#[cfg(feature = "otlp")]
+pub use config::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpCompression, OtlpConfig, OtlpProtocol};
 pub use config::{Config, DEFAULT_BASE_URL, Delivery, ExporterKind};
 pub use context::future::{Instrument, Instrumented, WithContext};
 pub use context::guard::{
@@ -114,8 +116,6 @@ pub use context::guard::{
 pub use context::handle::{Context, ContextGuard};
 pub use context::stream::{InStreamSpan, StreamSpan, Traced};
 pub use error::Error;
-#[cfg(feature = "otlp")]
-pub use export::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpCompression, OtlpConfig, OtlpProtocol};
 pub use fold::{Fold, FoldOutput};
 pub use id::{SpanId, TraceId};
 pub use modelmetry_macros::{event, finding, span, trace};

@@ -541,7 +541,6 @@ impl Severity {
     }
 }
 
-
 impl RetrievalQuery {
     /// A query given as text.
     pub fn new(text: impl Into<String>) -> Self {
@@ -900,5 +899,62 @@ mod tests {
         let text = serde_json::to_string(&o).expect("serialises");
         assert!(!text.contains("sk-secret"), "{text}");
         assert!(text.contains("\"TopP\":0.5"), "{text}");
+    }
+
+    #[test]
+    fn builders_write_what_the_fields_say() {
+        let o = Options::new()
+            .model("gpt-4o")
+            .temperature(0.2)
+            .max_tokens(100);
+        assert_eq!(
+            serde_json::to_value(&o).ok(),
+            Some(json!({"Model": "gpt-4o", "Temperature": 0.2, "MaxTokens": 100}))
+        );
+        let u = Usage::new()
+            .input(UsageValue::new(3.0, "images"))
+            .total(UsageValue::tokens(9));
+        assert_eq!(
+            serde_json::to_value(&u).ok(),
+            Some(
+                json!({"Input": {"Amount": 3.0, "Unit": "images"}, "Total": {"Amount": 9.0, "Unit": "tokens"}})
+            )
+        );
+        let c = Cost::default().total(Money::new(0.5, "USD"));
+        assert_eq!(
+            serde_json::to_value(&c).ok(),
+            Some(json!({"Total": {"Amount": 0.5, "Currency": "USD"}}))
+        );
+        let m: Message = UserMessage::new(vec![
+            Part::text("look"),
+            DataPart::new("image/png", "AAEC")
+                .detail(Detail::Low)
+                .into(),
+        ])
+        .name("customer")
+        .into();
+        assert_eq!(
+            serde_json::to_value(&m).ok(),
+            Some(json!({"Role": "user", "Name": "customer", "Contents": [
+                {"Text": "look"}, {"MimeType": "image/png", "Data": "AAEC", "Detail": "low"}]}))
+        );
+    }
+
+    #[test]
+    fn a_document_s_content_type_follows_its_content() {
+        let text = Document::new("kb/1", "Orders ship in two days.").title("Shipping");
+        assert_eq!(
+            serde_json::to_value(&text).ok(),
+            Some(
+                json!({"Identifier": "kb/1", "Title": "Shipping", "ContentType": "text/plain",
+                        "Content": "Orders ship in two days."})
+            )
+        );
+        let json_doc = Document::new("kb/2", json!({"k": 1})).metadata("score", 0.5);
+        assert_eq!(json_doc.content_type, "application/json");
+        assert_eq!(json_doc.metadata.get("score"), Some(&json!(0.5)));
+        let none = Document::new("kb/3", Value::Null).content_type("text/markdown");
+        assert_eq!(none.content, None);
+        assert_eq!(none.content_type, "text/markdown");
     }
 }

@@ -47,21 +47,10 @@ use serde_json::{Value, json};
 
 use super::proto::{self, KeyValue, Span, SpanEvent, Status, any_value::Value as V};
 use super::semconv as sc;
+use crate::config::otlp::MapOptions;
 use crate::id::SpanId;
 use crate::record::{FinishedTrace, Kind, Signal, SignalBody, SpanRecord};
 use crate::values::{FindingValue, Message, Part};
-
-/// What the mapping writes beyond the defaults.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct MapOptions {
-    /// Write the content attributes (messages, tool arguments and results, queries, documents,
-    /// inputs and outputs). Off, the spans keep their structure, models and usage only.
-    pub(crate) content: bool,
-    /// Also write the per-message events deprecated in v1.37 (`gen_ai.user.message`, …).
-    pub(crate) per_message_events: bool,
-    /// Also write Confident AI's `confident.*` attributes.
-    pub(crate) confident: bool,
-}
 
 pub(crate) fn spans(trace: &FinishedTrace, opts: MapOptions) -> Vec<Span> {
     let nanos = |at: Tick| {
