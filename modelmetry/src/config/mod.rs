@@ -20,7 +20,7 @@ pub enum ExporterKind {
     /// Send to the Modelmetry ingest API. The default with an API key.
     Http,
     /// Send to an OpenTelemetry collector or backend over OTLP/HTTP (cargo feature `otlp`;
-    /// see [`OtlpConfig`](otlp::OtlpConfig)). Added to the default exporter when
+    /// see [`OtlpConfig`](crate::OtlpConfig)). Added to the default exporter when
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set.
     Otlp,
     /// Record nothing: a span costs an atomic load and a test. For tests and for turning tracing off.
@@ -372,7 +372,7 @@ impl Config {
     }
 
     /// The OpenTelemetry exporter's settings (default: from the `OTEL_*` variables, see
-    /// [`OtlpConfig::from_env`](otlp::OtlpConfig::from_env)). Setting them also turns the
+    /// [`OtlpConfig::from_env`](crate::OtlpConfig::from_env)). Setting them also turns the
     /// exporter on next to the default one, unless [`exporter`](Config::exporter) says
     /// otherwise.
     #[cfg(feature = "otlp")]
@@ -487,7 +487,7 @@ impl Config {
 
     /// Allow a plain `http://` base URL to a host that is not loopback (default `false`), and
     /// a plain `http://` OTLP endpoint that is not loopback with headers (see
-    /// [`OtlpConfig::allow_insecure_http`](otlp::OtlpConfig::allow_insecure_http)).
+    /// [`OtlpConfig::allow_insecure_http`](crate::OtlpConfig::allow_insecure_http)).
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
