@@ -50,7 +50,8 @@ impl Dispatch {
         }
     }
 
-    /// A dispatch for one thread (and what is carried from it).
+    /// A dispatch for one thread (and what is carried from it): a test's `Recorder`.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn scoped(sink: Arc<dyn Sink>, settings: capture::Settings) -> Dispatch {
         Dispatch {
             sink,

@@ -9,32 +9,25 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Error {
     /// A setting is invalid (from code or the environment). Returned by
-    /// [`Config::init`](crate::Config::init).
+    /// [`Config::init`](crate::Config::init) (and reported by [`init`](crate::init)), by
+    /// `OtlpConfig::from_env` (feature `otlp`), and by `install_signal_flush` (feature
+    /// `signal`) when the handlers cannot be registered.
     Config {
         /// The setting, e.g. `MODELMETRY_BASE_URL`.
         setting: &'static str,
         /// What is wrong with it.
         reason: String,
     },
-    /// [`flush`](crate::flush) or [`shutdown`](crate::shutdown) reached its deadline with
-    /// records not yet delivered. They stay buffered (flush) or are counted as dropped
-    /// (shutdown).
+    /// [`flush`](crate::flush), [`shutdown`](crate::shutdown) or
+    /// [`replay_spool`](crate::replay_spool) returned with records not yet delivered: the
+    /// deadline came first (or, for `replay_spool`, the server is still unreachable). They
+    /// stay buffered (flush), on disk (replay_spool, or shutdown with a spool), or are counted
+    /// as dropped (shutdown).
     Timeout {
-        /// Records still waiting or in flight.
+        /// Records still waiting, in flight or on disk; 0 when `replay_spool` stopped on a
+        /// failure of its own before it could count them (reported through
+        /// [`Config::on_error`](crate::Config::on_error); the files stay on disk).
         pending: u64,
-    },
-    /// The server refused a batch with this status (a 4xx other than 429). The records were
-    /// counted as rejected.
-    Rejected {
-        /// The HTTP status.
-        status: u16,
-        /// The server's explanation (the problem+json `detail`, or the body's start).
-        detail: String,
-    },
-    /// The server could not be reached or kept failing.
-    Transport {
-        /// What happened.
-        reason: String,
     },
     /// [`Config::init`](crate::Config::init) (or [`init`](crate::init)) was called while a
     /// client was running (its guard alive). The running client was left in place.
@@ -66,13 +59,6 @@ impl fmt::Display for Error {
                     "deadline reached with {pending} record(s) not yet delivered"
                 )
             }
-            Error::Rejected { status, detail } => {
-                write!(
-                    f,
-                    "the server refused the batch with status {status}: {detail}"
-                )
-            }
-            Error::Transport { reason } => write!(f, "could not deliver: {reason}"),
             Error::AlreadyInitialized => f.write_str(
                 "modelmetry is already initialised (a client's guard is alive); the running client was kept",
             ),

@@ -93,8 +93,10 @@ mod transport;
 mod truncate;
 
 pub mod llm;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod wire;
+pub mod unversioned;
+mod values;
 
 #[doc(hidden)]
 #[path = "private/mod.rs"]
@@ -104,6 +106,8 @@ pub use capture::content_enabled;
 #[allow(deprecated)] // the old name stays, deprecated, for one release
 pub use client::Guard;
 pub use client::{InitGuard, flush, init, replay_spool, shutdown};
+#[cfg(feature = "otlp")]
+pub use config::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpCompression, OtlpConfig, OtlpProtocol};
 pub use config::{Config, DEFAULT_BASE_URL, Delivery, ExporterKind};
 pub use context::future::{Instrument, Instrumented, WithContext};
 pub use context::guard::{
@@ -112,8 +116,6 @@ pub use context::guard::{
 pub use context::handle::{Context, ContextGuard};
 pub use context::stream::{InStreamSpan, StreamSpan, Traced};
 pub use error::Error;
-#[cfg(feature = "otlp")]
-pub use export::otlp::{DEFAULT_OTLP_ENDPOINT, OtlpCompression, OtlpConfig, OtlpProtocol};
 pub use fold::{Fold, FoldOutput};
 pub use id::{SpanId, TraceId};
 pub use modelmetry_macros::{event, finding, span, trace};
@@ -123,8 +125,10 @@ pub use signal::{Event, Finding};
 #[cfg(all(feature = "signal", unix))]
 pub use signal_flush::install_signal_flush;
 pub use stats::{AlsoDelivered, Dropped, Stats, stats};
-pub use wire::{
-    Cost, Document, FindingValue, Message, Money, Options, RetrievalQuery, ToolCall, Usage,
+pub use values::{
+    AssistantMessage, Cost, DataPart, Detail, Document, FindingValue, Function, Message, Money,
+    Options, Part, RetrievalQuery, SystemMessage, TextPart, Tool, ToolCall, ToolCallType,
+    ToolMessage, Usage, UsageValue, UserMessage,
 };
 
 /// The README's Rust examples, compiled and run as doctests so that they stay true.

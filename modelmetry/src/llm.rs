@@ -21,7 +21,7 @@
 //! ```
 
 use crate::context::target::Target;
-use crate::wire;
+use crate::values;
 
 /// The current span, when tracing is on.
 #[inline]
@@ -45,37 +45,37 @@ pub fn set_provider(provider: impl Into<String>) {
 
 /// The request's options (temperature, max tokens, tools, ...). A model or provider set
 /// before and missing here is kept.
-pub fn set_options(options: wire::Options) {
+pub fn set_options(options: values::Options) {
     span().set_options(options);
 }
 
 /// The messages sent to and received from the model, in order (replacing any set before).
-pub fn set_messages(messages: Vec<wire::Message>) {
+pub fn set_messages(messages: Vec<values::Message>) {
     span().set_messages(messages);
 }
 
 /// Append one message.
-pub fn add_message(message: wire::Message) {
+pub fn add_message(message: values::Message) {
     span().add_message(message);
 }
 
 /// Token usage.
-pub fn set_usage(usage: wire::Usage) {
+pub fn set_usage(usage: values::Usage) {
     span().set_usage(usage);
 }
 
 /// The call's cost.
-pub fn set_cost(cost: wire::Cost) {
+pub fn set_cost(cost: values::Cost) {
     span().set_cost(cost);
 }
 
 /// A document retrieved, or given to the model as context.
-pub fn add_document(document: wire::Document) {
+pub fn add_document(document: values::Document) {
     span().add_document(document);
 }
 
 /// A retrieval query.
-pub fn add_query(query: wire::RetrievalQuery) {
+pub fn add_query(query: values::RetrievalQuery) {
     span().add_query(query);
 }
 

@@ -194,9 +194,11 @@ impl Pipeline {
         for lane in self.lanes.iter().filter(|l| l.exporter.keeps()) {
             let r = catch_unwind(AssertUnwindSafe(|| lane.exporter.replay(deadline)))
                 .unwrap_or_else(|_| {
-                    Err(Error::Transport {
-                        reason: "the spool replay panicked; the files stay on disk".to_owned(),
-                    })
+                    diag::report(format_args!(
+                        "{}: the spool replay failed (a panic in the SDK); its files stay on disk for the next replay",
+                        lane.exporter.name()
+                    ));
+                    Err(Error::Timeout { pending: 0 })
                 });
             if result.is_ok() {
                 result = r;

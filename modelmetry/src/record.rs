@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::id::{SpanId, TraceId};
 use crate::time::{Anchor, Tick};
-use crate::wire;
+use crate::unversioned::wire::Family;
+use crate::values;
 
 /// A span's or trace's name: borrowed from the binary when it is a literal, owned otherwise.
 pub(crate) type Name = Cow<'static, str>;
@@ -87,12 +88,12 @@ impl Kind {
     }
 
     /// The wire `Family` of spans of this kind.
-    pub const fn family(self) -> wire::Family {
+    pub(crate) const fn family(self) -> Family {
         match self {
-            Kind::Llm => wire::Family::Completion,
-            Kind::Embeddings => wire::Family::Embeddings,
-            Kind::Retriever => wire::Family::Retrieval,
-            _ => wire::Family::Other,
+            Kind::Llm => Family::Completion,
+            Kind::Embeddings => Family::Embeddings,
+            Kind::Retriever => Family::Retrieval,
+            _ => Family::Other,
         }
     }
 }
@@ -103,7 +104,7 @@ impl std::fmt::Display for Kind {
     }
 }
 
-pub use crate::wire::Severity;
+pub use crate::values::Severity;
 
 /// One span, open or closed, in a trace's arena.
 #[derive(Clone)]
@@ -146,12 +147,12 @@ pub(crate) struct SpanData {
 /// worked on).
 #[derive(Clone, Default)]
 pub(crate) struct LlmData {
-    pub(crate) options: Option<wire::Options>,
-    pub(crate) messages: Vec<wire::Message>,
-    pub(crate) usage: Option<wire::Usage>,
-    pub(crate) cost: Option<wire::Cost>,
-    pub(crate) documents: Vec<wire::Document>,
-    pub(crate) queries: Vec<wire::RetrievalQuery>,
+    pub(crate) options: Option<values::Options>,
+    pub(crate) messages: Vec<values::Message>,
+    pub(crate) usage: Option<values::Usage>,
+    pub(crate) cost: Option<values::Cost>,
+    pub(crate) documents: Vec<values::Document>,
+    pub(crate) queries: Vec<values::RetrievalQuery>,
     pub(crate) embedding_inputs: Vec<String>,
     pub(crate) response_id: Option<String>,
     pub(crate) response_model: Option<String>,
@@ -159,7 +160,7 @@ pub(crate) struct LlmData {
 }
 
 impl LlmData {
-    pub(crate) fn options_mut(&mut self) -> &mut wire::Options {
+    pub(crate) fn options_mut(&mut self) -> &mut values::Options {
         self.options.get_or_insert_with(Default::default)
     }
 }
@@ -185,7 +186,7 @@ pub(crate) enum SignalBody {
 #[derive(Clone)]
 pub(crate) struct FindingRecord {
     pub(crate) name: Name,
-    pub(crate) value: wire::FindingValue,
+    pub(crate) value: values::FindingValue,
     pub(crate) comment: Option<String>,
     pub(crate) description: Option<String>,
     pub(crate) metadata: Map<String, Value>,
@@ -306,10 +307,10 @@ impl FinishedTrace {
     }
 }
 
-fn part_len(p: &wire::Part) -> usize {
+fn part_len(p: &values::Part) -> usize {
     match p {
-        wire::Part::Text(t) => t.text.len() + 12,
-        wire::Part::Data(d) => d.data.len() + d.mime_type.len() + 30,
+        values::Part::Text(t) => t.text.len() + 12,
+        values::Part::Data(d) => d.data.len() + d.mime_type.len() + 30,
     }
 }
 

@@ -44,7 +44,7 @@ use serde_json::{Map, Value};
 use crate::diag;
 use crate::record::{FinishedTrace, SignalBody, SpanData, TraceInfo};
 use crate::stats::{self, Loss};
-use crate::wire::FindingValue;
+use crate::values::FindingValue;
 
 /// The user's redaction callback.
 pub(crate) type RedactHook = Arc<dyn Fn(&str, &mut Value) + Send + Sync>;

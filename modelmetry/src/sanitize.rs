@@ -26,7 +26,7 @@ use std::borrow::Cow;
 
 use serde_json::{Value, json};
 
-use crate::wire::{
+use crate::values::{
     Cost, DataPart, Document, FindingValue, Message, Money, Options, Part, RetrievalQuery,
     ToolCall, Usage, UsageValue,
 };

@@ -9,7 +9,7 @@ use crate::capture;
 use crate::context::stack::{self, Slot};
 use crate::record::{FindingRecord, Name, Signal, SignalBody};
 use crate::stats::{self, Loss};
-use crate::wire::FindingValue;
+use crate::values::FindingValue;
 
 /// A finding: a named value (number, boolean or string) about a span or a trace, such as a
 /// score, a token count or a verdict.

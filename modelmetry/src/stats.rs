@@ -346,7 +346,7 @@ pub(crate) fn count_also(sent: u64, rejected: u64, spooled: u64, records: u64) {
 }
 
 /// The counters now: the process's, or, on a thread where a test's
-/// [`Recorder`](crate::testing::Recorder) is installed, that recorder's own (so tests that
+/// `testing::Recorder` (feature `testing`) is installed, that recorder's own (so tests that
 /// run in parallel each see their own).
 pub fn stats() -> Stats {
     let mut out = Stats::default();

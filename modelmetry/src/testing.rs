@@ -25,7 +25,7 @@ use crate::export::batch::{self, Encoded, Section};
 use crate::export::{Exporter, Tally, console, ingest};
 use crate::pipeline::Pipeline;
 use crate::record::FinishedTrace;
-use crate::wire::IngestSignalsV1RequestBody;
+use crate::unversioned::wire::IngestSignalsV1RequestBody;
 
 static LOCK: Mutex<()> = Mutex::new(());
 

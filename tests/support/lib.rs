@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use modelmetry::wire::IngestSignalsV1RequestBody;
+use modelmetry::unversioned::wire::IngestSignalsV1RequestBody;
 use serde_json::Value;
 
 /// How the server answers one request.

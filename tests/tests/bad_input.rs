@@ -6,10 +6,10 @@ mod openapi;
 use std::collections::HashMap;
 
 use modelmetry::testing::{RecordedTrace, Recorder};
-use modelmetry::wire::{DataPart, FamilyData, IngestSignalsV1RequestBody, Part, UserMessage};
+use modelmetry::unversioned::wire::{FamilyData, IngestSignalsV1RequestBody};
 use modelmetry::{
-    Config, Cost, Document, Finding, Kind, Message, Money, Options, RetrievalQuery, Stats,
-    ToolCall, Usage,
+    Config, Cost, DataPart, Document, Finding, Kind, Message, Money, Options, Part, RetrievalQuery,
+    Stats, ToolCall, Usage, UsageValue, UserMessage,
 };
 use serde_json::{Value, json};
 
@@ -74,15 +74,15 @@ fn truncated(record: &Value) -> HashMap<String, u64> {
 fn options_outside_the_spec_move_to_metadata() {
     let (_, body, before, after) = record(Config::default(), || {
         let llm = modelmetry::start_span("llm", Kind::Llm);
-        llm.set_options(Options {
-            model: Some("gpt-4o".into()),
-            temperature: Some(1.5), // OpenAI accepts up to 2; the spec only [0, 1]
-            top_p: Some(f64::NAN),
-            timeout: Some(-3.0),
-            frequency_penalty: Some(f64::INFINITY),
-            max_tokens: Some(100),
-            ..Options::default()
-        });
+        llm.set_options(
+            Options::new()
+                .model("gpt-4o")
+                .temperature(1.5) // OpenAI accepts up to 2; the spec only [0, 1]
+                .top_p(f64::NAN)
+                .timeout(-3.0)
+                .frequency_penalty(f64::INFINITY)
+                .max_tokens(100),
+        );
     });
     let s = span(&body, "llm");
     let options = &s["FamilyData"]["Options"];
@@ -115,22 +115,17 @@ fn options_outside_the_spec_move_to_metadata() {
 fn bad_money_and_usage_are_fixed_or_moved() {
     let (_, body, before, after) = record(Config::default(), || {
         let llm = modelmetry::start_span("llm", Kind::Llm);
-        llm.set_cost(Cost {
-            input: Some(Money::new(0.01, "usd")),
-            output: Some(Money::new(0.02, "dollars")),
-            total: Some(Money::new(f64::INFINITY, "USD")),
-        });
-        llm.set_usage(Usage {
-            input: Some(modelmetry::wire::UsageValue {
-                amount: f64::NAN,
-                unit: "tokens".into(),
-            }),
-            output: Some(modelmetry::wire::UsageValue {
-                amount: 3.0,
-                unit: String::new(),
-            }),
-            total: None,
-        });
+        llm.set_cost(
+            Cost::default()
+                .input(Money::new(0.01, "usd"))
+                .output(Money::new(0.02, "dollars"))
+                .total(Money::new(f64::INFINITY, "USD")),
+        );
+        llm.set_usage(
+            Usage::new()
+                .input(UsageValue::new(f64::NAN, "tokens"))
+                .output(UsageValue::new(3.0, "")),
+        );
     });
     let s = span(&body, "llm");
     let data = &s["FamilyData"];
@@ -165,36 +160,16 @@ fn bad_parts_documents_tool_calls_and_embeddings_are_repaired() {
     let (_, body, _, _) = record(Config::default(), || {
         let llm = modelmetry::start_span("llm", Kind::Llm);
         llm.set_messages(vec![
-            Message::User(UserMessage {
-                contents: vec![
-                    Part::Data(DataPart {
-                        mime_type: String::new(),
-                        data: "data:image/png;base64,AAEC".into(),
-                        detail: None,
-                    }),
-                    Part::Data(DataPart {
-                        mime_type: "image/png".into(),
-                        data: "https://example.com/cat.png".into(),
-                        detail: None,
-                    }),
-                ],
-                name: None,
-            }),
+            Message::User(UserMessage::new(vec![
+                Part::Data(DataPart::new("", "data:image/png;base64,AAEC")),
+                Part::Data(DataPart::new("image/png", "https://example.com/cat.png")),
+            ])),
             Message::assistant_tool_calls(vec![ToolCall::function("", "", json!({}))]),
             Message::tool("", "done"),
         ]);
-        llm.add_document(Document {
-            identifier: String::new(),
-            title: String::new(),
-            content_type: String::new(),
-            content: None,
-            metadata: Default::default(),
-        });
+        llm.add_document(Document::new("", serde_json::Value::Null));
         let ret = modelmetry::start_span("search", Kind::Retriever);
-        ret.add_query(RetrievalQuery {
-            text_representation: "q".into(),
-            embeddings: Some(vec![0.5, f32::NAN]),
-        });
+        ret.add_query(RetrievalQuery::new("q").embeddings(vec![0.5, f32::NAN]));
     });
     let s = span(&body, "llm");
     let messages = &s["FamilyData"]["Messages"];

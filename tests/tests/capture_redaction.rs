@@ -16,10 +16,7 @@ struct Ticket {
 
 #[span(kind = "llm", metadata(customer = "secret-metadata"))]
 fn generate(prompt: &str) -> String {
-    llm::set_options(Options {
-        user: Some("secret-options-user".into()),
-        ..Options::default()
-    });
+    llm::set_options(Options::new().user("secret-options-user"));
     llm::set_messages(vec![
         Message::user(prompt),
         Message::assistant_tool_calls(vec![ToolCall::function(
@@ -28,13 +25,7 @@ fn generate(prompt: &str) -> String {
             json!({"email": "secret-tool-argument"}),
         )]),
     ]);
-    llm::add_document(Document {
-        identifier: "d1".into(),
-        title: "t".into(),
-        content_type: "text/plain".into(),
-        content: Some(json!("secret-document")),
-        ..Document::default()
-    });
+    llm::add_document(Document::new("d1", "secret-document").title("t"));
     event!("looked_up", who = "secret-event-metadata");
     finding!(verdict = "secret-finding-value"; comment = "secret-comment",
              description = "secret-description", metadata(by = "secret-finding-metadata"));
@@ -44,10 +35,7 @@ fn generate(prompt: &str) -> String {
 #[span(kind = "retriever")]
 fn retrieve(ticket: Ticket) -> usize {
     let span = modelmetry::current_span();
-    span.add_query(RetrievalQuery {
-        text_representation: "secret-query".into(),
-        embeddings: None,
-    });
+    span.add_query(RetrievalQuery::new("secret-query"));
     ticket.email.len()
 }
 

@@ -6,15 +6,15 @@
 mod openapi;
 
 use modelmetry::testing::{RecordedTrace, Recorder};
-use modelmetry::wire::{
-    self, AssistantMessage, CompletionFamilyData, CreateEventParams, CreateFindingParams,
-    CreateSessionParams, CreateSpanParams, CreateTraceParams, DataPart, Detail, Family, FamilyData,
-    FindingSource, IngestSignalsV1RequestBody, OtherFamilyData, Part, SystemMessage, ToolMessage,
-    UserMessage,
+use modelmetry::unversioned::wire::{
+    CompletionFamilyData, CreateEventParams, CreateFindingParams, CreateSessionParams,
+    CreateSpanParams, CreateTraceParams, Family, FamilyData, FindingSource,
+    IngestSignalsV1RequestBody, OtherFamilyData,
 };
 use modelmetry::{
-    Cost, Document, Event, Finding, FindingValue, Kind, Message, Money, Options, RetrievalQuery,
-    Severity, ToolCall, Usage,
+    AssistantMessage, Cost, DataPart, Detail, Document, Event, Finding, FindingValue, Kind,
+    Message, Money, Options, Part, RetrievalQuery, Severity, SystemMessage, Tool, ToolCall,
+    ToolMessage, Usage, UsageValue, UserMessage,
 };
 use openapi::{Component, assert_valid, body_errors};
 use serde_json::{Value, json};
@@ -23,66 +23,47 @@ use serde_json::{Value, json};
 const PIXEL_PNG: &str =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
+fn object(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
 fn full_options() -> Options {
-    Options {
-        api_version: Some("2024-06-01".into()),
-        base_url: Some("https://api.openai.com/v1".into()),
-        deployment_id: Some("prod-eu".into()),
-        frequency_penalty: Some(0.5),
-        function_call: Some("auto".into()),
-        functions: Some(vec!["GetOrderInformation".into()]),
-        logit_bias: Some(
-            json!({"50256": -100})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        ),
-        logprobs: Some(true),
-        max_tokens: Some(512),
-        model: Some("gpt-4o-mini".into()),
-        model_list: Some(vec!["gpt-4o-mini".into(), "gpt-4o".into()]),
-        n: Some(1),
-        presence_penalty: Some(-0.25),
-        provider: Some("openai".into()),
-        response_format: Some(
-            json!({"type": "json_object"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        ),
-        seed: Some(42),
-        stop: Some(
-            json!({"sequences": ["\n\n"]})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        ),
-        stream: Some(false),
-        temperature: Some(0.7),
-        timeout: Some(30.0),
-        tool_choice: Some("auto".into()),
-        tools: Some(vec![wire::Tool {
-            name: "GetOrderInformation".into(),
-            description: "Look an order up by its id".into(),
-            parameters: json!({"type": "object", "properties": {"order_id": {"type": "string"}}}),
-        }]),
-        top_logprobs: Some(3),
-        top_p: Some(0.9),
-        user: Some("customer-7".into()),
-    }
+    Options::new()
+        .api_version("2024-06-01")
+        .base_url("https://api.openai.com/v1")
+        .deployment_id("prod-eu")
+        .frequency_penalty(0.5)
+        .function_call("auto")
+        .functions(vec!["GetOrderInformation".into()])
+        .logit_bias(object(json!({"50256": -100})))
+        .logprobs(true)
+        .max_tokens(512)
+        .model("gpt-4o-mini")
+        .model_list(vec!["gpt-4o-mini".into(), "gpt-4o".into()])
+        .n(1)
+        .presence_penalty(-0.25)
+        .provider("openai")
+        .response_format(object(json!({"type": "json_object"})))
+        .seed(42)
+        .stop(object(json!({"sequences": ["\n\n"]})))
+        .stream(false)
+        .temperature(0.7)
+        .timeout(30.0)
+        .tool_choice("auto")
+        .tools(vec![Tool::new(
+            "GetOrderInformation",
+            "Look an order up by its id",
+            json!({"type": "object", "properties": {"order_id": {"type": "string"}}}),
+        )])
+        .top_logprobs(3)
+        .top_p(0.9)
+        .user("customer-7")
 }
 
 fn document(id: &str) -> Document {
-    Document {
-        identifier: format!("kb://orders/{id}"),
-        title: format!("Order {id}"),
-        content_type: "text/plain".into(),
-        content: Some(json!("Orders ship within two days.")),
-        metadata: json!({"score": 0.82})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    }
+    Document::new(format!("kb://orders/{id}"), "Orders ship within two days.")
+        .title(format!("Order {id}"))
+        .metadata("score", 0.82)
 }
 
 /// One trace through the public API with every span family, every message role, text and data
@@ -111,17 +92,14 @@ fn record_everything_as_sent() -> RecordedTrace {
             );
             llm.set_messages(vec![
                 Message::system("You are a support agent."),
-                Message::User(UserMessage {
-                    contents: vec![
-                        Part::text("Where is my order? Here is the receipt:"),
-                        Part::Data(DataPart {
-                            mime_type: "image/png".into(),
-                            data: PIXEL_PNG.into(),
-                            detail: Some(Detail::Low),
-                        }),
-                    ],
-                    name: Some("customer".into()),
-                }),
+                UserMessage::new(vec![
+                    Part::text("Where is my order? Here is the receipt:"),
+                    DataPart::new("image/png", PIXEL_PNG)
+                        .detail(Detail::Low)
+                        .into(),
+                ])
+                .name("customer")
+                .into(),
                 Message::assistant_tool_calls(vec![call]),
                 Message::tool("call_1", r#"{"status":"shipped"}"#),
                 Message::assistant("It shipped yesterday."),
@@ -149,10 +127,9 @@ fn record_everything_as_sent() -> RecordedTrace {
             emb.set_provider("openai");
             emb.set_embedding_inputs(vec!["order A-1042 status".into()]);
             let ret = modelmetry::start_span("kb.search", Kind::Retriever);
-            ret.add_query(RetrievalQuery {
-                text_representation: "order A-1042 status".into(),
-                embeddings: Some(vec![0.1, -0.2, 0.3]),
-            });
+            ret.add_query(
+                RetrievalQuery::new("order A-1042 status").embeddings(vec![0.1, -0.2, 0.3]),
+            );
             ret.add_document(document("A-1042"));
             ret.add_document(document("shipping-policy"));
         }
@@ -261,10 +238,7 @@ fn the_bytes_sent_have_no_repeated_key_and_validate_against_the_spec() {
         tool.set_usage(Usage::tokens(1, 2));
         let llm = modelmetry::start_span("llm", Kind::Llm);
         llm.set_metadata("kind", "mine");
-        llm.set_options(Options {
-            temperature: Some(1.7),
-            ..Options::default()
-        });
+        llm.set_options(Options::new().temperature(1.7));
         llm.set_cost(Cost::new(0.1, 0.2, "usd"));
     }
     let keys = recorder.take().remove(0);
@@ -421,50 +395,27 @@ fn hand_built() -> IngestSignalsV1RequestBody {
                 family: Some(Family::Completion),
                 family_data: Some(FamilyData::Completion(CompletionFamilyData {
                     messages: vec![
-                        Message::System(SystemMessage {
-                            contents: vec![Part::text("be brief")],
-                            name: Some("policy".into()),
-                        }),
-                        Message::Assistant(AssistantMessage {
-                            contents: vec![],
-                            name: Some("bot".into()),
-                            tool_calls: Some(vec![ToolCall::function("c", "f", Value::Null)]),
-                        }),
-                        Message::Tool(ToolMessage {
-                            contents: vec![Part::Data(DataPart {
-                                mime_type: "application/octet-stream".into(),
-                                data: "AAEC".into(),
-                                detail: Some(Detail::Auto),
-                            })],
-                            tool_call_id: "c".into(),
-                        }),
+                        SystemMessage::new(vec![Part::text("be brief")])
+                            .name("policy")
+                            .into(),
+                        AssistantMessage::new(vec![])
+                            .name("bot")
+                            .tool_calls(vec![ToolCall::function("c", "f", Value::Null)])
+                            .into(),
+                        ToolMessage::new(
+                            "c",
+                            vec![
+                                DataPart::new("application/octet-stream", "AAEC")
+                                    .detail(Detail::Auto)
+                                    .into(),
+                            ],
+                        )
+                        .into(),
                     ],
-                    options: Some(Options {
-                        temperature: Some(0.0),
-                        top_p: Some(1.0),
-                        timeout: Some(0.0),
-                        ..Options::default()
-                    }),
-                    usage: Some(Usage {
-                        input: Some(wire::UsageValue {
-                            amount: 0.5,
-                            unit: "characters".into(),
-                        }),
-                        output: None,
-                        total: None,
-                    }),
-                    cost: Some(Cost {
-                        input: None,
-                        output: None,
-                        total: Some(Money::new(1e-9, "EUR")),
-                    }),
-                    documents: vec![Document {
-                        identifier: "d".into(),
-                        title: "t".into(),
-                        content_type: "application/json".into(),
-                        content: Some(json!({"k": [1, 2]})),
-                        metadata: Default::default(),
-                    }],
+                    options: Some(Options::new().temperature(0.0).top_p(1.0).timeout(0.0)),
+                    usage: Some(Usage::new().input(UsageValue::new(0.5, "characters"))),
+                    cost: Some(Cost::default().total(Money::new(1e-9, "EUR"))),
+                    documents: vec![Document::new("d", json!({"k": [1, 2]})).title("t")],
                 })),
                 message: Some("ok".into()),
                 severity: Some(Severity::Debug),

@@ -2,7 +2,7 @@
 //! `Family` and `FamilyData`.
 
 use modelmetry::testing::Recorder;
-use modelmetry::wire::{Family, FamilyData};
+use modelmetry::unversioned::wire::{Family, FamilyData};
 use modelmetry::{Cost, Message, Usage, llm, span};
 use serde_json::json;
 
@@ -26,16 +26,12 @@ fn embed(texts: Vec<String>) -> usize {
 
 #[span(kind = "retrieval")]
 fn retrieve(query: &str) -> usize {
-    llm::add_query(modelmetry::RetrievalQuery {
-        text_representation: query.to_owned(),
-        embeddings: None,
-    });
-    llm::add_document(modelmetry::Document {
-        identifier: "kb/1".into(),
-        title: "Shipping".into(),
-        content_type: "text/plain".into(),
-        ..modelmetry::Document::default()
-    });
+    llm::add_query(modelmetry::RetrievalQuery::new(query));
+    llm::add_document(
+        modelmetry::Document::new("kb/1", serde_json::Value::Null)
+            .title("Shipping")
+            .content_type("text/plain"),
+    );
     1
 }
 

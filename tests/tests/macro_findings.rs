@@ -1,8 +1,8 @@
 //! `finding!` and `event!`: every value type, the detail options, where they land, and the
 //! non-finite case.
 
+use modelmetry::FindingValue;
 use modelmetry::testing::Recorder;
-use modelmetry::wire::FindingValue;
 use modelmetry::{event, finding, span};
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 use std::cell::Cell;
 
 use modelmetry::testing::{RecordedTrace, Recorder};
-use modelmetry::wire::CreateSpanParams;
+use modelmetry::unversioned::wire::CreateSpanParams;
 use modelmetry::{Config, span, trace};
 use serde::Serialize;
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use modelmetry::testing::{RecordedTrace, Recorder};
-use modelmetry::wire::CreateSpanParams;
+use modelmetry::unversioned::wire::CreateSpanParams;
 use modelmetry::{Config, Usage, finding, fold, llm, span, start_trace, trace};
 use modelmetry_tests::block_on;
 use serde::Serialize;

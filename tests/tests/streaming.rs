@@ -9,7 +9,10 @@ use modelmetry::testing::{RecordedTrace, Recorder};
 use modelmetry::{Finding, Kind, StreamSpan, Traced, Usage, fold, start_span, start_trace};
 use serde_json::json;
 
-fn only_span<'a>(t: &'a RecordedTrace, name: &str) -> &'a modelmetry::wire::CreateSpanParams {
+fn only_span<'a>(
+    t: &'a RecordedTrace,
+    name: &str,
+) -> &'a modelmetry::unversioned::wire::CreateSpanParams {
     t.ingest()
         .spans
         .iter()

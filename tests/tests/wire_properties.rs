@@ -8,11 +8,11 @@ mod openapi;
 use std::collections::BTreeMap;
 
 use modelmetry::testing::Recorder;
-use modelmetry::wire::{DataPart, Part, Tool, UsageValue, UserMessage};
 use modelmetry::{
     Config, Cost, Document, Event, Finding, Kind, Message, Money, Options, RetrievalQuery,
     ToolCall, Usage,
 };
+use modelmetry::{DataPart, Part, Tool, UsageValue, UserMessage};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde::Serialize;
@@ -196,42 +196,26 @@ fn play(s: &SpanGen) -> u64 {
     for (k, v) in &s.metadata {
         span.set_metadata(k, v);
     }
-    span.set_options(Options {
-        model: Some(s.name.clone()),
-        temperature: Some(s.temperature),
-        top_p: Some(s.top_p),
-        timeout: Some(s.timeout),
-        presence_penalty: Some(s.penalty),
-        tools: Some(vec![Tool {
-            name: s.id.clone(),
-            description: s.name.clone(),
-            parameters: serde_json::json!({"type": "object"}),
-        }]),
-        ..Options::default()
-    });
-    span.set_usage(Usage {
-        input: Some(UsageValue {
-            amount: s.amount,
-            unit: s.currency.clone(),
-        }),
-        ..Usage::tokens(1, 2)
-    });
-    span.set_cost(Cost {
-        total: Some(Money::new(s.amount, &s.currency)),
-        ..Cost::new(0.1, 0.2, "EUR")
-    });
+    span.set_options(
+        Options::new()
+            .model(s.name.clone())
+            .temperature(s.temperature)
+            .top_p(s.top_p)
+            .timeout(s.timeout)
+            .presence_penalty(s.penalty)
+            .tools(vec![Tool::new(
+                s.id.clone(),
+                s.name.clone(),
+                serde_json::json!({"type": "object"}),
+            )]),
+    );
+    span.set_usage(Usage::tokens(1, 2).input(UsageValue::new(s.amount, s.currency.clone())));
+    span.set_cost(Cost::new(0.1, 0.2, "EUR").total(Money::new(s.amount, &s.currency)));
     let mut messages = vec![
-        Message::User(UserMessage {
-            contents: vec![
-                Part::text(s.name.clone()),
-                Part::Data(DataPart {
-                    mime_type: s.currency.clone(),
-                    data: s.data.clone(),
-                    detail: None,
-                }),
-            ],
-            name: None,
-        }),
+        Message::User(UserMessage::new(vec![
+            Part::text(s.name.clone()),
+            Part::Data(DataPart::new(s.currency.clone(), s.data.clone())),
+        ])),
         Message::assistant_tool_calls(vec![ToolCall::function(
             s.id.clone(),
             s.id.clone(),
@@ -241,17 +225,15 @@ fn play(s: &SpanGen) -> u64 {
     ];
     messages.extend(s.texts.iter().map(|t| Message::assistant(t.clone())));
     span.set_messages(messages);
-    span.add_document(Document {
-        identifier: s.doc.0.clone(),
-        title: s.doc.1.clone(),
-        content_type: s.doc.2.clone(),
-        content: serde_json::to_value(&s.doc.3).ok(),
-        metadata: Default::default(),
-    });
-    span.add_query(RetrievalQuery {
-        text_representation: s.doc.0.clone(),
-        embeddings: Some(s.embedding.clone()),
-    });
+    span.add_document(
+        Document::new(
+            s.doc.0.clone(),
+            serde_json::to_value(&s.doc.3).unwrap_or_default(),
+        )
+        .title(s.doc.1.clone())
+        .content_type(s.doc.2.clone()),
+    );
+    span.add_query(RetrievalQuery::new(s.doc.0.clone()).embeddings(s.embedding.clone()));
     span.set_embedding_inputs(s.texts.clone());
     let mut non_finite = 0;
     for (name, value, metadata) in &s.findings {

@@ -9,7 +9,7 @@ use super::stack::{self, Slot, TraceOpen};
 use super::target::Target;
 use crate::record::{Kind, Name, Severity};
 use crate::signal::{Event, Finding};
-use crate::wire;
+use crate::values;
 
 /// Guards and handles point into a thread-local stack, so they must stay on their thread.
 type NotSend = PhantomData<*const ()>;
@@ -225,38 +225,38 @@ impl SpanRef {
     }
 
     /// The request's options. A model or provider set before and missing here is kept.
-    pub fn set_options(&self, options: wire::Options) {
+    pub fn set_options(&self, options: values::Options) {
         self.target().set_options(options);
     }
 
     /// Replace the messages sent to and received from the model (content: skipped when
     /// content capture is off).
-    pub fn set_messages(&self, messages: Vec<wire::Message>) {
+    pub fn set_messages(&self, messages: Vec<values::Message>) {
         self.target().set_messages(messages);
     }
 
     /// Append one message (content: skipped when content capture is off).
-    pub fn add_message(&self, message: wire::Message) {
+    pub fn add_message(&self, message: values::Message) {
         self.target().add_message(message);
     }
 
     /// Token usage.
-    pub fn set_usage(&self, usage: wire::Usage) {
+    pub fn set_usage(&self, usage: values::Usage) {
         self.target().set_usage(usage);
     }
 
     /// The call's cost.
-    pub fn set_cost(&self, cost: wire::Cost) {
+    pub fn set_cost(&self, cost: values::Cost) {
         self.target().set_cost(cost);
     }
 
     /// Add a document (retrieved, or given to the model as context).
-    pub fn add_document(&self, document: wire::Document) {
+    pub fn add_document(&self, document: values::Document) {
         self.target().add_document(document);
     }
 
     /// Add a retrieval query.
-    pub fn add_query(&self, query: wire::RetrievalQuery) {
+    pub fn add_query(&self, query: values::RetrievalQuery) {
         self.target().add_query(query);
     }
 

@@ -17,7 +17,7 @@ use super::stack::{self, Slot};
 use crate::capture::{self, Captured};
 use crate::record::{Severity, SpanRecord, TraceInfo};
 use crate::signal::{At, Event, Finding};
-use crate::wire;
+use crate::values;
 
 /// A span, a trace, or nothing.
 #[derive(Clone, Copy, Debug)]
@@ -248,7 +248,7 @@ impl Target {
     }
 
     /// The request's options. A model or provider set before and missing here is kept.
-    pub(crate) fn set_options(self, mut options: wire::Options) {
+    pub(crate) fn set_options(self, mut options: values::Options) {
         self.span(|r| {
             let llm = &mut r.data_mut().llm;
             let old = llm.options.take().unwrap_or_default();
@@ -265,19 +265,19 @@ impl Target {
         }
     }
 
-    pub(crate) fn set_messages(self, messages: Vec<wire::Message>) {
+    pub(crate) fn set_messages(self, messages: Vec<values::Message>) {
         self.span_content(|r| r.data_mut().llm.messages = messages);
     }
 
-    pub(crate) fn add_message(self, message: wire::Message) {
+    pub(crate) fn add_message(self, message: values::Message) {
         self.span_content(|r| r.data_mut().llm.messages.push(message));
     }
 
-    pub(crate) fn add_document(self, document: wire::Document) {
+    pub(crate) fn add_document(self, document: values::Document) {
         self.span_content(|r| r.data_mut().llm.documents.push(document));
     }
 
-    pub(crate) fn add_query(self, query: wire::RetrievalQuery) {
+    pub(crate) fn add_query(self, query: values::RetrievalQuery) {
         self.span_content(|r| r.data_mut().llm.queries.push(query));
     }
 
@@ -285,11 +285,11 @@ impl Target {
         self.span_content(|r| r.data_mut().llm.embedding_inputs = inputs);
     }
 
-    pub(crate) fn set_usage(self, usage: wire::Usage) {
+    pub(crate) fn set_usage(self, usage: values::Usage) {
         self.span(|r| r.data_mut().llm.usage = Some(usage));
     }
 
-    pub(crate) fn set_cost(self, cost: wire::Cost) {
+    pub(crate) fn set_cost(self, cost: values::Cost) {
         self.span(|r| r.data_mut().llm.cost = Some(cost));
     }
 

@@ -20,7 +20,7 @@ use crate::time::Tick;
 use super::{Exporter, Tally};
 use crate::id::SpanId;
 use crate::record::{FinishedTrace, Signal, SignalBody, SpanRecord};
-use crate::wire::FindingValue;
+use crate::values::FindingValue;
 
 pub(crate) struct Console {
     out: Mutex<Box<dyn Write + Send>>,
@@ -185,7 +185,7 @@ fn span_line(out: &mut String, s: &SpanRecord, durations: bool) {
             let _ = write!(out, "  {model}");
         }
         if let Some(u) = &d.llm.usage {
-            let amount = |v: &Option<crate::wire::UsageValue>| {
+            let amount = |v: &Option<crate::values::UsageValue>| {
                 v.as_ref().map_or("?".to_owned(), |v| v.amount.to_string())
             };
             let _ = write!(out, "  tokens {}→{}", amount(&u.input), amount(&u.output));
@@ -221,7 +221,7 @@ fn span_line(out: &mut String, s: &SpanRecord, durations: bool) {
 
 /// The total cost and its currency: the total if given, else input and output summed when
 /// they share a currency.
-fn total_cost(cost: &crate::wire::Cost) -> Option<(f64, &str)> {
+fn total_cost(cost: &crate::values::Cost) -> Option<(f64, &str)> {
     if let Some(t) = &cost.total {
         return Some((t.amount, &t.currency));
     }
@@ -303,7 +303,7 @@ mod tests {
         rec.end = Some(rec.start);
         rec.severity = Some(crate::Severity::Error);
         let data = rec.data_mut();
-        data.llm.cost = Some(crate::wire::Cost::new(0.25, 0.5, "USD"));
+        data.llm.cost = Some(crate::values::Cost::new(0.25, 0.5, "USD"));
         data.metadata.insert(keys::TTFT_MS.into(), 12.5.into());
         data.metadata.insert(keys::CANCELLED.into(), true.into());
         data.message = Some("upstream: connection reset".into());

@@ -30,11 +30,11 @@ use serde_json::Value;
 
 use super::Tally;
 use super::batch::{Encoded, Section, assemble, in_send_order, pack};
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::diag;
 use crate::error::Error;
 use crate::stats;
-use crate::transport::http::{HttpTransport, SendError};
+use crate::transport::http::{HttpTransport, Proxy, SendError, TransportOptions};
 use crate::transport::retry;
 use crate::transport::spool::{Spool, SpoolError, SpoolFile, destination_tag};
 
@@ -46,6 +46,16 @@ const SPLIT_BUDGET: u32 = 64;
 const DEBUG_PAYLOAD: usize = 4096;
 /// How many distinct refusals are remembered so each is reported once.
 const REMEMBERED_REFUSALS: usize = 256;
+
+/// The Modelmetry ingest endpoint, under the base URL.
+const INGEST_PATH: &str = "/signals/ingest/v1";
+
+/// The ingest endpoint under `base_url` (a query or fragment of the base URL is left out).
+fn ingest_url(base_url: &str) -> String {
+    let base = base_url.trim();
+    let base = base.split(['?', '#']).next().unwrap_or(base);
+    format!("{}{INGEST_PATH}", base.trim_end_matches('/'))
+}
 
 pub(crate) struct IngestSender {
     transport: HttpTransport,
@@ -82,15 +92,40 @@ struct Run<'a> {
 }
 
 impl IngestSender {
+    /// The sender to the Modelmetry ingest endpoint of `config`, authenticated by its API key
+    /// (`X-API-KEY`).
     pub(crate) fn new(config: &Config) -> Result<Self, Error> {
+        let key = config.key().ok_or_else(|| Error::Config {
+            setting: "MODELMETRY_API_KEY",
+            reason: "the http exporter needs an API key".to_owned(),
+        })?;
+        let url = ingest_url(&config.base_url);
+        if config.base_url.trim().contains(['?', '#']) {
+            // Reported through the application's hook when it set one (the client installs
+            // that hook only after building its exporters).
+            diag::report_to(
+                config.on_error.as_ref(),
+                format_args!(
+                    "MODELMETRY_BASE_URL has a query or fragment, which is ignored: requests go to {}",
+                    diag::without_userinfo(&url)
+                ),
+            );
+        }
         let spool = config.spool_dir.as_deref().map(|dir| {
-            let key = config.api_key.as_ref().map_or("", |k| k.expose());
-            let tag = destination_tag(key, &config.ingest_url());
+            let tag = destination_tag(key.expose(), &url);
             Arc::new(Spool::open(dir, config.max_spool_bytes, tag))
         });
         let backlog = spool.as_deref().is_some_and(Spool::has_backlog);
+        let transport = HttpTransport::new(TransportOptions {
+            proxy: Proxy::for_loopback(config::targets_loopback(&url)),
+            url,
+            headers: vec![("X-API-KEY".to_owned(), key.expose().to_owned())],
+            content_type: "application/json",
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+        });
         Ok(IngestSender {
-            transport: HttpTransport::new(config)?,
+            transport,
             spool,
             max_records: config.max_batch_records,
             max_bytes: config.max_batch_bytes,
@@ -548,6 +583,18 @@ fn records_in(spool: &Spool, file: &SpoolFile) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ingest_url_is_the_base_and_the_path() {
+        assert_eq!(
+            ingest_url(crate::config::DEFAULT_BASE_URL),
+            "https://api.modelmetry.com/signals/ingest/v1"
+        );
+        assert_eq!(
+            ingest_url(" http://127.0.0.1:9/?tenant=a#top"),
+            "http://127.0.0.1:9/signals/ingest/v1"
+        );
+    }
 
     #[test]
     fn spool_files_decode_to_their_records_in_send_order() {

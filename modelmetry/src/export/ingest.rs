@@ -24,7 +24,8 @@ use crate::record::{FinishedTrace, Kind, Signal, SignalBody, SpanRecord, TraceIn
 use crate::sanitize::{self, Notes};
 use crate::stats;
 use crate::truncate;
-use crate::wire::{Family, Options};
+use crate::unversioned::wire::Family;
+use crate::values::Options;
 
 pub(crate) struct Ingest {
     delivery: IngestSender,

@@ -21,7 +21,7 @@ use crate::id::write_uuid;
 use crate::record::Severity;
 use crate::sanitize::INVALID_KEY;
 use crate::time::{Anchor, RFC3339_LEN, Tick, write_rfc3339};
-use crate::wire::{Cost, Document, FindingValue, Message, Options, RetrievalQuery, Usage};
+use crate::values::{Cost, Document, FindingValue, Message, Options, RetrievalQuery, Usage};
 
 /// A UUID, written from its bits through a stack buffer.
 #[derive(Clone, Copy)]

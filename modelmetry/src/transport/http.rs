@@ -11,20 +11,57 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{ApiKey, Config};
-use crate::error::Error;
-use crate::wire::ErrorModel;
-
 /// The most of an error body we read: enough for any problem+json, bounded against a server
 /// that streams forever.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 
+/// What a transport needs, and nothing more (as sentry-core's `TransportOptions`): where to
+/// send, with which headers, within which timeouts, through which route. The exporters fill it
+/// in from the settings; the transport knows nothing of API keys, paths or `Config`.
+pub(crate) struct TransportOptions {
+    /// The full URL requests go to.
+    pub(crate) url: String,
+    /// Sent with every request. Values are secrets (an API key, a collector token): they are
+    /// never printed, and are scrubbed from diagnostics.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) content_type: &'static str,
+    /// The most a connection may take to open.
+    pub(crate) connect_timeout: Duration,
+    /// The most one request may take, from start to answer.
+    pub(crate) request_timeout: Duration,
+    pub(crate) proxy: Proxy,
+}
+
+/// How requests reach the URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Proxy {
+    /// Through the proxy the environment names (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`),
+    /// unless `NO_PROXY` names the host: ureq's default.
+    FromEnvironment,
+    /// Straight to the host. For a loopback URL (plain http allowed, as it stays on this
+    /// machine), which a proxy would otherwise carry, key and all, in clear to its own host;
+    /// Go's and curl's defaults reach this machine directly too.
+    Direct,
+}
+
+impl Proxy {
+    /// `Direct` for a URL on this machine (see [`Proxy::Direct`]), else `FromEnvironment`.
+    pub(crate) fn for_loopback(loopback: bool) -> Proxy {
+        if loopback {
+            Proxy::Direct
+        } else {
+            Proxy::FromEnvironment
+        }
+    }
+}
+
+/// A header value, kept out of sight: it has no `Debug`, and the transport never prints it.
+struct Secret(String);
+
 pub(crate) struct HttpTransport {
     agent: ureq::Agent,
     url: String,
-    /// Sent with every request. Values are secrets (an API key, a collector token): they are
-    /// never printed.
-    headers: Vec<(String, ApiKey)>,
+    headers: Vec<(String, Secret)>,
     content_type: &'static str,
     request_timeout: Duration,
     /// After a 429, nothing is sent before this instant, by any thread (the server asked).
@@ -81,46 +118,30 @@ impl std::fmt::Display for SendError {
 }
 
 impl HttpTransport {
-    /// The Modelmetry ingest endpoint, authenticated by `X-API-KEY`.
-    pub(crate) fn new(config: &Config) -> Result<Self, Error> {
-        let key = config.key().cloned().ok_or_else(|| Error::Config {
-            setting: "MODELMETRY_API_KEY",
-            reason: "the http exporter needs an API key".to_owned(),
-        })?;
-        Ok(Self::to(
-            config,
-            config.ingest_url(),
-            vec![("X-API-KEY".to_owned(), key)],
-            "application/json",
-        ))
-    }
-
-    /// Any endpoint, with these headers and content type, and the connection settings of
-    /// `config`.
-    pub(crate) fn to(
-        config: &Config,
-        url: String,
-        headers: Vec<(String, ApiKey)>,
-        content_type: &'static str,
-    ) -> Self {
+    /// A transport to `options.url`.
+    pub(crate) fn new(options: TransportOptions) -> Self {
+        let TransportOptions {
+            url,
+            headers,
+            content_type,
+            connect_timeout,
+            request_timeout,
+            proxy,
+        } = options;
         let mut builder = ureq::Agent::config_builder();
-        if targets_loopback(&url) {
-            // ureq takes a proxy from ALL_PROXY/HTTPS_PROXY/HTTP_PROXY for every host unless
-            // NO_PROXY names it: a loopback URL (plain http allowed, as it stays on this
-            // machine) would carry the key in clear to the proxy's host. This machine is
-            // reached directly, as Go's and curl's defaults do.
+        if proxy == Proxy::Direct {
             builder = builder.proxy(None);
         }
         let agent: ureq::Agent = builder
-            .timeout_connect(Some(config.connect_timeout))
-            .timeout_global(Some(config.request_timeout))
+            .timeout_connect(Some(connect_timeout))
+            .timeout_global(Some(request_timeout))
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("modelmetry-rust/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
         for (_, value) in &headers {
-            crate::diag::add_secret(value.expose());
+            crate::diag::add_secret(value);
         }
         if let Some(userinfo) = userinfo_of(&url) {
             // A password in the URL is a secret too, should an error quote the URL.
@@ -129,9 +150,9 @@ impl HttpTransport {
         HttpTransport {
             agent,
             url,
-            headers,
+            headers: headers.into_iter().map(|(k, v)| (k, Secret(v))).collect(),
             content_type,
-            request_timeout: config.request_timeout,
+            request_timeout,
             paused_until: Mutex::new(None),
             cut: AtomicBool::new(false),
             cut_signal: (Mutex::new(()), Condvar::new()),
@@ -215,7 +236,7 @@ impl HttpTransport {
         let timeout = remaining.min(self.request_timeout);
         let mut request = self.agent.post(&self.url);
         for (name, value) in &self.headers {
-            request = request.header(name.as_str(), value.expose());
+            request = request.header(name.as_str(), value.0.as_str());
         }
         let result = request
             .header("Content-Type", self.content_type)
@@ -263,13 +284,6 @@ impl HttpTransport {
     }
 }
 
-/// True if `url` names this machine (`localhost`, `127.0.0.0/8`, `[::1]`).
-fn targets_loopback(url: &str) -> bool {
-    url.trim()
-        .split_once("://")
-        .is_some_and(|(_, rest)| crate::config::is_loopback(crate::config::host_of(rest)))
-}
-
 /// The `user:password` part of `url`, if it has one.
 fn userinfo_of(url: &str) -> Option<&str> {
     let (_, rest) = url.trim().split_once("://")?;
@@ -286,6 +300,32 @@ fn describe(e: &ureq::Error) -> String {
         ureq::Error::Io(io) => format!("i/o error: {io}"),
         other => other.to_string(),
     }
+}
+
+/// The parts we read of the `application/problem+json` body of an error answer (the spec's
+/// `ErrorModel`; its `status` repeats the answer's).
+#[derive(serde::Deserialize)]
+struct ErrorModel {
+    /// A short summary of the problem.
+    #[serde(default)]
+    title: Option<String>,
+    /// What went wrong with this request.
+    #[serde(default)]
+    detail: Option<String>,
+    /// Individual errors, each with where it occurred.
+    #[serde(default)]
+    errors: Option<Vec<ErrorDetail>>,
+}
+
+/// One error of an [`ErrorModel`].
+#[derive(serde::Deserialize)]
+struct ErrorDetail {
+    /// Where the error occurred, e.g. `body.Spans[3].Name`.
+    #[serde(default)]
+    location: Option<String>,
+    /// The error's text.
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// The `detail` of a problem+json body, or its `title`, or the start of the body as text.
@@ -407,14 +447,9 @@ mod tests {
     }
 
     #[test]
-    fn url_passwords_and_loopback_targets_are_found() {
+    fn url_passwords_are_found() {
         assert_eq!(userinfo_of("https://u:pw@host/x@y"), Some("u:pw"));
         assert_eq!(userinfo_of("https://host/x@y"), None);
-        assert!(targets_loopback("http://127.0.0.1:8080/v1/traces"));
-        assert!(targets_loopback("http://localhost"));
-        assert!(targets_loopback("http://[::1]:1"));
-        assert!(!targets_loopback("http://collector:4318"));
-        assert!(!targets_loopback("https://api.modelmetry.com"));
     }
 
     #[test]

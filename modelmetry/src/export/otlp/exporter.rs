@@ -26,12 +26,12 @@ use prost::Message as _;
 
 use super::proto::{ExportTraceServiceResponse, Span};
 use super::{OtlpCompression, OtlpConfig};
-use crate::config::{ApiKey, Config};
+use crate::config::{self, Config};
 use crate::diag;
 use crate::export::{Exporter, Tally};
 use crate::id::SpanId;
 use crate::record::FinishedTrace;
-use crate::transport::http::{HttpTransport, SendError};
+use crate::transport::http::{HttpTransport, Proxy, SendError, TransportOptions};
 use crate::transport::retry;
 
 pub(crate) struct OtlpExporter {
@@ -44,28 +44,23 @@ pub(crate) struct OtlpExporter {
 
 impl OtlpExporter {
     pub(crate) fn new(config: &Config, otlp: OtlpConfig) -> Self {
-        let mut headers: Vec<(String, ApiKey)> = otlp
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), ApiKey::new(v.clone())))
-            .collect();
+        let mut headers = otlp.headers.clone();
         if otlp.compression == OtlpCompression::Gzip {
-            headers.push((
-                "Content-Encoding".to_owned(),
-                ApiKey::new("gzip".to_owned()),
-            ));
+            headers.push(("Content-Encoding".to_owned(), "gzip".to_owned()));
         }
         // Reported now, through the application's hook when it set one (the client installs
         // that hook only after building its exporters).
         for warning in &otlp.warnings {
             diag::report_to(config.on_error.as_ref(), format_args!("OTLP: {warning}"));
         }
-        let transport = HttpTransport::to(
-            config,
-            otlp.endpoint.clone(),
+        let transport = HttpTransport::new(TransportOptions {
+            url: otlp.endpoint.clone(),
             headers,
-            otlp.protocol.content_type(),
-        );
+            content_type: otlp.protocol.content_type(),
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+            proxy: Proxy::for_loopback(config::targets_loopback(&otlp.endpoint)),
+        });
         OtlpExporter {
             max_bytes: otlp.max_request_bytes,
             otlp,

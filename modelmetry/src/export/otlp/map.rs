@@ -47,21 +47,10 @@ use serde_json::{Value, json};
 
 use super::proto::{self, KeyValue, Span, SpanEvent, Status, any_value::Value as V};
 use super::semconv as sc;
+use crate::config::otlp::MapOptions;
 use crate::id::SpanId;
 use crate::record::{FinishedTrace, Kind, Signal, SignalBody, SpanRecord};
-use crate::wire::{FindingValue, Message, Part};
-
-/// What the mapping writes beyond the defaults.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct MapOptions {
-    /// Write the content attributes (messages, tool arguments and results, queries, documents,
-    /// inputs and outputs). Off, the spans keep their structure, models and usage only.
-    pub(crate) content: bool,
-    /// Also write the per-message events deprecated in v1.37 (`gen_ai.user.message`, …).
-    pub(crate) per_message_events: bool,
-    /// Also write Confident AI's `confident.*` attributes.
-    pub(crate) confident: bool,
-}
+use crate::values::{FindingValue, Message, Part};
 
 pub(crate) fn spans(trace: &FinishedTrace, opts: MapOptions) -> Vec<Span> {
     let nanos = |at: Tick| {
@@ -266,7 +255,7 @@ fn span(rec: &SpanRecord, opts: MapOptions, nanos: &impl Fn(Tick) -> u64) -> Spa
             a.strs(sc::GEN_AI_RESPONSE_FINISH_REASONS, &l.finish_reasons);
         }
         if let Some(u) = &l.usage {
-            let tokens = |v: &Option<crate::wire::UsageValue>| {
+            let tokens = |v: &Option<crate::values::UsageValue>| {
                 v.as_ref()
                     .filter(|v| v.unit == "tokens" && v.amount.is_finite())
                     .map(|v| v.amount as i64)
@@ -707,7 +696,7 @@ fn confident(rec: &SpanRecord, content: bool, a: &mut Attrs) {
                         output.filter(|v| v.is_finite()).map(|v| v as i64),
                     );
                     if let Some(cost) = &l.cost {
-                        let per = |c: Option<&crate::wire::Money>, n: Option<f64>| match (c, n) {
+                        let per = |c: Option<&crate::values::Money>, n: Option<f64>| match (c, n) {
                             (Some(c), Some(n)) if n > 0.0 => Some(c.amount / n),
                             _ => None,
                         };

@@ -83,7 +83,8 @@ pub(crate) const EVENT_ATTR_MESSAGE: &str = "message";
 pub(crate) const ERROR_TYPE: &str = "error.type";
 pub(crate) const ERROR_TYPE_OTHER: &str = "_OTHER";
 pub(crate) const USER_ID: &str = "user.id";
-pub(crate) const SERVICE_NAME: &str = "service.name";
+// `service.name` is set from the settings (OTEL_SERVICE_NAME), so it is named with them:
+// `config/otlp.rs`.
 pub(crate) const TELEMETRY_SDK_NAME: &str = "telemetry.sdk.name";
 pub(crate) const TELEMETRY_SDK_LANGUAGE: &str = "telemetry.sdk.language";
 pub(crate) const TELEMETRY_SDK_VERSION: &str = "telemetry.sdk.version";

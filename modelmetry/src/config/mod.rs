@@ -4,6 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
+
 use crate::diag::without_userinfo;
 use crate::error::Error;
 use crate::redact::RedactHook;
@@ -54,12 +57,6 @@ pub enum Delivery {
 pub(crate) struct ApiKey(String);
 
 impl ApiKey {
-    /// A secret header value (an API key, a collector token).
-    #[cfg(feature = "otlp")]
-    pub(crate) fn new(value: String) -> Self {
-        ApiKey(value)
-    }
-
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
@@ -110,7 +107,7 @@ pub struct Config {
     pub(crate) base_url: String,
     pub(crate) exporters: Option<Vec<ExporterKind>>,
     #[cfg(feature = "otlp")]
-    pub(crate) otlp: Option<crate::OtlpConfig>,
+    pub(crate) otlp: Option<otlp::OtlpConfig>,
     pub(crate) delivery: Delivery,
     pub(crate) flush_interval: Duration,
     pub(crate) max_batch_records: usize,
@@ -273,7 +270,7 @@ impl Config {
             }
         }
         #[cfg(feature = "otlp")]
-        match crate::OtlpConfig::from_lookup(&get) {
+        match otlp::OtlpConfig::from_lookup(&get) {
             Ok(otlp) => c.otlp = otlp,
             // Only the OTLP exporter is turned off by its own invalid settings.
             Err(e) => c.otlp_env_error = Some(e),
@@ -379,7 +376,7 @@ impl Config {
     /// exporter on next to the default one, unless [`exporter`](Config::exporter) says
     /// otherwise.
     #[cfg(feature = "otlp")]
-    pub fn otlp(mut self, otlp: crate::OtlpConfig) -> Self {
+    pub fn otlp(mut self, otlp: otlp::OtlpConfig) -> Self {
         self.otlp = Some(otlp);
         self
     }
@@ -682,7 +679,7 @@ impl Config {
         if let Some(e) = &self.otlp_env_error {
             return Err(e.clone());
         }
-        let default = crate::OtlpConfig::default();
+        let default = otlp::OtlpConfig::default();
         let otlp = self.otlp.as_ref().unwrap_or(&default);
         for (name, value) in &otlp.headers {
             if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -736,25 +733,7 @@ impl Config {
                 );
             }
         }
-        if self.exporter_kinds().contains(&ExporterKind::Http) {
-            let url = self.base_url.trim();
-            if url.contains(['?', '#']) {
-                out.push(format!(
-                    "MODELMETRY_BASE_URL has a query or fragment, which is ignored: requests go \
-                     to {}",
-                    without_userinfo(&self.ingest_url())
-                ));
-            }
-        }
         out
-    }
-
-    /// The ingest endpoint: `{base}/signals/ingest/v1` (a query or fragment of the base URL
-    /// is left out).
-    pub(crate) fn ingest_url(&self) -> String {
-        let base = self.base_url.trim();
-        let base = base.split(['?', '#']).next().unwrap_or(base);
-        format!("{}/signals/ingest/v1", base.trim_end_matches('/'))
     }
 }
 
@@ -865,7 +844,7 @@ fn parse_bool(v: &str) -> Option<bool> {
 }
 
 /// The host of `rest` (what follows `scheme://`), without user info, port or path.
-pub(crate) fn host_of(rest: &str) -> &str {
+fn host_of(rest: &str) -> &str {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if let Some(v6) = authority.strip_prefix('[') {
@@ -874,7 +853,14 @@ pub(crate) fn host_of(rest: &str) -> &str {
     authority.split(':').next().unwrap_or("")
 }
 
-pub(crate) fn is_loopback(host: &str) -> bool {
+/// True if `url` names this machine (`localhost`, `127.0.0.0/8`, `[::1]`).
+pub(crate) fn targets_loopback(url: &str) -> bool {
+    url.trim()
+        .split_once("://")
+        .is_some_and(|(_, rest)| is_loopback(host_of(rest)))
+}
+
+fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
@@ -899,13 +885,19 @@ mod tests {
     }
 
     #[test]
+    fn loopback_targets_are_found() {
+        assert!(targets_loopback("http://127.0.0.1:8080/v1/traces"));
+        assert!(targets_loopback("http://localhost"));
+        assert!(targets_loopback("http://[::1]:1"));
+        assert!(!targets_loopback("http://collector:4318"));
+        assert!(!targets_loopback("https://api.modelmetry.com"));
+    }
+
+    #[test]
     fn defaults_without_a_key_print_to_the_console() {
         let c = env(&[]);
         assert_eq!(c.exporter_kinds(), vec![ExporterKind::Console]);
-        assert_eq!(
-            c.ingest_url(),
-            "https://api.modelmetry.com/signals/ingest/v1"
-        );
+        assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert!(c.validate().is_ok());
     }
 
@@ -916,7 +908,7 @@ mod tests {
             ("MODELMETRY_BASE_URL", "http://127.0.0.1:9/"),
         ]);
         assert_eq!(c.exporter_kinds(), vec![ExporterKind::Http]);
-        assert_eq!(c.ingest_url(), "http://127.0.0.1:9/signals/ingest/v1");
+        assert_eq!(c.base_url, "http://127.0.0.1:9/");
         assert!(c.validate().is_ok());
     }
 

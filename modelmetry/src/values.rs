@@ -1,10 +1,10 @@
-//! The Modelmetry ingest payload: serde types that mirror `IngestSignalsV1RequestBody` of the
-//! Modelmetry OpenAPI spec, field for field.
+//! The values you hand to the span API ([`Message`], [`Usage`], [`Cost`], [`Options`],
+//! [`Document`], [`RetrievalQuery`], [`ToolCall`], [`FindingValue`], …), serialised exactly as
+//! the Modelmetry ingest spec names them: what you record is what is sent.
 //!
-//! Names are PascalCase as in the spec, optional fields are omitted when empty, timestamps are
-//! RFC 3339 UTC text and every `XID` is a UUID. The types double as the values you hand to the
-//! span API ([`Message`], [`Usage`], [`Cost`], [`Options`], [`Document`], …), so what you record
-//! is exactly what is sent.
+//! Every type is `#[non_exhaustive]`, so that a field the spec adds is not a breaking change:
+//! build them with their constructors and builder methods
+//! (`Options::new().model("gpt-4o").temperature(0.2)`), read them through their public fields.
 //!
 //! Unknown fields are refused on deserialisation, as the spec's `additionalProperties: false`
 //! says, with one deliberate exception: [`Options`] silently drops an `APIKey`, because a
@@ -14,245 +14,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A JSON object: the type of every `Metadata` field.
-pub type Metadata = Map<String, Value>;
+type Metadata = Map<String, Value>;
 
 fn is_empty_map(m: &Metadata) -> bool {
     m.is_empty()
 }
 
-/// The body of `POST /signals/ingest/v1`.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct IngestSignalsV1RequestBody {
-    /// Traces to create.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub traces: Vec<CreateTraceParams>,
-    /// Spans to create.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub spans: Vec<CreateSpanParams>,
-    /// Events to create.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub events: Vec<CreateEventParams>,
-    /// Findings to create.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub findings: Vec<CreateFindingParams>,
-    /// Sessions to create.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sessions: Vec<CreateSessionParams>,
-}
-
-impl IngestSignalsV1RequestBody {
-    /// The number of records (traces, spans, events, findings and sessions) in the body.
-    pub fn record_count(&self) -> usize {
-        self.traces.len()
-            + self.spans.len()
-            + self.events.len()
-            + self.findings.len()
-            + self.sessions.len()
-    }
-}
-
-/// `CreateTraceParams`: one trace.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct CreateTraceParams {
-    /// The trace's id, a UUID.
-    #[serde(rename = "XID")]
-    pub xid: String,
-    /// The trace's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The session the trace belongs to.
-    #[serde(rename = "SessionID", default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    /// When the trace started (RFC 3339).
-    pub start: String,
-    /// When the trace ended (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<String>,
-    /// Free-form metadata; the SDK keeps `user_id` and `tags` here.
-    #[serde(default, skip_serializing_if = "is_empty_map")]
-    pub metadata: Metadata,
-}
-
-/// `CreateSpanParams`: one span.
-///
-/// `FamilyData` is read according to `Family`: the JSON alone cannot tell an empty completion
-/// from the (always empty) data of another family.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(
-    rename_all = "PascalCase",
-    deny_unknown_fields,
-    try_from = "SpanParamsRepr"
-)]
-pub struct CreateSpanParams {
-    /// The span's id, a UUID.
-    #[serde(rename = "XID")]
-    pub xid: String,
-    /// The `XID` of the trace the span belongs to.
-    #[serde(rename = "TraceID")]
-    pub trace_id: String,
-    /// The `XID` of the parent span; absent for a span directly under its trace.
-    #[serde(rename = "ParentID", default, skip_serializing_if = "Option::is_none")]
-    pub parent_id: Option<String>,
-    /// The span's name.
-    pub name: String,
-    /// When the span started (RFC 3339).
-    pub start: String,
-    /// When the span ended (RFC 3339).
-    pub end: String,
-    /// The span's family, which says what `FamilyData` holds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family: Option<Family>,
-    /// The family's data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family_data: Option<FamilyData>,
-    /// A message about the span's outcome (an error's text, for example).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// The span's severity; absent means unset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<Severity>,
-    /// Free-form metadata; the SDK keeps the span's kind, input and output here.
-    #[serde(default, skip_serializing_if = "is_empty_map")]
-    pub metadata: Metadata,
-}
-
-/// `CreateSpanParams` as read, before `FamilyData` is decoded by `Family`.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct SpanParamsRepr {
-    #[serde(rename = "XID")]
-    xid: String,
-    #[serde(rename = "TraceID")]
-    trace_id: String,
-    #[serde(rename = "ParentID", default)]
-    parent_id: Option<String>,
-    name: String,
-    start: String,
-    end: String,
-    #[serde(default)]
-    family: Option<Family>,
-    #[serde(default)]
-    family_data: Option<Value>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    severity: Option<Severity>,
-    #[serde(default)]
-    metadata: Metadata,
-}
-
-impl TryFrom<SpanParamsRepr> for CreateSpanParams {
-    type Error = serde_json::Error;
-
-    fn try_from(r: SpanParamsRepr) -> Result<Self, Self::Error> {
-        let family_data = match r.family_data {
-            None | Some(Value::Null) => None,
-            Some(data) => Some(match r.family {
-                Some(Family::Completion) => FamilyData::Completion(serde_json::from_value(data)?),
-                Some(Family::Embeddings) => FamilyData::Embeddings(serde_json::from_value(data)?),
-                Some(Family::Retrieval) => FamilyData::Retrieval(serde_json::from_value(data)?),
-                Some(Family::Other) => FamilyData::Other(serde_json::from_value(data)?),
-                None => serde_json::from_value(data)?,
-            }),
-        };
-        Ok(CreateSpanParams {
-            xid: r.xid,
-            trace_id: r.trace_id,
-            parent_id: r.parent_id,
-            name: r.name,
-            start: r.start,
-            end: r.end,
-            family: r.family,
-            family_data,
-            message: r.message,
-            severity: r.severity,
-            metadata: r.metadata,
-        })
-    }
-}
-
-/// The family of a span: what its `FamilyData` describes.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// A completion (chat or text generation) call.
-    Completion,
-    /// An embeddings call.
-    Embeddings,
-    /// A retrieval (search) step.
-    Retrieval,
-    /// Anything else: tools, agents, chains, plain functions.
-    Other,
-}
-
-/// The data of a span's family. Serialised as the bare object; `Family` says which it is.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(untagged)]
-// `Options` makes the completion variant large; a body is built once per export and boxing
-// would cost an allocation per span for nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum FamilyData {
-    /// `CompletionFamilyData`.
-    Completion(CompletionFamilyData),
-    /// `EmbeddingsFamilyData`.
-    Embeddings(EmbeddingsFamilyData),
-    /// `RetrievalFamilyData`.
-    Retrieval(RetrievalFamilyData),
-    /// `OtherFamilyData` (an empty object).
-    Other(OtherFamilyData),
-}
-
-/// `CompletionFamilyData`: what a completion call sent, received, used and cost.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct CompletionFamilyData {
-    /// The messages sent and received, in order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub messages: Vec<Message>,
-    /// The request's options (model, provider, temperature, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Options>,
-    /// Token usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
-    /// The call's cost.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost: Option<Cost>,
-    /// Documents given to the model as context.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub documents: Vec<Document>,
-}
-
-/// `EmbeddingsFamilyData`: the texts embedded and the request's options.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct EmbeddingsFamilyData {
-    /// The texts embedded (required by the spec, so always present).
-    pub inputs: Vec<String>,
-    /// The request's options (required by the spec, so always present).
-    pub options: Options,
-}
-
-/// `RetrievalFamilyData`: the queries run and the documents found.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct RetrievalFamilyData {
-    /// The queries (required by the spec, so always present).
-    pub queries: Vec<RetrievalQuery>,
-    /// The documents retrieved (required by the spec, so always present).
-    pub documents: Vec<Document>,
-}
-
-/// `OtherFamilyData`: an empty object.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct OtherFamilyData {}
-
 /// `RetrievalQuery`: one query of a retrieval step.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RetrievalQuery {
     /// The query as text.
     pub text_representation: String,
@@ -264,6 +35,7 @@ pub struct RetrievalQuery {
 /// `Document`: a document retrieved or given to a model.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Document {
     /// A stable identifier (a URL, a database key, …).
     pub identifier: String,
@@ -282,6 +54,7 @@ pub struct Document {
 /// A completion message, tagged by `Role` as the spec's discriminator says.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "Role", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Message {
     /// `SystemMessage`.
     System(SystemMessage),
@@ -373,6 +146,7 @@ impl Message {
 /// `SystemMessage`.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct SystemMessage {
     /// The message's parts.
     pub contents: Vec<Part>,
@@ -384,6 +158,7 @@ pub struct SystemMessage {
 /// `UserMessage`.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct UserMessage {
     /// The message's parts.
     pub contents: Vec<Part>,
@@ -395,6 +170,7 @@ pub struct UserMessage {
 /// `AssistantMessage`.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct AssistantMessage {
     /// The message's parts (empty when the message only calls tools).
     pub contents: Vec<Part>,
@@ -409,6 +185,7 @@ pub struct AssistantMessage {
 /// `ToolMessage`.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct ToolMessage {
     /// The tool's answer.
     pub contents: Vec<Part>,
@@ -420,6 +197,7 @@ pub struct ToolMessage {
 /// A part of a message: text or base64 data.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum Part {
     /// `TextPart`.
     Text(TextPart),
@@ -437,6 +215,7 @@ impl Part {
 /// `TextPart`.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TextPart {
     /// The text.
     pub text: String,
@@ -445,6 +224,7 @@ pub struct TextPart {
 /// `DataPart`: binary content, base64-encoded.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct DataPart {
     /// The MIME type, e.g. `image/png`.
     pub mime_type: String,
@@ -458,6 +238,7 @@ pub struct DataPart {
 /// The detail level of an image part.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Detail {
     /// Let the provider choose.
     Auto,
@@ -470,6 +251,7 @@ pub enum Detail {
 /// `ToolCall`: a function the assistant asked to run.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ToolCall {
     /// Always `function`.
     #[serde(rename = "Type")]
@@ -498,6 +280,7 @@ impl ToolCall {
 /// The type of a tool call: the spec allows only `function`.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ToolCallType {
     /// A function call.
     #[default]
@@ -507,6 +290,7 @@ pub enum ToolCallType {
 /// `Function`: a function's name and arguments.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Function {
     /// The function's name.
     pub name: String,
@@ -520,6 +304,7 @@ pub struct Function {
 /// deserialising options that carry one drops it.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct Options {
     /// The provider's API version.
     #[serde(
@@ -609,6 +394,7 @@ pub struct Options {
 /// `Tool`: a tool offered to a model.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Tool {
     /// The tool's name.
     pub name: String,
@@ -621,6 +407,7 @@ pub struct Tool {
 /// `Usage`: how much of each kind of token (or other unit) a call used.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Usage {
     /// Input (prompt) usage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -647,6 +434,7 @@ impl Usage {
 /// `UsageValue`: an amount and its unit.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct UsageValue {
     /// The amount.
     pub amount: f64,
@@ -667,6 +455,7 @@ impl UsageValue {
 /// `Cost`: what a call cost.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Cost {
     /// The cost of the input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -693,6 +482,7 @@ impl Cost {
 /// `Money`: an amount in a currency (ISO 4217, three capital letters).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Money {
     /// The amount.
     pub amount: f64,
@@ -710,72 +500,10 @@ impl Money {
     }
 }
 
-/// `CreateEventParams`: something that happened at an instant, on a span or on a trace.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct CreateEventParams {
-    /// The event's id, a UUID.
-    #[serde(rename = "XID")]
-    pub xid: String,
-    /// The event's name.
-    pub name: String,
-    /// When it happened (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<String>,
-    /// The trace it belongs to.
-    #[serde(rename = "TraceID", default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
-    /// The span it belongs to; absent for an event on the trace itself.
-    #[serde(rename = "SpanID", default, skip_serializing_if = "Option::is_none")]
-    pub span_id: Option<String>,
-    /// The evaluation entry it belongs to (never set by the SDK).
-    #[serde(rename = "EntryID", default, skip_serializing_if = "Option::is_none")]
-    pub entry_id: Option<String>,
-    /// Free-form metadata.
-    #[serde(default, skip_serializing_if = "is_empty_map")]
-    pub metadata: Metadata,
-}
-
-/// `CreateFindingParams`: a measured or judged value, on a span or on a trace.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct CreateFindingParams {
-    /// The finding's id, a UUID.
-    #[serde(rename = "XID")]
-    pub xid: String,
-    /// The finding's name, e.g. `response_safe_score`.
-    pub name: String,
-    /// Its value: a number, a boolean or a string.
-    pub value: FindingValue,
-    /// When it was found (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<String>,
-    /// A comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    /// A description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Who produced it; the SDK always says `sdk`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<FindingSource>,
-    /// The trace it belongs to.
-    #[serde(rename = "TraceID", default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
-    /// The span it belongs to; absent for a finding on the trace itself.
-    #[serde(rename = "SpanID", default, skip_serializing_if = "Option::is_none")]
-    pub span_id: Option<String>,
-    /// The evaluation entry it belongs to (never set by the SDK).
-    #[serde(rename = "EntryID", default, skip_serializing_if = "Option::is_none")]
-    pub entry_id: Option<String>,
-    /// Free-form metadata.
-    #[serde(default, skip_serializing_if = "is_empty_map")]
-    pub metadata: Metadata,
-}
-
 /// The value of a finding.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum FindingValue {
     /// A number (always finite: non-finite values are dropped and counted before they get here).
     Number(f64),
@@ -783,61 +511,6 @@ pub enum FindingValue {
     Bool(bool),
     /// A string.
     Text(String),
-}
-
-/// Who produced a finding.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum FindingSource {
-    /// A human annotation.
-    Annotation,
-    /// A Modelmetry evaluator.
-    Evaluator,
-    /// Code instrumented with an SDK (what this crate sends).
-    Sdk,
-}
-
-/// `CreateSessionParams`: a session, which groups the traces of one conversation.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct CreateSessionParams {
-    /// The session's id, as the traces' `SessionID` names it.
-    #[serde(rename = "XID")]
-    pub xid: String,
-    /// A name for the session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Free-form metadata.
-    #[serde(default, skip_serializing_if = "is_empty_map")]
-    pub metadata: Metadata,
-}
-
-/// The `application/problem+json` body of an error answer (`ErrorModel`).
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-pub struct ErrorModel {
-    /// A short summary of the problem.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// The HTTP status.
-    #[serde(default)]
-    pub status: Option<i64>,
-    /// What went wrong with this request.
-    #[serde(default)]
-    pub detail: Option<String>,
-    /// Individual errors, each with where it occurred.
-    #[serde(default)]
-    pub errors: Option<Vec<ErrorDetail>>,
-}
-
-/// One error of an [`ErrorModel`].
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-pub struct ErrorDetail {
-    /// Where the error occurred, e.g. `body.Spans[3].Name`.
-    #[serde(default)]
-    pub location: Option<String>,
-    /// The error's text.
-    #[serde(default)]
-    pub message: Option<String>,
 }
 
 /// How a span or trace went. Unset (no severity) is the normal case.
@@ -865,6 +538,337 @@ impl Severity {
             Severity::Warning => "warning",
             Severity::Error => "error",
         }
+    }
+}
+
+impl RetrievalQuery {
+    /// A query given as text.
+    pub fn new(text: impl Into<String>) -> Self {
+        RetrievalQuery {
+            text_representation: text.into(),
+            embeddings: None,
+        }
+    }
+
+    /// The query's embedding.
+    pub fn embeddings(mut self, embeddings: Vec<f32>) -> Self {
+        self.embeddings = Some(embeddings);
+        self
+    }
+}
+
+impl Document {
+    /// A document named `identifier` (a URL, a database key, …) with `content`: a string is
+    /// taken as `text/plain`, any other JSON as `application/json` (change it with
+    /// [`content_type`](Self::content_type)); `Value::Null` means no content.
+    pub fn new(identifier: impl Into<String>, content: impl Into<Value>) -> Self {
+        let content = content.into();
+        let content_type = match content {
+            Value::Null => "",
+            Value::String(_) => "text/plain",
+            _ => "application/json",
+        };
+        Document {
+            identifier: identifier.into(),
+            title: String::new(),
+            content_type: content_type.to_owned(),
+            content: (!content.is_null()).then_some(content),
+            metadata: Metadata::new(),
+        }
+    }
+
+    /// A human-readable title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+
+    /// The MIME type of the content, e.g. `text/markdown`.
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = content_type.into();
+        self
+    }
+
+    /// One metadata entry (a relevance score, for example); a later value of the same key
+    /// replaces the earlier one.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+}
+
+impl SystemMessage {
+    /// A system message of these parts.
+    pub fn new(contents: Vec<Part>) -> Self {
+        SystemMessage {
+            contents,
+            name: None,
+        }
+    }
+
+    /// A participant name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl UserMessage {
+    /// A user message of these parts (text, images, files).
+    pub fn new(contents: Vec<Part>) -> Self {
+        UserMessage {
+            contents,
+            name: None,
+        }
+    }
+
+    /// A participant name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl AssistantMessage {
+    /// An assistant message of these parts.
+    pub fn new(contents: Vec<Part>) -> Self {
+        AssistantMessage {
+            contents,
+            name: None,
+            tool_calls: None,
+        }
+    }
+
+    /// A participant name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The tools the assistant called.
+    pub fn tool_calls(mut self, calls: Vec<ToolCall>) -> Self {
+        self.tool_calls = Some(calls);
+        self
+    }
+}
+
+impl ToolMessage {
+    /// A tool's answer, of these parts, to the call `tool_call_id`.
+    pub fn new(tool_call_id: impl Into<String>, contents: Vec<Part>) -> Self {
+        ToolMessage {
+            contents,
+            tool_call_id: tool_call_id.into(),
+        }
+    }
+}
+
+impl From<SystemMessage> for Message {
+    fn from(m: SystemMessage) -> Self {
+        Message::System(m)
+    }
+}
+
+impl From<UserMessage> for Message {
+    fn from(m: UserMessage) -> Self {
+        Message::User(m)
+    }
+}
+
+impl From<AssistantMessage> for Message {
+    fn from(m: AssistantMessage) -> Self {
+        Message::Assistant(m)
+    }
+}
+
+impl From<ToolMessage> for Message {
+    fn from(m: ToolMessage) -> Self {
+        Message::Tool(m)
+    }
+}
+
+impl DataPart {
+    /// Binary content of MIME type `mime_type`, base64-encoded in `data`.
+    pub fn new(mime_type: impl Into<String>, data: impl Into<String>) -> Self {
+        DataPart {
+            mime_type: mime_type.into(),
+            data: data.into(),
+            detail: None,
+        }
+    }
+
+    /// The detail level an image was sent at.
+    pub fn detail(mut self, detail: Detail) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+impl From<DataPart> for Part {
+    fn from(p: DataPart) -> Self {
+        Part::Data(p)
+    }
+}
+
+impl Function {
+    /// The function `name`, called with `arguments` (any JSON).
+    pub fn new(name: impl Into<String>, arguments: Value) -> Self {
+        Function {
+            name: name.into(),
+            arguments,
+        }
+    }
+}
+
+impl Tool {
+    /// A tool offered to a model: its name, what it does, and its parameters as a JSON
+    /// schema.
+    pub fn new(name: impl Into<String>, description: impl Into<String>, parameters: Value) -> Self {
+        Tool {
+            name: name.into(),
+            description: description.into(),
+            parameters,
+        }
+    }
+}
+
+/// One builder method per optional field of [`Options`].
+macro_rules! options_setters {
+    ($($(#[$doc:meta])* $field:ident: $arg:ty => $conv:expr;)*) => {
+        impl Options {
+            $(
+                $(#[$doc])*
+                pub fn $field(mut self, value: $arg) -> Self {
+                    self.$field = Some($conv(value));
+                    self
+                }
+            )*
+        }
+    };
+}
+
+fn to_string(s: impl Into<String>) -> String {
+    s.into()
+}
+
+fn same<T>(v: T) -> T {
+    v
+}
+
+options_setters! {
+    /// The provider's API version.
+    api_version: impl Into<String> => to_string;
+    /// The provider's base URL.
+    base_url: impl Into<String> => to_string;
+    /// A deployment id (Azure).
+    deployment_id: impl Into<String> => to_string;
+    /// Frequency penalty.
+    frequency_penalty: f64 => same;
+    /// Legacy function-call mode.
+    function_call: impl Into<String> => to_string;
+    /// Legacy function names.
+    functions: Vec<String> => same;
+    /// Logit bias.
+    logit_bias: Map<String, Value> => same;
+    /// Whether log probabilities were requested.
+    logprobs: bool => same;
+    /// The token limit of the answer.
+    max_tokens: i64 => same;
+    /// The model requested, e.g. `gpt-4o`.
+    model: impl Into<String> => to_string;
+    /// Fallback models.
+    model_list: Vec<String> => same;
+    /// The number of choices requested.
+    n: i64 => same;
+    /// Presence penalty.
+    presence_penalty: f64 => same;
+    /// The provider, e.g. `openai`.
+    provider: impl Into<String> => to_string;
+    /// The response format requested.
+    response_format: Map<String, Value> => same;
+    /// The sampling seed.
+    seed: i64 => same;
+    /// Stop sequences.
+    stop: Map<String, Value> => same;
+    /// Whether the answer was streamed.
+    stream: bool => same;
+    /// Sampling temperature. The spec allows [0, 1]; a value outside moves to the span's
+    /// metadata (`modelmetry.invalid`).
+    temperature: f64 => same;
+    /// The request timeout in seconds.
+    timeout: f64 => same;
+    /// Tool choice.
+    tool_choice: impl Into<String> => to_string;
+    /// The tools offered to the model.
+    tools: Vec<Tool> => same;
+    /// The number of top log probabilities requested.
+    top_logprobs: i64 => same;
+    /// Nucleus sampling. The spec allows [0, 1].
+    top_p: f64 => same;
+    /// The end user the request was made for.
+    user: impl Into<String> => to_string;
+}
+
+impl Options {
+    /// No options set: add them with the builder methods,
+    /// `Options::new().model("gpt-4o").temperature(0.2).max_tokens(100)`.
+    pub fn new() -> Self {
+        Options::default()
+    }
+}
+
+impl Usage {
+    /// No usage set: add it with [`input`](Self::input), [`output`](Self::output) and
+    /// [`total`](Self::total), or start from [`Usage::tokens`].
+    pub fn new() -> Self {
+        Usage::default()
+    }
+
+    /// Input (prompt) usage.
+    pub fn input(mut self, value: UsageValue) -> Self {
+        self.input = Some(value);
+        self
+    }
+
+    /// Output (completion) usage.
+    pub fn output(mut self, value: UsageValue) -> Self {
+        self.output = Some(value);
+        self
+    }
+
+    /// Total usage.
+    pub fn total(mut self, value: UsageValue) -> Self {
+        self.total = Some(value);
+        self
+    }
+}
+
+impl UsageValue {
+    /// An amount in `unit` (`characters`, `images`, `seconds`, …).
+    pub fn new(amount: f64, unit: impl Into<String>) -> Self {
+        UsageValue {
+            amount,
+            unit: unit.into(),
+        }
+    }
+}
+
+impl Cost {
+    /// The cost of the input.
+    pub fn input(mut self, money: Money) -> Self {
+        self.input = Some(money);
+        self
+    }
+
+    /// The cost of the output.
+    pub fn output(mut self, money: Money) -> Self {
+        self.output = Some(money);
+        self
+    }
+
+    /// The total cost.
+    pub fn total(mut self, money: Money) -> Self {
+        self.total = Some(money);
+        self
     }
 }
 
@@ -898,9 +902,59 @@ mod tests {
     }
 
     #[test]
-    fn optional_span_fields_are_omitted() {
-        let v = serde_json::to_value(CreateSpanParams::default()).expect("serialises");
-        assert!(v.get("End").is_some());
-        assert!(v.get("Family").is_none() && v.get("ParentID").is_none());
+    fn builders_write_what_the_fields_say() {
+        let o = Options::new()
+            .model("gpt-4o")
+            .temperature(0.2)
+            .max_tokens(100);
+        assert_eq!(
+            serde_json::to_value(&o).ok(),
+            Some(json!({"Model": "gpt-4o", "Temperature": 0.2, "MaxTokens": 100}))
+        );
+        let u = Usage::new()
+            .input(UsageValue::new(3.0, "images"))
+            .total(UsageValue::tokens(9));
+        assert_eq!(
+            serde_json::to_value(&u).ok(),
+            Some(
+                json!({"Input": {"Amount": 3.0, "Unit": "images"}, "Total": {"Amount": 9.0, "Unit": "tokens"}})
+            )
+        );
+        let c = Cost::default().total(Money::new(0.5, "USD"));
+        assert_eq!(
+            serde_json::to_value(&c).ok(),
+            Some(json!({"Total": {"Amount": 0.5, "Currency": "USD"}}))
+        );
+        let m: Message = UserMessage::new(vec![
+            Part::text("look"),
+            DataPart::new("image/png", "AAEC")
+                .detail(Detail::Low)
+                .into(),
+        ])
+        .name("customer")
+        .into();
+        assert_eq!(
+            serde_json::to_value(&m).ok(),
+            Some(json!({"Role": "user", "Name": "customer", "Contents": [
+                {"Text": "look"}, {"MimeType": "image/png", "Data": "AAEC", "Detail": "low"}]}))
+        );
+    }
+
+    #[test]
+    fn a_document_s_content_type_follows_its_content() {
+        let text = Document::new("kb/1", "Orders ship in two days.").title("Shipping");
+        assert_eq!(
+            serde_json::to_value(&text).ok(),
+            Some(
+                json!({"Identifier": "kb/1", "Title": "Shipping", "ContentType": "text/plain",
+                        "Content": "Orders ship in two days."})
+            )
+        );
+        let json_doc = Document::new("kb/2", json!({"k": 1})).metadata("score", 0.5);
+        assert_eq!(json_doc.content_type, "application/json");
+        assert_eq!(json_doc.metadata.get("score"), Some(&json!(0.5)));
+        let none = Document::new("kb/3", Value::Null).content_type("text/markdown");
+        assert_eq!(none.content, None);
+        assert_eq!(none.content_type, "text/markdown");
     }
 }
