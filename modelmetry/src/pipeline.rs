@@ -95,12 +95,14 @@ struct Queue {
     segment: Option<Segment>,
     records: u64,
     bytes: usize,
-    /// Records taken by the flusher and not yet counted (as sent, dropped or spooled), and
-    /// the bytes of the batch they are in.
+    /// Records and bytes of the batch the flusher took, until it is done with it (memory the
+    /// buffer's bounds cover).
     in_flight: u64,
     in_flight_bytes: usize,
-    /// Of `in_flight`, the records the journal holds: a claim counts them as spooled.
-    in_flight_journaled: u64,
+    /// Of `in_flight`, the records not yet counted (as sent, dropped or spooled).
+    unsettled: u64,
+    /// Of `unsettled`, the records the journal holds: a claim counts them as spooled.
+    unsettled_journaled: u64,
     /// Shutdown's deadline came with the batch in flight not all counted, and shutdown counted
     /// the rest: the flusher counts nothing more of it.
     claimed: bool,
@@ -630,8 +632,7 @@ impl Lane {
     }
 
     /// Export traces this lane prepared and journaled (in `segment`), holding `records`
-    /// records (`journaled` of them in the journal), the flusher's batch, and count the
-    /// outcome. The exporter takes the segment over: it goes once every record in it is
+    /// records, the flusher's batch, and count the outcome. The exporter takes the segment over: it goes once every record in it is
     /// answered for, and keeps what is left undelivered (or claimed by shutdown) otherwise.
     fn export_prepared(
         &self,
@@ -687,8 +688,8 @@ impl Lane {
         if q.stopped {
             return 0;
         }
-        let records = std::mem::take(&mut q.in_flight);
-        let journaled = std::mem::take(&mut q.in_flight_journaled).min(records);
+        let records = std::mem::take(&mut q.unsettled);
+        let journaled = std::mem::take(&mut q.unsettled_journaled).min(records);
         q.claimed = true;
         if records > 0 {
             let tally = Tally {
@@ -759,7 +760,8 @@ impl Lane {
             let records = std::mem::take(&mut q.records);
             q.in_flight = records;
             q.in_flight_bytes = std::mem::take(&mut q.bytes);
-            q.in_flight_journaled = prepared
+            q.unsettled = records;
+            q.unsettled_journaled = prepared
                 .iter()
                 .filter(|p| p.on_disk)
                 .map(|p| p.given - p.unencodable)
@@ -790,7 +792,8 @@ impl Lane {
             let mut q = self.lock();
             q.in_flight = 0;
             q.in_flight_bytes = 0;
-            q.in_flight_journaled = 0;
+            q.unsettled = 0;
+            q.unsettled_journaled = 0;
             q.completed = q.completed.max(generation);
             let done = stopping && q.traces.is_empty() && q.prepared.is_empty();
             if done {
@@ -862,7 +865,7 @@ impl Lane {
             let now = Instant::now();
             if now >= deadline {
                 return Err(Error::Timeout {
-                    pending: q.records + q.in_flight,
+                    pending: q.records + q.unsettled,
                 });
             }
             q = self
@@ -910,11 +913,11 @@ impl<'a> Books<'a> {
         if q.claimed {
             return false;
         }
-        q.in_flight = q.in_flight.saturating_sub(records);
-        q.in_flight_journaled = q
-            .in_flight_journaled
+        q.unsettled = q.unsettled.saturating_sub(records);
+        q.unsettled_journaled = q
+            .unsettled_journaled
             .saturating_sub(journaled)
-            .min(q.in_flight);
+            .min(q.unsettled);
         count();
         self.lane.buffered_sub(records);
         true
