@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::client::{self, InitGuard};
 use crate::config::{Config, Delivery};
-use crate::export::{Exporter, Tally, batch, ingest};
+use crate::export::{Exporter, Settle, Tally, batch, ingest};
 use crate::record::FinishedTrace;
 use crate::{Kind, Usage};
 
@@ -13,7 +13,7 @@ use crate::{Kind, Usage};
 struct Discard;
 
 impl Exporter for Discard {
-    fn export(&self, traces: &[FinishedTrace], _: Instant) -> Tally {
+    fn export(&self, traces: &[FinishedTrace], _: Instant, _: &dyn Settle) -> Tally {
         Tally {
             sent: traces.iter().map(FinishedTrace::record_count).sum(),
             ..Tally::default()

@@ -26,10 +26,19 @@
 //! The buffer's bounds (records and bytes) cover the traces being exported too, so memory
 //! held by finished traces never passes them. While the server's rate limit is in force (a
 //! 429) the flusher leaves traces in the buffer. Only shutdown shortens an export's deadline:
-//! a `flush` that times out leaves its records to be delivered by the export under way. When
-//! shutdown's deadline comes, the request in flight is cut (its sockets closed) so its
-//! records are counted (`dropped.shutdown`, or `spooled`) before `shutdown` returns.
+//! a `flush` that times out leaves its records to be delivered by the export under way.
+//!
+//! Every record is counted once, by the time `shutdown` returns, whatever the scheduler does.
+//! The flusher counts the batch in flight request by request, as each is answered (see
+//! [`Settle`]), under the buffer's lock. A little before shutdown's deadline the request in
+//! flight is cut (its sockets closed), so the flusher usually counts its records itself; if
+//! it has not by the deadline (it did not get the CPU, or it is running the user's redaction
+//! hook), shutdown *claims* what the batch has not counted: `spooled` if the journal holds it,
+//! else `dropped.shutdown`. From then on the flusher counts nothing of that batch, so nothing
+//! is counted twice or never; a record the server accepted after the claim stays counted as
+//! the claim counted it (and, journaled, stays on disk to be sent again with the same `XID`).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -39,7 +48,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Delivery};
 use crate::diag;
 use crate::error::Error;
-use crate::export::{Exporter, Prepared, Tally};
+use crate::export::{Exporter, Prepared, Settle, Tally};
 use crate::record::FinishedTrace;
 use crate::redact;
 use crate::stats::{self, Loss};
@@ -86,9 +95,17 @@ struct Queue {
     segment: Option<Segment>,
     records: u64,
     bytes: usize,
-    /// Records and bytes taken by the flusher and not yet counted as sent or dropped.
+    /// Records and bytes of the batch the flusher took, until it is done with it (memory the
+    /// buffer's bounds cover).
     in_flight: u64,
     in_flight_bytes: usize,
+    /// Of `in_flight`, the records not yet counted (as sent, dropped or spooled).
+    unsettled: u64,
+    /// Of `unsettled`, the records the journal holds: a claim counts them as spooled.
+    unsettled_journaled: u64,
+    /// Shutdown's deadline came with the batch in flight not all counted, and shutdown counted
+    /// the rest: the flusher counts nothing more of it.
+    claimed: bool,
     /// Flush requests made and completed: a flush waits until `completed` reaches its number.
     requested: u64,
     completed: u64,
@@ -242,20 +259,20 @@ impl Pipeline {
         }
         let mut pending = 0;
         for lane in &self.lanes {
-            match lane.wait(lane.lock(), deadline, |q| q.stopped) {
-                Ok(()) => {
-                    if let Some(handle) = lane
-                        .worker
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .take()
-                    {
-                        // The thread has said it is done, so this join returns at once.
-                        let _ = handle.join();
-                    }
+            if lane.wait(lane.lock(), deadline, |q| q.stopped).is_ok() {
+                if let Some(handle) = lane
+                    .worker
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                {
+                    // The thread has said it is done, so this join returns at once.
+                    let _ = handle.join();
                 }
-                Err(Error::Timeout { pending: p }) => pending += p,
-                Err(_) => {}
+            } else {
+                // The flusher has not counted its batch by the deadline (it has not run since
+                // its request was cut, or it is in the user's hook): count it here.
+                pending += lane.claim_in_flight();
             }
         }
         if pending > 0 {
@@ -408,7 +425,7 @@ impl Lane {
         if self.config.delivery == Delivery::Synchronous {
             self.buffered_add(records);
             let deadline = Instant::now() + self.config.export_timeout;
-            self.export(vec![trace], records, deadline);
+            self.export(vec![trace], records, deadline, false);
             return;
         }
         if let Some(journal) = &self.journal {
@@ -558,43 +575,67 @@ impl Lane {
     }
 
     /// Export `traces` (holding `records` records) and count the outcome, whatever happens.
-    fn export(&self, mut traces: Vec<FinishedTrace>, records: u64, deadline: Instant) {
+    /// `in_flight`: they are the flusher's batch, which shutdown may claim.
+    fn export(
+        &self,
+        mut traces: Vec<FinishedTrace>,
+        records: u64,
+        deadline: Instant,
+        in_flight: bool,
+    ) {
+        let books = Books::new(self, records, in_flight);
         // Every captured value passes the user's redaction hook before any exporter sees it.
-        let redaction_lost = self.redact(&mut traces);
-        let exportable = records - redaction_lost;
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.exporter.export(&traces, deadline)));
+        let lost = redact::apply_uncounted(
+            self.config.redact.as_ref(),
+            &mut traces,
+            self.role == Role::Also,
+        );
+        if lost > 0 {
+            books.count(lost, 0, || {
+                self.count_lost(Loss::RedactionFailed, "redaction_failed", lost)
+            });
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            self.exporter.export(&traces, deadline, &books)
+        }));
         match outcome {
-            Ok(tally) => self.count(&tally, exportable),
-            Err(_) => {
-                self.count_lost(Loss::ExporterPanic, "exporter_panic", exportable);
-                diag::report(format_args!(
-                    "{} panicked; {exportable} record(s) dropped (counted in stats().dropped.exporter_panic)",
-                    self.exporter.name()
-                ));
-            }
+            Ok(tally) => books.close(&tally),
+            Err(_) => self.exporter_panicked(&books),
         }
         // Dropping the traces may run user `Drop` code inside captured values: keep it outside
         // any lock, and after the counters are right.
         for trace in traces {
             crate::record::recycle_arena(trace.spans);
         }
-        self.buffered_sub(records);
+    }
+
+    /// An exporter panicked: what it had not counted is lost.
+    fn exporter_panicked(&self, books: &Books<'_>) {
+        let records = books.left.get();
+        if books.close_lost(Loss::ExporterPanic, "exporter_panic") {
+            diag::report(format_args!(
+                "{} panicked; {records} record(s) dropped (counted in stats().dropped.exporter_panic)",
+                self.exporter.name()
+            ));
+        }
     }
 
     /// Keep `traces` in the spool if this destination has one, else count them as dropped at
-    /// shutdown.
-    fn keep_or_drop(&self, traces: Vec<FinishedTrace>, records: u64) {
+    /// shutdown. `in_flight`: as for [`export`](Self::export).
+    fn keep_or_drop(&self, traces: Vec<FinishedTrace>, records: u64, in_flight: bool) {
+        let books = Books::new(self, records, in_flight);
         match catch_unwind(AssertUnwindSafe(|| self.exporter.keep(&traces))) {
-            Ok(Some(tally)) => self.count(&tally, records),
-            _ => self.count_lost(Loss::Shutdown, "shutdown", records),
+            Ok(Some(tally)) => books.close(&tally),
+            _ => {
+                books.close_lost(Loss::Shutdown, "shutdown");
+            }
         }
         drop(traces);
-        self.buffered_sub(records);
     }
 
     /// Export traces this lane prepared and journaled (in `segment`), holding `records`
-    /// records, and count the outcome. The exporter takes the segment over: it goes once every
-    /// record in it is answered for, and keeps what is left undelivered otherwise.
+    /// records, the flusher's batch, and count the outcome. The exporter takes the segment over: it goes once every record in it is
+    /// answered for, and keeps what is left undelivered (or claimed by shutdown) otherwise.
     fn export_prepared(
         &self,
         items: Vec<Prepared>,
@@ -606,33 +647,67 @@ impl Lane {
             (Some(journal), Some(segment)) => Some(journal.seal(segment)),
             _ => None,
         };
+        let books = Books::new(self, records, true);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            self.exporter.export_prepared(items, deadline, segment)
+            self.exporter
+                .export_prepared(items, deadline, segment, &books)
         }));
         match outcome {
-            Ok(tally) => self.count(&tally, records),
-            Err(_) => {
-                self.count_lost(Loss::ExporterPanic, "exporter_panic", records);
-                diag::report(format_args!(
-                    "{} panicked; {records} record(s) dropped (counted in stats().dropped.exporter_panic)",
-                    self.exporter.name()
-                ));
-            }
+            Ok(tally) => books.close(&tally),
+            Err(_) => self.exporter_panicked(&books),
         }
-        self.buffered_sub(records);
     }
 
     /// Keep prepared traces for the next start (shutdown ran out of time): those journaled
     /// stay in their segment, left on disk unclaimed; the others go to the spool.
-    fn keep_prepared(&self, items: Vec<Prepared>, records: u64, segment: Option<Segment>) {
+    /// `in_flight`: as for [`export`](Self::export).
+    fn keep_prepared(
+        &self,
+        items: Vec<Prepared>,
+        records: u64,
+        segment: Option<Segment>,
+        in_flight: bool,
+    ) {
+        let books = Books::new(self, records, in_flight);
         match catch_unwind(AssertUnwindSafe(|| self.exporter.keep_prepared(&items))) {
-            Ok(Some(tally)) => self.count(&tally, records),
-            _ => self.count_lost(Loss::Shutdown, "shutdown", records),
+            Ok(Some(tally)) => books.close(&tally),
+            _ => {
+                books.close_lost(Loss::Shutdown, "shutdown");
+            }
         }
         if let (Some(journal), Some(segment)) = (&self.journal, segment) {
             journal.release(journal.seal(segment));
         }
-        self.buffered_sub(records);
+    }
+
+    /// Shutdown's deadline has come and the flusher has not finished: count what its batch in
+    /// flight has not counted yet (`spooled` if the journal holds it, else `dropped.shutdown`),
+    /// so that every record is counted when `shutdown` returns. The flusher counts nothing
+    /// more of that batch. Returns the records still uncounted (none, unless traces sit in
+    /// the buffer, which shutdown emptied already).
+    fn claim_in_flight(&self) -> u64 {
+        let mut q = self.lock();
+        if q.stopped {
+            return 0;
+        }
+        let records = std::mem::take(&mut q.unsettled);
+        let journaled = std::mem::take(&mut q.unsettled_journaled).min(records);
+        q.claimed = true;
+        if records > 0 {
+            let tally = Tally {
+                spooled: journaled,
+                shutdown: records - journaled,
+                problem: Some(
+                    "still being sent when shutdown's deadline came (the request was cut)"
+                        .to_owned(),
+                ),
+                ..Tally::default()
+            };
+            // Under the lock, as the flusher counts: one of us counts each record.
+            self.count(&tally, records);
+            self.buffered_sub(records);
+        }
+        q.records
     }
 
     /// The flusher thread.
@@ -687,6 +762,13 @@ impl Lane {
             let records = std::mem::take(&mut q.records);
             q.in_flight = records;
             q.in_flight_bytes = std::mem::take(&mut q.bytes);
+            q.unsettled = records;
+            q.unsettled_journaled = prepared
+                .iter()
+                .filter(|p| p.on_disk)
+                .map(|p| p.given - p.unencodable)
+                .sum();
+            q.claimed = false;
             drop(q);
 
             let prepared_records: u64 = prepared.iter().map(|p| p.given).sum();
@@ -695,14 +777,14 @@ impl Lane {
             if !traces.is_empty() {
                 if late {
                     // Shutdown's deadline passed before this batch could go.
-                    self.keep_or_drop(traces, trace_records);
+                    self.keep_or_drop(traces, trace_records, true);
                 } else {
-                    self.export(traces, trace_records, deadline);
+                    self.export(traces, trace_records, deadline, true);
                 }
             }
             if !prepared.is_empty() || segment.is_some() {
                 if late {
-                    self.keep_prepared(prepared, prepared_records, segment);
+                    self.keep_prepared(prepared, prepared_records, segment, true);
                 } else {
                     self.export_prepared(prepared, prepared_records, segment, deadline);
                 }
@@ -712,6 +794,8 @@ impl Lane {
             let mut q = self.lock();
             q.in_flight = 0;
             q.in_flight_bytes = 0;
+            q.unsettled = 0;
+            q.unsettled_journaled = 0;
             q.completed = q.completed.max(generation);
             let done = stopping && q.traces.is_empty() && q.prepared.is_empty();
             if done {
@@ -766,10 +850,10 @@ impl Lane {
         };
         let prepared_records: u64 = prepared.iter().map(|p| p.given).sum();
         if !traces.is_empty() {
-            self.keep_or_drop(traces, records - prepared_records);
+            self.keep_or_drop(traces, records - prepared_records, false);
         }
         if !prepared.is_empty() || segment.is_some() {
-            self.keep_prepared(prepared, prepared_records, segment);
+            self.keep_prepared(prepared, prepared_records, segment, false);
         }
     }
 
@@ -783,7 +867,7 @@ impl Lane {
             let now = Instant::now();
             if now >= deadline {
                 return Err(Error::Timeout {
-                    pending: q.records + q.in_flight,
+                    pending: q.records + q.unsettled,
                 });
             }
             q = self
@@ -793,6 +877,76 @@ impl Lane {
                 .0;
         }
         Ok(())
+    }
+}
+
+/// Where one export of a lane counts its records: against the flusher's batch in flight,
+/// which shutdown may claim (`in_flight`), or directly (synchronous delivery, and what
+/// shutdown itself takes out of the buffer: nothing else can count those).
+struct Books<'a> {
+    lane: &'a Lane,
+    /// This export's records not counted yet.
+    left: Cell<u64>,
+    in_flight: bool,
+}
+
+impl<'a> Books<'a> {
+    fn new(lane: &'a Lane, records: u64, in_flight: bool) -> Self {
+        Books {
+            lane,
+            left: Cell::new(records),
+            in_flight,
+        }
+    }
+
+    /// Count `records` of this export's records with `count`, unless shutdown has claimed
+    /// them; `journaled` of them are in the journal. True if counted here.
+    fn count(&self, records: u64, journaled: u64, count: impl FnOnce()) -> bool {
+        let records = records.min(self.left.get());
+        self.left.set(self.left.get() - records);
+        if !self.in_flight {
+            count();
+            self.lane.buffered_sub(records);
+            return true;
+        }
+        // Counted under the buffer's lock, which a claim takes too: whoever comes first
+        // counts. The counters only take their own short locks, never this one.
+        let mut q = self.lane.lock();
+        if q.claimed {
+            return false;
+        }
+        q.unsettled = q.unsettled.saturating_sub(records);
+        q.unsettled_journaled = q
+            .unsettled_journaled
+            .saturating_sub(journaled)
+            .min(q.unsettled);
+        count();
+        self.lane.buffered_sub(records);
+        true
+    }
+
+    /// Count the rest of this export's records with `tally`, which the exporter returned
+    /// (what it does not account for is lost to the network).
+    fn close(&self, tally: &Tally) {
+        let left = self.left.get();
+        if left > 0 {
+            self.count(left, left, || self.lane.count(tally, left));
+        }
+    }
+
+    /// Count the rest of this export's records as lost for `reason`; false if there was
+    /// nothing left to count here.
+    fn close_lost(&self, reason: Loss, counter: &'static str) -> bool {
+        let left = self.left.get();
+        left > 0 && self.count(left, left, || self.lane.count_lost(reason, counter, left))
+    }
+}
+
+impl Settle for Books<'_> {
+    fn settle(&self, tally: &Tally, journaled: bool) -> bool {
+        let records = tally.total().saturating_sub(tally.derived);
+        let on_disk = if journaled { records } else { 0 };
+        self.count(records, on_disk, || self.lane.count(tally, records))
     }
 }
 

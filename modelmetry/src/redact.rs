@@ -69,6 +69,26 @@ pub(crate) fn apply_for_second_destination(
 enum Destination {
     First,
     Second,
+    /// As `First` and `Second`, counted by the caller.
+    FirstUncounted,
+    SecondUncounted,
+}
+
+/// [`apply`] (or, with `second`, [`apply_for_second_destination`]) that does not count the
+/// records it removes: the caller counts them as `redaction_failed` (or in
+/// `stats().also.dropped`), unless shutdown has counted them already (the flusher redacts the
+/// batch in flight, which shutdown's deadline may claim while the hook runs).
+pub(crate) fn apply_uncounted(
+    hook: Option<&RedactHook>,
+    traces: &mut Vec<FinishedTrace>,
+    second: bool,
+) -> u64 {
+    let destination = if second {
+        Destination::SecondUncounted
+    } else {
+        Destination::FirstUncounted
+    };
+    apply_counted(hook, traces, destination)
 }
 
 fn apply_counted(
@@ -92,6 +112,10 @@ fn apply_counted(
                 }
                 Destination::Second => {
                     stats::count_also(0, 0, 0, records);
+                    (" to the second destination", "stats().also.dropped")
+                }
+                Destination::FirstUncounted => ("", "stats().dropped.redaction_failed"),
+                Destination::SecondUncounted => {
                     (" to the second destination", "stats().also.dropped")
                 }
             };

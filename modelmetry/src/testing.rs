@@ -22,7 +22,7 @@ use crate::client::InitGuard;
 use crate::config::{Config, Delivery};
 use crate::dispatch::{self, DefaultGuard, Dispatch};
 use crate::export::batch::{self, Encoded, Section};
-use crate::export::{Exporter, Tally, console, ingest};
+use crate::export::{Exporter, Settle, Tally, console, ingest};
 use crate::pipeline::Pipeline;
 use crate::record::FinishedTrace;
 use crate::unversioned::wire::IngestSignalsV1RequestBody;
@@ -112,7 +112,7 @@ struct RecordingExporter {
 }
 
 impl Exporter for RecordingExporter {
-    fn export(&self, traces: &[FinishedTrace], _deadline: Instant) -> Tally {
+    fn export(&self, traces: &[FinishedTrace], _deadline: Instant, _: &dyn Settle) -> Tally {
         let recorded = traces.iter().map(|t| {
             let (records, _unencodable) =
                 ingest::encode_traces(std::slice::from_ref(t), self.record_limit);

@@ -374,7 +374,8 @@ fn serve(stream: TcpStream, state: &State) {
             lock(&state.script).queue.pop_front();
             lock(&state.requests).push(request);
             std::thread::sleep(Duration::from_millis(20)); // let the body arrive, unread
-            return; // dropping both halves with unread data makes the kernel send a reset
+            // Dropping both halves with unread data makes the kernel send a reset.
+            return forget(reader.get_ref(), state);
         }
         if read_body(&mut reader, &request.headers, &mut request.body).is_err() {
             return;
@@ -444,9 +445,17 @@ fn serve(stream: TcpStream, state: &State) {
                 }
                 return;
             }
-            Reply::Reset => return,
+            Reply::Reset => return forget(reader.get_ref(), state),
         }
     }
+}
+
+/// Let go of the server's own handle on `stream`'s connection (kept so that stopping can close
+/// a hanging one), so that it closes when the serving thread drops its halves: without this,
+/// a reset would leave the client waiting for an answer until its timeout.
+fn forget(stream: &TcpStream, state: &State) {
+    let peer = stream.peer_addr().ok();
+    lock(&state.connections).retain(|c| c.peer_addr().ok() != peer);
 }
 
 /// Sleep for `d`, in small steps so a stopping server is not held up. False if it stopped.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::metadata_keys as keys;
 use crate::time::Tick;
 
-use super::{Exporter, Tally};
+use super::{Exporter, Settle, Tally};
 use crate::id::SpanId;
 use crate::record::{FinishedTrace, Signal, SignalBody, SpanRecord};
 use crate::values::FindingValue;
@@ -35,7 +35,7 @@ impl Console {
 }
 
 impl Exporter for Console {
-    fn export(&self, traces: &[FinishedTrace], _deadline: Instant) -> Tally {
+    fn export(&self, traces: &[FinishedTrace], _deadline: Instant, _: &dyn Settle) -> Tally {
         let mut text = String::new();
         for t in traces {
             text.push_str(&render(t, true));

@@ -28,9 +28,10 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::Tally;
 use super::batch::{Encoded, Section, assemble, in_send_order, pack};
+use super::{Settle, Tally};
 use crate::config::{self, Config};
+
 use crate::diag;
 use crate::error::Error;
 use crate::stats;
@@ -153,8 +154,15 @@ impl IngestSender {
         self.transport.cut();
     }
 
-    /// Deliver `records` by `deadline`. With a spool, each request is on disk before it goes.
-    pub(crate) fn deliver(&self, records: &[Encoded], deadline: Instant) -> Tally {
+    /// Deliver `records` by `deadline`, each request's outcome counted through `counted` as
+    /// soon as it is known. With a spool, each request is on disk before it goes. Returns the
+    /// whole outcome (counted already).
+    pub(crate) fn deliver(
+        &self,
+        records: &[Encoded],
+        deadline: Instant,
+        counted: &dyn Settle,
+    ) -> Tally {
         let requests = pack(records, self.max_records, self.max_bytes);
         let files: Vec<Option<Result<SpoolFile, SpoolError>>> = requests
             .iter()
@@ -166,6 +174,9 @@ impl IngestSender {
             let mut run = Run::new(deadline);
             self.send(&group, Some(request.body), &mut run);
             self.settle(file, group.len(), &mut run);
+            run.tally.derived = sessions(&group);
+            // Counted before it is reported: the report may run the user's hook.
+            counted.settle(&run.tally, false);
             self.report(&run);
             tally.add(&run.tally);
         }
@@ -174,22 +185,70 @@ impl IngestSender {
     }
 
     /// Deliver `records`, all of them on disk already in the journal `segment`, by
-    /// `deadline`. Nothing is written ahead; afterwards the segment goes if every record was
-    /// answered for, stays as it is if none was, and is rewritten with what is left otherwise.
+    /// `deadline`, each request's answer counted through `counted` as soon as it is known.
+    /// Nothing is written ahead; afterwards the segment goes if every record was answered for,
+    /// stays as it is if none was, and is rewritten with what is left otherwise. Records
+    /// shutdown claimed (counted as spooled) stay in it whatever their answer: a record the
+    /// server accepted after the claim is sent again by the next start, with the same `XID`.
+    /// Returns the whole outcome (counted already).
     pub(crate) fn deliver_journaled(
         &self,
         records: &[Encoded],
         deadline: Instant,
         segment: Option<SpoolFile>,
+        counted: &dyn Settle,
     ) -> Tally {
         let mut run = Run::new(deadline);
+        let mut claimed: Vec<&Encoded> = Vec::new();
         for request in pack(records, self.max_records, self.max_bytes) {
             let group: Vec<&Encoded> = records[request.range.clone()].iter().collect();
             // Each request has its own budget of splits, as in `deliver`.
             run.splits_left = SPLIT_BUDGET;
+            let before = run.tally.clone();
+            let pending_before = run.pending.len();
             self.send(&group, Some(request.body), &mut run);
+            // What the server answered for now is counted now; what is still pending, once
+            // the segment is settled.
+            let left: HashSet<*const Encoded> = run.pending[pending_before..]
+                .iter()
+                .map(|(r, _)| std::ptr::from_ref(*r))
+                .collect();
+            let answered: Vec<&Encoded> = group
+                .iter()
+                .copied()
+                .filter(|r| !left.contains(&std::ptr::from_ref(*r)))
+                .collect();
+            let outcome = Tally {
+                derived: sessions(&answered),
+                sent: run.tally.sent - before.sent,
+                rejected: run.tally.rejected - before.rejected,
+                too_large: run.tally.too_large - before.too_large,
+                problem: run.tally.problem.clone(),
+                ..Tally::default()
+            };
+            if !answered.is_empty() && !counted.settle(&outcome, true) {
+                claimed.extend(answered);
+            }
         }
-        self.settle(segment.map(Ok), records.len(), &mut run);
+        // Records shutdown claimed are counted as spooled: they stay in the segment.
+        run.pending
+            .extend(claimed.into_iter().map(|r| (r, Undelivered::Shutdown)));
+        let mut rest = Run::new(deadline);
+        let pending: Vec<&Encoded> = run.pending.iter().map(|(r, _)| *r).collect();
+        rest.tally.derived = sessions(&pending);
+        rest.pending = std::mem::take(&mut run.pending);
+        rest.last_error.clone_from(&run.last_error);
+        self.settle(segment.map(Ok), records.len(), &mut rest);
+        counted.settle(&rest.tally, true);
+        run.tally.spooled += rest.tally.spooled;
+        run.tally.shutdown += rest.tally.shutdown;
+        run.tally.network += rest.tally.network;
+        run.tally.rate_limited += rest.tally.rate_limited;
+        run.tally.spool_full += rest.tally.spool_full;
+        run.tally.spool_write_failed += rest.tally.spool_write_failed;
+        if rest.tally.problem.is_some() {
+            run.tally.problem = rest.tally.problem;
+        }
         self.report(&run);
         self.after_delivery(&run.tally, deadline);
         run.tally
@@ -492,6 +551,15 @@ impl<'a> Run<'a> {
             last_error: None,
         }
     }
+}
+
+/// The session records among `records`: made by the exporter, beyond the records it was
+/// given.
+fn sessions(records: &[&Encoded]) -> u64 {
+    records
+        .iter()
+        .filter(|r| r.section == Section::Sessions)
+        .count() as u64
 }
 
 fn spool_failed(tally: &mut Tally, n: u64, e: &SpoolError) {

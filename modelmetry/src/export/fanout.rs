@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use super::{Exporter, Tally};
+use super::{Exporter, Settle, Tally, Uncounted};
 use crate::record::FinishedTrace;
 
 pub(crate) struct Fanout {
@@ -25,14 +25,18 @@ impl Fanout {
 
 impl Exporter for Fanout {
     /// Only reached if something exports through a `Fanout` without splitting it: each
-    /// destination in turn, the first one's tally returned.
-    fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
-        let tallies: Vec<Tally> = self
-            .destinations
-            .iter()
-            .map(|d| d.export(traces, deadline))
-            .collect();
-        tallies.into_iter().next().unwrap_or_default()
+    /// destination in turn, the first one's outcome counted.
+    fn export(&self, traces: &[FinishedTrace], deadline: Instant, settle: &dyn Settle) -> Tally {
+        let mut first = None;
+        for d in &self.destinations {
+            match first {
+                None => first = Some(d.export(traces, deadline, settle)),
+                Some(_) => {
+                    d.export(traces, deadline, &Uncounted);
+                }
+            }
+        }
+        first.unwrap_or_default()
     }
 
     fn take_destinations(&mut self) -> Option<Vec<Box<dyn Exporter>>> {

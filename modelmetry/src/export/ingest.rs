@@ -13,7 +13,7 @@ use super::ingest_view::{
     CompletionView, EmbeddingsView, EventView, FamilyView, FindingView, MetaValue, Metadata,
     RetrievalView, SessionView, SpanView, Time, TraceView, Uuid, WriteJson,
 };
-use super::{Exporter, Prepared, Tally};
+use super::{Exporter, Prepared, Settle, Tally};
 use crate::capture;
 use crate::config::Config;
 use crate::diag;
@@ -53,10 +53,9 @@ impl Exporter for Ingest {
         "Modelmetry"
     }
 
-    fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
+    fn export(&self, traces: &[FinishedTrace], deadline: Instant, settle: &dyn Settle) -> Tally {
         // A round may hold a whole buffer: encode and send it a few requests' worth at a
         // time, so its wire body and JSON never take as much memory again.
-        let mut tally = Tally::default();
         let mut rest = traces;
         while !rest.is_empty() {
             let mut take = 0;
@@ -75,17 +74,15 @@ impl Exporter for Ingest {
             let (chunk, later) = rest.split_at(take);
             rest = later;
             let (encoded, unencodable) = encode_traces(chunk, self.record_limit);
-            tally.derived += sessions(&encoded);
-            let t = self.delivery.deliver(&encoded, deadline);
-            tally.add(&t);
             if unencodable > 0 {
-                tally.rejected += unencodable;
+                settle.settle(&unencodable_tally(unencodable), false);
                 diag::report(format_args!(
                     "{unencodable} record(s) could not be encoded as JSON and were dropped"
                 ));
             }
+            self.delivery.deliver(&encoded, deadline, settle);
         }
-        tally
+        Tally::default()
     }
 
     fn paused_until(&self) -> Option<Instant> {
@@ -132,35 +129,35 @@ impl Exporter for Ingest {
         items: Vec<Prepared>,
         deadline: Instant,
         segment: Option<crate::transport::spool::SpoolFile>,
+        settle: &dyn Settle,
     ) -> Tally {
-        let mut tally = Tally::default();
+        let mut unencodable = 0;
         let (mut ahead, mut not_ahead) = (Vec::new(), Vec::new());
         for item in items {
-            tally.rejected += item.unencodable;
+            unencodable += item.unencodable;
             if item.on_disk {
                 ahead.extend(item.records);
             } else {
                 not_ahead.extend(item.records);
             }
         }
-        if tally.rejected > 0 {
+        if unencodable > 0 {
+            settle.settle(&unencodable_tally(unencodable), false);
             diag::report(format_args!(
-                "{} record(s) could not be encoded as JSON and were dropped",
-                tally.rejected
+                "{unencodable} record(s) could not be encoded as JSON and were dropped"
             ));
         }
         let ahead = in_send_order(ahead);
-        tally.derived += sessions(&ahead);
         if !ahead.is_empty() || segment.is_some() {
-            tally.add(&self.delivery.deliver_journaled(&ahead, deadline, segment));
+            self.delivery
+                .deliver_journaled(&ahead, deadline, segment, settle);
         }
         if !not_ahead.is_empty() {
             // The journal could not take them (full, or failing): written ahead per request.
             let not_ahead = in_send_order(not_ahead);
-            tally.derived += sessions(&not_ahead);
-            tally.add(&self.delivery.deliver(&not_ahead, deadline));
+            self.delivery.deliver(&not_ahead, deadline, settle);
         }
-        tally
+        Tally::default()
     }
 
     fn keep_prepared(&self, items: &[Prepared]) -> Option<Tally> {
@@ -259,6 +256,15 @@ pub(crate) fn encode_traces(traces: &[FinishedTrace], record_limit: usize) -> (V
 }
 
 /// The session records among `records`: made by the encoder, one per distinct session id.
+/// The outcome of records that could not be encoded: refused here, never sent.
+fn unencodable_tally(records: u64) -> Tally {
+    Tally {
+        rejected: records,
+        problem: Some(format!("{records} record(s) could not be encoded as JSON")),
+        ..Tally::default()
+    }
+}
+
 fn sessions(records: &[Encoded]) -> u64 {
     records
         .iter()

@@ -94,6 +94,31 @@ impl Tally {
     }
 }
 
+/// Where an export counts its records as their outcomes become known (each request as it is
+/// answered), so that what is in flight shrinks as it goes.
+///
+/// In background delivery the records of the batch in flight can also be counted by
+/// shutdown: at its deadline it *claims* whatever the batch has not counted yet (`spooled` if
+/// the journal holds it, else `dropped.shutdown`), whether or not the flusher thread has had
+/// the CPU to see its request cut. Each record is counted once, by whichever comes first:
+/// after a claim, `settle` counts nothing.
+pub(crate) trait Settle {
+    /// Count `tally`: `tally.total()` records of the export's, of which `tally.derived` the
+    /// exporter made itself (session records). `journaled`: they are in the journal (a claim
+    /// would have counted them as spooled). False if shutdown had claimed them already: they
+    /// are counted (journaled ones as spooled, so they must stay on disk), and not here.
+    fn settle(&self, tally: &Tally, journaled: bool) -> bool;
+}
+
+/// Outcomes nobody counts (a destination whose tally is thrown away).
+pub(crate) struct Uncounted;
+
+impl Settle for Uncounted {
+    fn settle(&self, _: &Tally, _: bool) -> bool {
+        true
+    }
+}
+
 /// A finished trace made ready, on the thread that finished it, for a destination that
 /// journals (see [`Exporter::journal`]): redacted already, and encoded as the records it will
 /// be sent as, so that the bytes written ahead are the bytes sent (the same XIDs).
@@ -132,8 +157,10 @@ pub(crate) trait Exporter: Send + Sync + 'static {
         None
     }
 
-    /// Deliver `traces`, returning by `deadline` whatever happens.
-    fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally;
+    /// Deliver `traces`, returning by `deadline` whatever happens. Outcomes may be counted
+    /// as they come, through `settle`; the tally returned is the outcome of the rest (what it
+    /// does not account for is counted as lost to the network).
+    fn export(&self, traces: &[FinishedTrace], deadline: Instant, settle: &dyn Settle) -> Tally;
 
     /// The destination asked for nothing to be sent before this instant (a 429).
     fn paused_until(&self) -> Option<Instant> {
@@ -178,14 +205,16 @@ pub(crate) trait Exporter: Send + Sync + 'static {
     /// Deliver prepared traces, returning by `deadline` whatever happens. Those written ahead
     /// (in the journal `segment`, which this takes over) are not written again before they are
     /// sent: the segment goes once all of them are answered for, and keeps what is left of
-    /// them otherwise.
+    /// them otherwise (and what shutdown claimed). Outcomes are counted as for
+    /// [`export`](Self::export).
     fn export_prepared(
         &self,
         items: Vec<Prepared>,
         deadline: Instant,
         segment: Option<SpoolFile>,
+        settle: &dyn Settle,
     ) -> Tally {
-        let _ = (items, deadline, segment);
+        let _ = (items, deadline, segment, settle);
         Tally::default()
     }
 

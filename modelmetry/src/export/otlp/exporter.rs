@@ -28,7 +28,7 @@ use super::proto::{ExportTraceServiceResponse, Span};
 use super::{OtlpCompression, OtlpConfig};
 use crate::config::{self, Config};
 use crate::diag;
-use crate::export::{Exporter, Tally};
+use crate::export::{Exporter, Settle, Tally};
 use crate::id::SpanId;
 use crate::record::FinishedTrace;
 use crate::transport::http::{HttpTransport, Proxy, SendError, TransportOptions};
@@ -83,14 +83,21 @@ impl OtlpExporter {
     }
 
     /// Send `spans` (each with its weight in records) as one request, or in halves when the
-    /// request is too large for us or the server.
-    fn send(&self, spans: &[(Span, u64)], deadline: Instant, tally: &mut Tally) {
+    /// request is too large for us or the server; each request's outcome is counted as it
+    /// comes.
+    fn send(&self, spans: &[(Span, u64)], deadline: Instant, settle: &dyn Settle) {
         let weight: u64 = spans.iter().map(|(_, w)| w).sum();
         let only: Vec<Span> = spans.iter().map(|(s, _)| s.clone()).collect();
         let body = self.otlp.encode_spans(only);
         if body.len() > self.max_bytes {
-            return self.halves(spans, deadline, tally, "the request is over the size limit");
+            return self.halves(
+                spans,
+                deadline,
+                settle,
+                "the request is over the size limit",
+            );
         }
+        let mut tally = Tally::default();
         let body = match self.otlp.compression {
             OtlpCompression::Gzip => gzip(&body),
             OtlpCompression::None => body,
@@ -115,7 +122,7 @@ impl OtlpExporter {
             Err(SendError::Rejected {
                 status: 413,
                 detail,
-            }) => self.halves(spans, deadline, tally, &detail),
+            }) => return self.halves(spans, deadline, settle, &detail),
             Err(SendError::Rejected { status, detail }) => {
                 tally.rejected += weight;
                 let problem =
@@ -131,18 +138,24 @@ impl OtlpExporter {
                 self.report_once(format!("spans not delivered: {e}"));
             }
         }
+        settle.settle(&tally, false);
     }
 
-    fn halves(&self, spans: &[(Span, u64)], deadline: Instant, tally: &mut Tally, why: &str) {
+    fn halves(&self, spans: &[(Span, u64)], deadline: Instant, settle: &dyn Settle, why: &str) {
         if spans.len() < 2 {
             let weight: u64 = spans.iter().map(|(_, w)| w).sum();
-            tally.too_large += weight;
+            let tally = Tally {
+                too_large: weight,
+                problem: Some(format!("a span is too large to send alone ({why})")),
+                ..Tally::default()
+            };
+            settle.settle(&tally, false);
             self.report_once(format!("a span is too large to send alone ({why})"));
             return;
         }
         let (a, b) = spans.split_at(spans.len() / 2);
-        self.send(a, deadline, tally);
-        self.send(b, deadline, tally);
+        self.send(a, deadline, settle);
+        self.send(b, deadline, settle);
     }
 }
 
@@ -151,8 +164,7 @@ impl Exporter for OtlpExporter {
         "OpenTelemetry"
     }
 
-    fn export(&self, traces: &[FinishedTrace], deadline: Instant) -> Tally {
-        let mut tally = Tally::default();
+    fn export(&self, traces: &[FinishedTrace], deadline: Instant, settle: &dyn Settle) -> Tally {
         let spans = weighted_spans(&self.otlp, traces);
         // A first cut by protobuf size (JSON is larger: an over-size request is halved).
         let overhead = 256;
@@ -161,16 +173,16 @@ impl Exporter for OtlpExporter {
         for (span, weight) in spans {
             let len = span.encoded_len() + 8;
             if !group.is_empty() && size + len > self.max_bytes {
-                self.send(&std::mem::take(&mut group), deadline, &mut tally);
+                self.send(&std::mem::take(&mut group), deadline, settle);
                 size = overhead;
             }
             size += len;
             group.push((span, weight));
         }
         if !group.is_empty() {
-            self.send(&group, deadline, &mut tally);
+            self.send(&group, deadline, settle);
         }
-        tally
+        Tally::default()
     }
 
     fn paused_until(&self) -> Option<Instant> {

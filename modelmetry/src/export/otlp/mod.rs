@@ -92,7 +92,7 @@ mod encoding_tests {
 
     use super::*;
     use crate::config::{Config, Delivery};
-    use crate::export::{Exporter, Tally};
+    use crate::export::{Exporter, Settle, Tally};
     use crate::{Finding, Kind, Message, Usage};
 
     type Encoded = (Vec<u8>, &'static str);
@@ -100,7 +100,7 @@ mod encoding_tests {
     struct Keep(OtlpConfig, Arc<Mutex<Vec<Encoded>>>);
 
     impl Exporter for Keep {
-        fn export(&self, traces: &[FinishedTrace], _: Instant) -> Tally {
+        fn export(&self, traces: &[FinishedTrace], _: Instant, _: &dyn Settle) -> Tally {
             self.1
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
