@@ -449,11 +449,29 @@ impl Lane {
             );
             return;
         }
-        let mut q = self.lock();
+        let Some(mut q) = self.admit(records, bytes) else {
+            return;
+        };
+        q.traces.push_back(trace);
+        q.records += records;
+        q.bytes += bytes;
+        self.buffered_add(records);
+        let wake = !q.wake_pending && self.wake_early(&q);
+        q.wake_pending |= wake;
+        drop(q);
+        if wake {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The buffer, locked, if a trace of `records` records and `bytes` bytes may enter it;
+    /// else the trace is counted lost (shutdown has begun, or the buffer is full) and `None`.
+    fn admit(&self, records: u64, bytes: usize) -> Option<MutexGuard<'_, Queue>> {
+        let q = self.lock();
         if q.stopping {
             drop(q);
             self.count_lost(Loss::Shutdown, "shutdown", records);
-            return;
+            return None;
         }
         if q.records + q.in_flight + records > self.config.max_buffer_records
             || q.bytes + q.in_flight_bytes + bytes > self.config.max_buffer_bytes
@@ -466,18 +484,9 @@ impl Lane {
                     "the trace buffer is full; finished traces are being dropped (counted in stats().dropped.buffer_full)"
                 ),
             );
-            return;
+            return None;
         }
-        q.traces.push_back(trace);
-        q.records += records;
-        q.bytes += bytes;
-        self.buffered_add(records);
-        let wake = !q.wake_pending && self.wake_early(&q);
-        q.wake_pending |= wake;
-        drop(q);
-        if wake {
-            self.wake.notify_one();
-        }
+        Some(q)
     }
 
     /// Take a finished trace, redact and encode it, and append it to the journal before
@@ -501,25 +510,9 @@ impl Lane {
             return;
         };
         let bytes = prepared.bytes();
-        let mut q = self.lock();
-        if q.stopping {
-            drop(q);
-            self.count_lost(Loss::Shutdown, "shutdown", records);
+        let Some(mut q) = self.admit(records, bytes) else {
             return;
-        }
-        if q.records + q.in_flight + records > self.config.max_buffer_records
-            || q.bytes + q.in_flight_bytes + bytes > self.config.max_buffer_bytes
-        {
-            drop(q);
-            self.count_lost(Loss::BufferFull, "buffer_full", records);
-            diag::once(
-                "buffer_full",
-                format_args!(
-                    "the trace buffer is full; finished traces are being dropped (counted in stats().dropped.buffer_full)"
-                ),
-            );
-            return;
-        }
+        };
         let appended = match q.segment.as_mut() {
             Some(segment) => journal.append(segment, &line),
             None => journal.open_segment().and_then(|mut segment| {
