@@ -96,12 +96,12 @@ pub struct Recorder {
 
 enum Installed {
     /// Current on the thread that installed it.
-    Thread(#[allow(dead_code)] DefaultGuard), // held for its drop
+    Thread { _current: DefaultGuard },
     /// The process's client, with the lock that keeps other such tests out.
-    Process(
-        #[allow(dead_code)] InitGuard, // held for its drop
-        #[allow(dead_code)] MutexGuard<'static, ()>,
-    ),
+    Process {
+        _client: InitGuard,
+        _lock: MutexGuard<'static, ()>,
+    },
 }
 
 struct RecordingExporter {
@@ -174,9 +174,9 @@ impl Recorder {
         let pipeline = Pipeline::start(config, Box::new(capture));
         Recorder {
             traces,
-            _current: Installed::Thread(dispatch::set_default(Dispatch::scoped(
-                pipeline, settings,
-            ))),
+            _current: Installed::Thread {
+                _current: dispatch::set_default(Dispatch::scoped(pipeline, settings)),
+            },
         }
     }
 
@@ -196,7 +196,10 @@ impl Recorder {
         let guard = crate::client::install_exporter(config, Some(Box::new(capture)));
         Recorder {
             traces,
-            _current: Installed::Process(guard, lock),
+            _current: Installed::Process {
+                _client: guard,
+                _lock: lock,
+            },
         }
     }
 
