@@ -60,7 +60,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::AlreadyInitialized => f.write_str(
-                "modelmetry is already initialised (a client's guard is alive); the running client was kept",
+                "already initialised: a client is running (its guard is alive), and it was kept",
             ),
             Error::InCallback => f.write_str(
                 "called from inside a callback the SDK runs (a redaction or on_error hook): it would wait on itself",
