@@ -453,6 +453,12 @@ impl Lane {
             return;
         };
         q.traces.push_back(trace);
+        self.enqueued(q, records, bytes);
+    }
+
+    /// Count a trace just queued (under the lock `q`), and wake the flusher if the buffer has
+    /// grown enough that it should not wait for its interval.
+    fn enqueued(&self, mut q: MutexGuard<'_, Queue>, records: u64, bytes: usize) {
         q.records += records;
         q.bytes += bytes;
         self.buffered_add(records);
@@ -523,15 +529,7 @@ impl Lane {
         };
         prepared.on_disk = appended.is_ok();
         q.prepared.push(prepared);
-        q.records += records;
-        q.bytes += bytes;
-        self.buffered_add(records);
-        let wake = !q.wake_pending && self.wake_early(&q);
-        q.wake_pending |= wake;
-        drop(q);
-        if wake {
-            self.wake.notify_one();
-        }
+        self.enqueued(q, records, bytes);
         if let Err(e) = appended {
             // Reported outside the lock: the report may run the user's `on_error` hook.
             let why = match e {
