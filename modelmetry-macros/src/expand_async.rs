@@ -111,7 +111,7 @@ pub(crate) fn rewrite_signature(mut sig: Signature) -> AsyncSignature {
         (all.found.len() == 1).then(|| all.found[0].clone())
     });
     if let (Some(target), ReturnType::Type(_, ty)) = (target, &mut sig.output) {
-        ElideTo(target).visit_type_mut(ty);
+        NameElided::elide_to(target).visit_type_mut(ty);
     }
 
     let named = namer.named;
@@ -166,15 +166,28 @@ pub(crate) fn rewrite_signature(mut sig: Signature) -> AsyncSignature {
     AsyncSignature { sig, rebind }
 }
 
-/// Names each elided lifetime of an argument's type (`&T`, `'_`), as `async fn` captures them;
-/// leaves alone those of `fn(&T)` and `Fn(&T)`, which are higher-ranked, not the function's.
+/// Names each elided lifetime (`&T`, `'_`) of a type: in an argument, a fresh one each, as
+/// `async fn` captures them; in the output, the one elision picks. Leaves alone those of
+/// `fn(&T)` and `Fn(&T)`, which are higher-ranked, not the function's.
 #[derive(Default)]
 struct NameElided {
+    /// The output's lifetime; `None`: fresh ones, collected in `named`.
+    to: Option<Lifetime>,
     named: Vec<Lifetime>,
 }
 
 impl NameElided {
+    fn elide_to(to: Lifetime) -> Self {
+        NameElided {
+            to: Some(to),
+            named: Vec::new(),
+        }
+    }
+
     fn fresh(&mut self) -> Lifetime {
+        if let Some(to) = &self.to {
+            return to.clone();
+        }
         let l = Lifetime::new(
             &format!("'__modelmetry_l{}", self.named.len()),
             Span::call_site(),
@@ -206,33 +219,12 @@ impl VisitMut for NameElided {
     ) {
     }
 
-    // `impl Trait` in argument position cannot hold an elided lifetime (rustc refuses it).
-    fn visit_type_impl_trait_mut(&mut self, _: &mut syn::TypeImplTrait) {}
-}
-
-/// Names an output's elided lifetimes as the one elision picks.
-struct ElideTo(Lifetime);
-
-impl VisitMut for ElideTo {
-    fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
-        if r.lifetime.is_none() {
-            r.lifetime = Some(self.0.clone());
+    fn visit_type_impl_trait_mut(&mut self, t: &mut syn::TypeImplTrait) {
+        // `impl Trait` in argument position cannot hold an elided lifetime (rustc refuses
+        // it); in the output it can, and takes the output's.
+        if self.to.is_some() {
+            syn::visit_mut::visit_type_impl_trait_mut(self, t);
         }
-        syn::visit_mut::visit_type_reference_mut(self, r);
-    }
-
-    fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
-        if l.ident == "_" {
-            *l = self.0.clone();
-        }
-    }
-
-    fn visit_type_bare_fn_mut(&mut self, _: &mut syn::TypeBareFn) {}
-
-    fn visit_parenthesized_generic_arguments_mut(
-        &mut self,
-        _: &mut syn::ParenthesizedGenericArguments,
-    ) {
     }
 }
 
