@@ -13,7 +13,9 @@
 //!     target/release/examples/per_span once modelmetry   # instructions in the loop / CALLS
 //! ```
 //!
-//! `compare` also takes `--processes N` and a list of libraries (default: all four).
+//! `compare` also takes `--processes N` and a list of libraries (default: all four and the
+//! bare loop). `modelmetry-off` (never initialised) and `tracing-off` (no subscriber) are the
+//! disabled paths.
 
 use std::hint::black_box;
 use std::process::Command;
@@ -154,13 +156,27 @@ fn rounds(library: &str, rounds: usize) -> Vec<f64> {
             }
             let _ = provider.shutdown();
         }
+        // The disabled paths: modelmetry never initialised, tracing with no subscriber.
+        "modelmetry-off" => {
+            for _ in 0..rounds {
+                out.push(timed(&mut calls_modelmetry));
+            }
+        }
+        "tracing-off" => {
+            for _ in 0..rounds {
+                out.push(timed(&mut calls_tracing));
+            }
+        }
         "baseline" => {
             for _ in 0..rounds {
                 out.push(timed(&mut calls_baseline));
             }
         }
         other => {
-            eprintln!("per_span: unknown library {other:?} (one of {LIBRARIES:?} or baseline)");
+            eprintln!(
+                "per_span: unknown library {other:?} (one of {LIBRARIES:?}, modelmetry-off, \
+                 tracing-off or baseline)"
+            );
             std::process::exit(2);
         }
     }
@@ -232,7 +248,10 @@ fn compare(args: &[String]) {
         "per span: one root, {CALLS} calls of fn(u64) -> u64, capture off; \
          {processes} processes per library, alternating; median of their medians"
     );
-    println!("{:<16} {:>10} {:>12}  per process", "library", "ns/span", "vs fastrace");
+    println!(
+        "{:<16} {:>10} {:>12}  per process",
+        "library", "ns/span", "vs fastrace"
+    );
     for (i, library) in libraries.iter().enumerate() {
         let ratio = reference.map_or(String::from("-"), |r| format!("{:.2}x", medians[i] / r));
         let each: Vec<String> = results[i].iter().map(|v| format!("{v:.1}")).collect();
@@ -260,7 +279,9 @@ fn main() {
         }
         Some("compare") | None => compare(args.get(1..).unwrap_or(&[])),
         Some(other) => {
-            eprintln!("per_span: unknown command {other:?} (compare, run <library>, once <library>)");
+            eprintln!(
+                "per_span: unknown command {other:?} (compare, run <library>, once <library>)"
+            );
             std::process::exit(2);
         }
     }
