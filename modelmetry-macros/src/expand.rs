@@ -92,8 +92,33 @@ enum Returns {
     Nothing,
     /// A type that can be named in the body (`None::<R>` types the never-run `return`).
     Named(Box<Type>),
-    /// A type that mentions `impl Trait`: inferred from the body instead.
-    Opaque,
+    /// A type that mentions `impl Trait`: inferred from the body, with what can be named
+    /// pinned (`Result<impl Display, E>` types the body as `Result<_, E>`, so that the error's
+    /// type is known where the expansion describes it, even before the body's `?` settle it).
+    Opaque(Option<Box<Type>>),
+}
+
+/// `ty` with every `impl Trait` in it replaced by `_`; `None` when nothing else is left.
+fn nameable_part(ty: &Type) -> Option<Box<Type>> {
+    struct Infer;
+    impl syn::visit_mut::VisitMut for Infer {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(t) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](t.impl_token.span),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut hinted = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Infer, &mut hinted);
+    match hinted {
+        Type::Infer(_) => None,
+        Type::Paren(ref p) if matches!(*p.elem, Type::Infer(_)) => None,
+        hinted => Some(Box::new(hinted)),
+    }
 }
 
 fn returns(output: &ReturnType) -> Returns {
@@ -102,7 +127,7 @@ fn returns(output: &ReturnType) -> Returns {
         ReturnType::Type(_, ty) => match &**ty {
             Type::Never(_) => Returns::Nothing,
             Type::Tuple(t) if t.elems.is_empty() => Returns::Nothing,
-            ty if mentions_impl(ty.to_token_stream()) => Returns::Opaque,
+            ty if mentions_impl(ty.to_token_stream()) => Returns::Opaque(nameable_part(ty)),
             _ => Returns::Named(ty.clone()),
         },
     }
@@ -134,7 +159,7 @@ fn rewrite(
     // The body, run so that its value can be inspected: a closure (sync) or an async block,
     // typed by a never-run `return` of the declared type so type errors point at user code.
     let hint = match &returns {
-        Returns::Named(ty) => type_hint(ty),
+        Returns::Named(ty) | Returns::Opaque(Some(ty)) => type_hint(ty),
         _ => TokenStream::new(),
     };
     let on_exit = match &returns {
@@ -416,7 +441,7 @@ fn on_exit(args: &FnArgs, scope: &syn::Ident, ret: &syn::Ident) -> TokenStream {
         }
     };
     let traits = use_traits(&format!(
-        "{CAPTURE_TRAITS} OutcomeOfResult OutcomeOfValue ErrorChain ErrorDisplay ErrorDebug ErrorOpaque"
+        "{CAPTURE_TRAITS} OutcomeOfResult OutcomeOfValue ErrorBoxed ErrorChain ErrorDisplay ErrorDebug ErrorOpaque"
     ));
     quote! {
         if #scope.is_active() {
@@ -426,7 +451,7 @@ fn on_exit(args: &FnArgs, scope: &syn::Ident, ret: &syn::Ident) -> TokenStream {
                 // A plain value's outcome has an uninhabited error type.
                 #[allow(unreachable_patterns)]
                 ::core::result::Result::Err(#e) => {
-                    #scope.set_error((&&&&::modelmetry::__private::ErrorText(#e)).__modelmetry_error());
+                    #scope.set_error((&&&&&::modelmetry::__private::ErrorText(#e)).__modelmetry_error());
                 }
             }
         }

@@ -24,7 +24,7 @@ use crate::tokens::{kind_tokens, local, mentions_impl, type_hint, use_traits};
 use crate::valid::{Flavour, StreamReturn, Wrapping};
 
 const CHOICE_TRAITS: &str = "SplitResult SplitPlain FoldText FoldJson FoldNothing \
-                             DescribeDisplay DescribeDebug DescribeOpaque";
+                             DescribeBoxed DescribeChain DescribeDisplay DescribeDebug DescribeOpaque";
 
 /// The new body of a `#[span(stream)]` function: what runs when it is called (the span opens,
 /// the fold is made), and the rest (for an `async fn`, the body of the future it returns).
@@ -148,7 +148,7 @@ fn finish(
     let s = local("__modelmetry_stream");
     let e = local("__modelmetry_e");
     let wrapped = wrap(args, stream, span, &s, user_fold);
-    let traits = use_traits("ErrorChain ErrorDisplay ErrorDebug ErrorOpaque");
+    let traits = use_traits("ErrorBoxed ErrorChain ErrorDisplay ErrorDebug ErrorOpaque");
     quote! {
         match #ret {
             ::core::result::Result::Ok(#s) => ::core::result::Result::Ok(#wrapped),
@@ -156,7 +156,7 @@ fn finish(
             ::core::result::Result::Err(#e) => {
                 if ::modelmetry::__private::is_enabled() {
                     #traits
-                    #span.fail(&(&&&&::modelmetry::__private::ErrorText(&#e)).__modelmetry_error());
+                    #span.fail(&(&&&&&::modelmetry::__private::ErrorText(&#e)).__modelmetry_error());
                 }
                 ::core::result::Result::Err(#e)
             }
@@ -203,7 +203,7 @@ fn wrap(
             quote! {
                 #traits
                 let (#ok_pat, #err, #shape) = (&&#items).__modelmetry_split();
-                let #fold = #shape.fold(#ok_fold, (&&&#err).__modelmetry_describe());
+                let #fold = #shape.fold(#ok_fold, (&&&&&#err).__modelmetry_describe());
             }
         }
     };

@@ -71,6 +71,22 @@ fn boxed_local() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[span]
+fn boxed_send() -> Result<(), Box<dyn std::error::Error + Send>> {
+    Err(Box::new(Middle(Root)))
+}
+
+/// `impl Trait` in the `Ok` type: the error's type is still pinned for the expansion.
+#[span]
+fn boxed_opaque(
+    fail: bool,
+) -> Result<impl std::fmt::Display, Box<dyn std::error::Error + Send + Sync>> {
+    if fail {
+        return Err(Box::new(Top(Middle(Root))));
+    }
+    Ok(1)
+}
+
+#[span]
 fn repeats() -> Result<(), SaysItsCause> {
     Err(SaysItsCause(Root))
 }
@@ -101,11 +117,27 @@ fn an_err_records_its_whole_source_chain() {
         message(&rec),
         "generation failed: could not reach the model server: connection refused"
     );
-    // A boxed `dyn Error` is not itself an `Error`: its text is the boxed error's.
+    // A boxed `dyn Error` is not itself an `Error`, and still records its causes.
     let _ = boxed();
-    assert_eq!(message(&rec), "generation failed");
+    assert_eq!(
+        message(&rec),
+        "generation failed: could not reach the model server: connection refused"
+    );
     let _ = boxed_local();
-    assert_eq!(message(&rec), "could not reach the model server");
+    assert_eq!(
+        message(&rec),
+        "could not reach the model server: connection refused"
+    );
+    let _ = boxed_send();
+    assert_eq!(
+        message(&rec),
+        "could not reach the model server: connection refused"
+    );
+    let _ = boxed_opaque(true);
+    assert_eq!(
+        message(&rec),
+        "generation failed: could not reach the model server: connection refused"
+    );
     let _ = opaque_ok_text_err(true);
     assert_eq!(message(&rec), "opaque failed");
     let _ = repeats();
@@ -131,5 +163,37 @@ fn a_panic_records_its_payload() {
     assert_eq!(
         t.tree(),
         "trace panics  error: panicked: boom\n└── other panics  error: panicked: boom\n"
+    );
+}
+
+#[span(stream)]
+fn boxed_items() -> impl Iterator<Item = Result<u32, Box<dyn std::error::Error + Send + Sync>>> {
+    let failed: Box<dyn std::error::Error + Send + Sync> = Box::new(Top(Middle(Root)));
+    vec![Ok(1), Err(failed)].into_iter()
+}
+
+#[test]
+fn a_streams_boxed_error_item_records_its_causes() {
+    let rec = Recorder::install();
+    let items: Vec<_> = boxed_items().collect();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        message(&rec),
+        "generation failed: could not reach the model server: connection refused"
+    );
+}
+
+#[span(stream)]
+fn typed_items() -> impl Iterator<Item = Result<u32, Top>> {
+    vec![Ok(1), Err(Top(Middle(Root)))].into_iter()
+}
+
+#[test]
+fn a_streams_error_item_records_its_causes() {
+    let rec = Recorder::install();
+    assert_eq!(typed_items().count(), 2);
+    assert_eq!(
+        message(&rec),
+        "generation failed: could not reach the model server: connection refused"
     );
 }

@@ -22,6 +22,12 @@ fn parse(text: &str) -> Result<impl Display, std::num::ParseIntError> {
 }
 
 #[span]
+fn parse_boxed(text: &str) -> Result<impl Display, Box<dyn std::error::Error + Send + Sync>> {
+    let n: i64 = text.parse()?;
+    Ok(n * 2)
+}
+
+#[span]
 fn adder(by: i32) -> impl Fn(i32) -> i32 {
     move |x| x + by
 }
@@ -31,5 +37,6 @@ fn main() {
     assert_eq!(evens(5).collect::<Vec<_>>(), vec![0, 2, 4]);
     assert_eq!(parse("21").map(|d| d.to_string()).ok(), Some("42".to_owned()));
     assert!(parse("x").is_err());
+    assert!(parse_boxed("x").is_err());
     assert_eq!(adder(1)(1), 2);
 }

@@ -194,11 +194,41 @@ impl Display for NoError {
     }
 }
 
-/// An error to describe: for a `std::error::Error`, its text and every cause in its
-/// `source()` chain (`top: cause: root cause`, as `anyhow`'s `{:#}` shows it); else its
-/// `Display` text (alternate form: `anyhow::Error` shows its chain there); else its `Debug`
-/// text; else its type's name. `(&&&&ErrorText(&err)).__modelmetry_error()`.
+/// An error to describe: for a `std::error::Error` (or a boxed `dyn Error`, which is not one
+/// itself), its text and every cause in its `source()` chain (`top: cause: root cause`, as
+/// `anyhow`'s `{:#}` shows it); else its `Display` text (alternate form: `anyhow::Error` shows
+/// its chain there); else its `Debug` text; else its type's name.
+/// `(&&&&&ErrorText(&err)).__modelmetry_error()`.
 pub struct ErrorText<'a, E: ?Sized>(pub &'a E);
+
+/// Describe a boxed `dyn Error` (`Box<dyn Error>`, `+ Send`, `+ Send + Sync`: the usual
+/// `Result<T, Box<dyn Error>>`) by its text and its causes, as [`ErrorChain`] does an error
+/// type. A box of a trait object does not implement `Error` itself, so without this level it
+/// would fall to its `Display` text and lose the causes. One level below [`ErrorChain`]: where
+/// the error's type is still being inferred when the method is chosen, the first level is
+/// picked, and that must be the one that fits most errors.
+pub trait ErrorBoxed {
+    /// The error's message, with its causes.
+    fn __modelmetry_error(&self) -> String;
+}
+
+impl<'e> ErrorBoxed for &&&ErrorText<'_, Box<dyn std::error::Error + 'e>> {
+    fn __modelmetry_error(&self) -> String {
+        user_text(|| chain_text(&**self.0))
+    }
+}
+
+impl<'e> ErrorBoxed for &&&ErrorText<'_, Box<dyn std::error::Error + Send + 'e>> {
+    fn __modelmetry_error(&self) -> String {
+        user_text(|| chain_text(&**self.0))
+    }
+}
+
+impl<'e> ErrorBoxed for &&&ErrorText<'_, Box<dyn std::error::Error + Send + Sync + 'e>> {
+    fn __modelmetry_error(&self) -> String {
+        user_text(|| chain_text(&**self.0))
+    }
+}
 
 /// Describe an error by its text and its causes.
 pub trait ErrorChain {
@@ -206,7 +236,7 @@ pub trait ErrorChain {
     fn __modelmetry_error(&self) -> String;
 }
 
-impl<E: std::error::Error + ?Sized> ErrorChain for &&&ErrorText<'_, E> {
+impl<E: std::error::Error + ?Sized> ErrorChain for &&&&ErrorText<'_, E> {
     fn __modelmetry_error(&self) -> String {
         user_text(|| chain_text(self.0))
     }
@@ -214,7 +244,7 @@ impl<E: std::error::Error + ?Sized> ErrorChain for &&&ErrorText<'_, E> {
 
 /// `err`'s text followed by each cause's, `: `-separated. A cause whose text the message
 /// already ends with (an error that prints its source itself) is not repeated.
-fn chain_text<E: std::error::Error + ?Sized>(err: &E) -> String {
+pub(super) fn chain_text<E: std::error::Error + ?Sized>(err: &E) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     let mut depth = 0;
@@ -327,14 +357,14 @@ mod choice_tests {
         let err: Result<u8, std::fmt::Error> = Err(std::fmt::Error);
         match (&&Outcome(&err)).__modelmetry_outcome() {
             Err(e) => assert_eq!(
-                (&&&&ErrorText(e)).__modelmetry_error(),
+                (&&&&&ErrorText(e)).__modelmetry_error(),
                 std::fmt::Error.to_string()
             ),
             Ok(_) => panic!("an Err is an error"),
         }
         assert!(matches!((&&Outcome(&7u8)).__modelmetry_outcome(), Ok(&7)));
         assert!(
-            (&&&&ErrorText(&Neither))
+            (&&&&&ErrorText(&Neither))
                 .__modelmetry_error()
                 .contains("Neither")
         );

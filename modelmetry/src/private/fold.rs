@@ -9,8 +9,9 @@
 //!    `(OfType<T>, OfType<E>, ResultShape)`, any other item `X` into
 //!    `(OfType<X>, OfType<NoError>, PlainShape)`.
 //! 2. `(&&&OfType::<T>).__modelmetry_fold()`: [`Text`] if `T: AsRef<str>`, else [`Json`] if
-//!    `T: Serialize`, else [`Nothing`]; `(&&&OfType::<E>).__modelmetry_describe()`: the
-//!    error's `Display` text, else its `Debug` text, else its type's name.
+//!    `T: Serialize`, else [`Nothing`]; `(&&&&&OfType::<E>).__modelmetry_describe()`: a
+//!    boxed `dyn Error`'s or an `Error`'s text with every cause in its `source()` chain, else
+//!    the error's `Display` text, else its `Debug` text, else its type's name.
 //! 3. `shape.fold(ok_fold, describe)`: the `Ok` fold itself for plain items, or
 //!    [`ResultItems`] (an `Err` item closes the span as an error) for `Result`s.
 
@@ -134,6 +135,51 @@ impl<T> FoldNothing for OfType<T> {
     }
 }
 
+/// Describe a boxed `dyn Error` item by its text and its causes (a box of a trait object is
+/// not an `Error` itself).
+pub trait DescribeBoxed {
+    /// The error type.
+    type Error;
+    /// The describer.
+    fn __modelmetry_describe(&self) -> fn(&Self::Error) -> String;
+}
+
+impl<'e> DescribeBoxed for &&&OfType<Box<dyn std::error::Error + 'e>> {
+    type Error = Box<dyn std::error::Error + 'e>;
+    fn __modelmetry_describe(&self) -> fn(&Self::Error) -> String {
+        |e| super::capture::chain_text(&**e)
+    }
+}
+
+impl<'e> DescribeBoxed for &&&OfType<Box<dyn std::error::Error + Send + 'e>> {
+    type Error = Box<dyn std::error::Error + Send + 'e>;
+    fn __modelmetry_describe(&self) -> fn(&Self::Error) -> String {
+        |e| super::capture::chain_text(&**e)
+    }
+}
+
+impl<'e> DescribeBoxed for &&&OfType<Box<dyn std::error::Error + Send + Sync + 'e>> {
+    type Error = Box<dyn std::error::Error + Send + Sync + 'e>;
+    fn __modelmetry_describe(&self) -> fn(&Self::Error) -> String {
+        |e| super::capture::chain_text(&**e)
+    }
+}
+
+/// Describe an error item by its text and every cause in its `source()` chain.
+pub trait DescribeChain {
+    /// The error type.
+    type Error;
+    /// The describer.
+    fn __modelmetry_describe(&self) -> fn(&Self::Error) -> String;
+}
+
+impl<E: std::error::Error> DescribeChain for &&&&OfType<E> {
+    type Error = E;
+    fn __modelmetry_describe(&self) -> fn(&E) -> String {
+        |e| super::capture::chain_text(e)
+    }
+}
+
 /// Describe an error item by its `Display` text.
 pub trait DescribeDisplay {
     /// The error type.
@@ -194,7 +240,8 @@ impl PlainShape {
 }
 
 /// The fold of `Result` items: like [`Results`](crate::fold::Results), with the error described
-/// as the macros describe any error (`Display`, else `Debug`, else the type's name).
+/// as the macros describe any error (its causes too, else `Display`, else `Debug`, else the
+/// type's name).
 pub struct ResultItems<F, E> {
     ok: F,
     describe: fn(&E) -> String,

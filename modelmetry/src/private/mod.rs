@@ -18,15 +18,15 @@ mod capture;
 mod fold;
 
 pub use self::capture::{
-    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, ErrorChain, ErrorDebug, ErrorDisplay,
-    ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
+    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, ErrorBoxed, ErrorChain, ErrorDebug,
+    ErrorDisplay, ErrorOpaque, ErrorText, NoError, Outcome, OutcomeOfResult, OutcomeOfValue,
 };
 #[cfg(not(feature = "stream"))]
 pub use self::fold::StreamFeature;
 pub use self::fold::{
-    DescribeDebug, DescribeDisplay, DescribeOpaque, FoldJson, FoldNothing, FoldText, OfType,
-    PlainShape, ResultItems, ResultShape, SplitPlain, SplitResult, iter_items, stream_items,
-    user_fold,
+    DescribeBoxed, DescribeChain, DescribeDebug, DescribeDisplay, DescribeOpaque, FoldJson,
+    FoldNothing, FoldText, OfType, PlainShape, ResultItems, ResultShape, SplitPlain, SplitResult,
+    iter_items, stream_items, user_fold,
 };
 pub use crate::capture::Captured;
 pub use crate::context::future::{Instrument, Instrumented};
