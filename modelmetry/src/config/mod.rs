@@ -940,6 +940,26 @@ mod tests {
     }
 
     #[test]
+    fn file_and_html_are_read_from_the_environment() {
+        let c = env(&[("MODELMETRY_EXPORTER", "file,html")]);
+        assert_eq!(
+            c.exporter_kinds(),
+            vec![ExporterKind::File, ExporterKind::Html]
+        );
+        let c = env(&[("MODELMETRY_FILE", "/tmp/t.jsonl")]);
+        assert_eq!(
+            c.exporter_kinds(),
+            vec![ExporterKind::Console, ExporterKind::File]
+        );
+        assert_eq!(
+            c.local.file.as_deref(),
+            Some(std::path::Path::new("/tmp/t.jsonl"))
+        );
+        let c = env(&[("MODELMETRY_FILE_MAX_BYTES", "lots")]);
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
     fn a_key_selects_http() {
         let c = env(&[
             ("MODELMETRY_API_KEY", "k"),

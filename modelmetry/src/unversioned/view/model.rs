@@ -403,7 +403,8 @@ fn assign_lanes(
     order: &[(usize, u32)],
     parent_of: &dyn Fn(usize) -> Option<usize>,
 ) -> Vec<Lane> {
-    let mut lane_of = vec![0 as Lane; spans.len()];
+    // `None` until placed: in a parent cycle (malformed input) a parent may come later.
+    let mut lane_of: Vec<Option<Lane>> = vec![None; spans.len()];
     let mut lanes: Vec<Vec<usize>> = Vec::new();
     let overlaps =
         |a: usize, b: usize| spans[a].start < spans[b].end && spans[b].start < spans[a].end;
@@ -426,7 +427,8 @@ fn assign_lanes(
         };
         let parent_lane = parent_of(i)
             .filter(|&p| spans[i].start >= spans[p].start && spans[i].end <= spans[p].end)
-            .map(|p| lane_of[p] as usize)
+            .and_then(|p| lane_of[p])
+            .map(|l| l as usize)
             .filter(|&l| free(&lanes[l]));
         let lane = match parent_lane.or_else(|| lanes.iter().position(free)) {
             Some(l) => l,
@@ -436,7 +438,7 @@ fn assign_lanes(
             }
         };
         lanes[lane].push(i);
-        lane_of[i] = lane as Lane;
+        lane_of[i] = Some(lane as Lane);
     }
-    lane_of
+    lane_of.into_iter().map(Option::unwrap_or_default).collect()
 }
