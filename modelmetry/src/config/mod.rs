@@ -959,6 +959,14 @@ mod tests {
         assert!(c.validate().is_err());
     }
 
+    #[cfg(not(feature = "file"))]
+    #[test]
+    fn the_file_exporter_without_its_feature_is_refused_naming_the_feature() {
+        let c = env(&[("MODELMETRY_EXPORTER", "file")]);
+        let e = c.validate().expect_err("no file exporter in this build");
+        assert!(e.to_string().contains("`file` cargo feature"), "{e}");
+    }
+
     #[test]
     fn a_key_selects_http() {
         let c = env(&[
