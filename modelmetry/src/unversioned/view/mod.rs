@@ -259,6 +259,10 @@ mod tests {
         assert_eq!(a["args"]["model"], "gpt-4o");
         assert_eq!(a["args"]["input_tokens"], 12);
         assert_eq!(a["args"]["gen_ai.usage.cache_read.input_tokens"], 8);
+        assert!(
+            a["args"].get("gen_ai.usage.input_tokens").is_none(),
+            "not twice"
+        );
         assert_eq!(a["args"]["cost"], 0.5);
         assert_eq!(a["args"]["ttft_ms"], 3.0);
         assert_eq!(a["dur"], 50_000.0, "microseconds");

@@ -31,18 +31,17 @@ pub(super) fn render(traces: &[TraceView]) -> Value {
             if let Some(m) = &s.model {
                 args.insert("model".into(), m.clone().into());
             }
-            for (key, name) in [
-                ("gen_ai.usage.input_tokens", "input_tokens"),
-                ("gen_ai.usage.output_tokens", "output_tokens"),
-            ] {
-                if let Some(v) = s.attributes.get(key) {
-                    args.insert(name.into(), v.clone());
-                }
-            }
-            // Other usage buckets (cache reads and writes, reasoning) as they are named.
+            // Input and output tokens by short names; other usage buckets (cache reads and
+            // writes, reasoning) under their attribute's name.
             for (key, v) in &s.attributes {
-                if key.starts_with("gen_ai.usage.") && !args.contains_key(key) {
-                    args.insert(key.clone(), v.clone());
+                match key.strip_prefix("gen_ai.usage.") {
+                    Some(short @ ("input_tokens" | "output_tokens")) => {
+                        args.insert(short.into(), v.clone());
+                    }
+                    Some(_) => {
+                        args.insert(key.clone(), v.clone());
+                    }
+                    None => {}
                 }
             }
             if let Some(c) = s.cost {
