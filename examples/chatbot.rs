@@ -8,7 +8,9 @@
 //! answer is streamed (`#[span(stream)]`): it prints as it arrives, and its span lasts until
 //! the last chunk, with the time to the first one.
 //!
-//! Runs offline: a stand-in plays the LLM. With no API key the trace prints to stderr; with
+//! Runs offline: a stand-in plays the LLM. With no API key the trace prints to stderr, and
+//! its waterfall is written as a self-contained HTML page (`modelmetry-chatbot.html` in the
+//! temporary directory, or `MODELMETRY_HTML`) whose path is printed; with
 //! `MODELMETRY_API_KEY` (and optionally `MODELMETRY_BASE_URL`) it is delivered before exit.
 //!
 //! ```sh
@@ -23,7 +25,7 @@ use serde::Serialize;
 use serde_json::json;
 
 fn main() {
-    let guard = modelmetry::init();
+    let (guard, page) = start();
     let question = "Hi! Where is my order #A-1042? It was due yesterday.";
     println!("user: {question}");
     handle_turn("conversation-42", question); // prints the answer as it streams in
@@ -35,6 +37,29 @@ fn main() {
         s.sent,
         s.dropped.total()
     );
+    if let Some(page) = page {
+        println!("trace view: {} (open it in a browser)", page.display());
+    }
+}
+
+/// `modelmetry::init()`, plus, with no API key (the console tree), the HTML view of the trace
+/// beside it. Returns the page's path when one is written.
+fn start() -> (modelmetry::InitGuard, Option<std::path::PathBuf>) {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    if set("MODELMETRY_API_KEY") || set("MODELMETRY_EXPORTER") {
+        return (modelmetry::init(), None);
+    }
+    let page = std::env::var_os("MODELMETRY_HTML").map_or_else(
+        || std::env::temp_dir().join("modelmetry-chatbot.html"),
+        std::path::PathBuf::from,
+    );
+    match modelmetry::Config::from_env().html(&page).init() {
+        Ok(guard) => (guard, Some(page)),
+        Err(e) => {
+            eprintln!("modelmetry: {e}; tracing is off");
+            (modelmetry::init(), None)
+        }
+    }
 }
 
 /// One turn of the conversation: the trace. Its input is the user's message (the session id

@@ -126,6 +126,10 @@ fn build(config: &Config, kind: ExporterKind) -> Result<Box<dyn Exporter>, Error
             config,
             config.otlp.clone().unwrap_or_default(),
         )),
+        #[cfg(feature = "file")]
+        ExporterKind::File => Box::new(export::file::FileExporter::new(config)),
+        #[cfg(feature = "html")]
+        ExporterKind::Html => Box::new(export::html::HtmlExporter::new(config)),
         other => {
             return Err(Error::Config {
                 setting: "MODELMETRY_EXPORTER",

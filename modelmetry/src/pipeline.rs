@@ -141,6 +141,7 @@ impl Losses {
         self.add("rate_limited", t.rate_limited);
         self.add("spool_full", t.spool_full);
         self.add("spool_write_failed", t.spool_write_failed);
+        self.add("write_failed", t.write_failed);
         self.add("shutdown", t.shutdown);
         if t.problem.is_some() && t.total_lost() > 0 {
             self.problem.clone_from(&t.problem);

@@ -22,9 +22,10 @@ pub(crate) enum Loss {
     RedactionFailed,
     InCallback,
     TraceTooLarge,
+    WriteFailed,
 }
 
-const REASONS: usize = 15;
+const REASONS: usize = 16;
 
 /// One set of counters: the process's, or a test recorder's (see [`scoped`]).
 #[derive(Debug)]
@@ -294,6 +295,9 @@ pub struct Dropped {
     /// [`max_buffer_bytes`](crate::Config::max_buffer_bytes)) in background delivery: it
     /// could never fit, so it was dropped whole (synchronous delivery has no such bound).
     pub trace_too_large: u64,
+    /// The file or HTML exporter could not write them (an I/O error: a full disk, a
+    /// directory that is gone, no permission); the error was reported once.
+    pub write_failed: u64,
 }
 
 impl Dropped {
@@ -310,6 +314,7 @@ impl Dropped {
             + self.spool_write_failed
             + self.redaction_failed
             + self.trace_too_large
+            + self.write_failed
     }
 
     /// Every loss, on both sides.
@@ -391,6 +396,7 @@ impl Counters {
                 redaction_failed: d(Loss::RedactionFailed),
                 in_callback: d(Loss::InCallback),
                 trace_too_large: d(Loss::TraceTooLarge),
+                write_failed: d(Loss::WriteFailed),
             },
         }
     }

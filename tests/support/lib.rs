@@ -672,6 +672,8 @@ pub struct Delta {
     pub spool_write_failed: i64,
     /// The change in `trace_too_large`.
     pub trace_too_large: i64,
+    /// The change in `write_failed` (the file and HTML exporters).
+    pub write_failed: i64,
 }
 
 impl Delta {
@@ -699,6 +701,7 @@ impl Delta {
             spool_full: d(ad.spool_full, bd.spool_full),
             spool_write_failed: d(ad.spool_write_failed, bd.spool_write_failed),
             trace_too_large: d(ad.trace_too_large, bd.trace_too_large),
+            write_failed: d(ad.write_failed, bd.write_failed),
         }
     }
 
@@ -714,6 +717,7 @@ impl Delta {
             + self.spool_full
             + self.spool_write_failed
             + self.trace_too_large
+            + self.write_failed
     }
 
     /// `produced - (sent + spooled + dropped + buffered)`: zero when nothing is unaccounted.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) mod local;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 
@@ -23,6 +24,12 @@ pub enum ExporterKind {
     /// see [`OtlpConfig`](crate::OtlpConfig)). Added to the default exporter when
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set.
     Otlp,
+    /// Append each trace to a file as a line of OTLP/JSON (cargo feature `file`; see
+    /// [`Config::file`]).
+    File,
+    /// Write a self-contained HTML view of the latest traces (cargo feature `html`; see
+    /// [`Config::html`]).
+    Html,
     /// Record nothing: a span costs an atomic load and a test. For tests and for turning tracing off.
     None,
 }
@@ -33,6 +40,8 @@ impl ExporterKind {
             "console" | "stderr" => Some(ExporterKind::Console),
             "http" | "modelmetry" => Some(ExporterKind::Http),
             "otlp" | "opentelemetry" => Some(ExporterKind::Otlp),
+            "file" | "jsonl" => Some(ExporterKind::File),
+            "html" => Some(ExporterKind::Html),
             "none" | "off" | "disabled" => Some(ExporterKind::None),
             _ => None,
         }
@@ -89,7 +98,7 @@ pub(crate) type ErrorHook = Arc<dyn Fn(&str) + Send + Sync>;
 /// | --- | --- | --- |
 /// | `MODELMETRY_API_KEY` | [`api_key`](Config::api_key) | none |
 /// | `MODELMETRY_BASE_URL` | [`base_url`](Config::base_url) | `https://api.modelmetry.com` |
-/// | `MODELMETRY_EXPORTER` | [`exporters`](Config::exporters): `console`, `http`, `otlp`, `none`, or a list (`http,otlp`) | `http` with a key, else `console`; plus `otlp` when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
+/// | `MODELMETRY_EXPORTER` | [`exporters`](Config::exporters): `console`, `http`, `otlp`, `file`, `html`, `none`, or a list (`http,otlp`) | `http` with a key, else `console`; plus `otlp` when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, `file` when `MODELMETRY_FILE` is, `html` when `MODELMETRY_HTML` is |
 /// | `MODELMETRY_DELIVERY` | [`delivery`](Config::delivery): `background`, `sync` | `background` |
 /// | `MODELMETRY_CAPTURE_CONTENT` | [`capture_content`](Config::capture_content) (an unreadable value turns it off, with a warning) | `true` |
 /// | `MODELMETRY_FLUSH_INTERVAL_MS` | [`flush_interval`](Config::flush_interval) | 1000 |
@@ -97,6 +106,9 @@ pub(crate) type ErrorHook = Arc<dyn Fn(&str) + Send + Sync>;
 /// | `MODELMETRY_SPOOL_DIR` | [`spool_dir`](Config::spool_dir) | none (spool off) |
 /// | `MODELMETRY_SPOOL_MAX_BYTES` | [`max_spool_bytes`](Config::max_spool_bytes) | 64 MiB |
 /// | `MODELMETRY_DEBUG` | [`debug`](Config::debug) | `false` |
+/// | `MODELMETRY_FILE` | [`file`](Config::file) | none (`traces.jsonl` with `MODELMETRY_EXPORTER=file`) |
+/// | `MODELMETRY_FILE_MAX_BYTES` | [`file_max_bytes`](Config::file_max_bytes) | 64 MiB |
+/// | `MODELMETRY_HTML` | [`html`](Config::html) | none (`traces.html` with `MODELMETRY_EXPORTER=html`) |
 ///
 /// `init` reports, one line each, what it ignores: an unknown `MODELMETRY_*` name (with the
 /// closest known one), `OTEL_EXPORTER_OTLP_*` variables without the `otlp` feature, a blank
@@ -108,6 +120,7 @@ pub struct Config {
     pub(crate) exporters: Option<Vec<ExporterKind>>,
     #[cfg(feature = "otlp")]
     pub(crate) otlp: Option<otlp::OtlpConfig>,
+    pub(crate) local: local::LocalFiles,
     pub(crate) delivery: Delivery,
     pub(crate) flush_interval: Duration,
     pub(crate) max_batch_records: usize,
@@ -154,6 +167,7 @@ impl Default for Config {
             exporters: None,
             #[cfg(feature = "otlp")]
             otlp: None,
+            local: local::LocalFiles::default(),
             delivery: Delivery::Background,
             flush_interval: Duration::from_secs(1),
             max_batch_records: 1000,
@@ -188,6 +202,7 @@ impl std::fmt::Debug for Config {
             .field("base_url", &without_userinfo(&self.base_url))
             .field("exporters", &self.exporter_kinds())
             .field("otlp", &self.otlp_debug())
+            .field("local", &self.local)
             .field("delivery", &self.delivery)
             .field("flush_interval", &self.flush_interval)
             .field("max_batch_records", &self.max_batch_records)
@@ -264,7 +279,7 @@ impl Config {
                 _ => c.env_errors.push(Error::Config {
                     setting: "MODELMETRY_EXPORTER",
                     reason: format!(
-                        "`{v}` is not a comma-separated list of console, http, otlp, none"
+                        "`{v}` is not a comma-separated list of console, http, otlp, file, html, none"
                     ),
                 }),
             }
@@ -275,6 +290,7 @@ impl Config {
             // Only the OTLP exporter is turned off by its own invalid settings.
             Err(e) => c.otlp_env_error = Some(e),
         }
+        c.local = local::LocalFiles::from_lookup(present, &mut c.env_errors);
         if let Some(v) = present("MODELMETRY_DELIVERY") {
             match v.to_ascii_lowercase().as_str() {
                 "background" | "batch" => c.delivery = Delivery::Background,
@@ -603,6 +619,12 @@ impl Config {
                 if self.otlp_configured() {
                     kinds.push(ExporterKind::Otlp);
                 }
+                if self.local.file.is_some() {
+                    kinds.push(ExporterKind::File);
+                }
+                if self.local.html.is_some() {
+                    kinds.push(ExporterKind::Html);
+                }
                 kinds
             }
         };
@@ -636,6 +658,8 @@ impl Config {
         match kind {
             ExporterKind::Http => self.validate_http(),
             ExporterKind::Otlp => self.validate_otlp(),
+            ExporterKind::File => feature_on(cfg!(feature = "file"), "file"),
+            ExporterKind::Html => feature_on(cfg!(feature = "html"), "html"),
             ExporterKind::Console | ExporterKind::None => Ok(()),
         }
     }
@@ -750,7 +774,21 @@ const ENV_VARS: &[&str] = &[
     "MODELMETRY_SPOOL_MAX_BYTES",
     "MODELMETRY_DEBUG",
     "MODELMETRY_OTLP_OPT_IN",
+    "MODELMETRY_FILE",
+    "MODELMETRY_FILE_MAX_BYTES",
+    "MODELMETRY_HTML",
 ];
+
+/// A destination whose cargo feature is off is refused at `init`, saying which feature.
+fn feature_on(on: bool, feature: &'static str) -> Result<(), Error> {
+    if on {
+        return Ok(());
+    }
+    Err(Error::Config {
+        setting: "MODELMETRY_EXPORTER",
+        reason: format!("the {feature} exporter needs modelmetry's `{feature}` cargo feature"),
+    })
+}
 
 /// The warning for a `MODELMETRY_*` variable the SDK does not read, naming the closest one
 /// it does (a typo such as `MODELMETRY_APIKEY` would otherwise go unnoticed).
@@ -899,6 +937,34 @@ mod tests {
         assert_eq!(c.exporter_kinds(), vec![ExporterKind::Console]);
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn file_and_html_are_read_from_the_environment() {
+        let c = env(&[("MODELMETRY_EXPORTER", "file,html")]);
+        assert_eq!(
+            c.exporter_kinds(),
+            vec![ExporterKind::File, ExporterKind::Html]
+        );
+        let c = env(&[("MODELMETRY_FILE", "/tmp/t.jsonl")]);
+        assert_eq!(
+            c.exporter_kinds(),
+            vec![ExporterKind::Console, ExporterKind::File]
+        );
+        assert_eq!(
+            c.local.file.as_deref(),
+            Some(std::path::Path::new("/tmp/t.jsonl"))
+        );
+        let c = env(&[("MODELMETRY_FILE_MAX_BYTES", "lots")]);
+        assert!(c.validate().is_err());
+    }
+
+    #[cfg(not(feature = "file"))]
+    #[test]
+    fn the_file_exporter_without_its_feature_is_refused_naming_the_feature() {
+        let c = env(&[("MODELMETRY_EXPORTER", "file")]);
+        let e = c.validate().expect_err("no file exporter in this build");
+        assert!(e.to_string().contains("`file` cargo feature"), "{e}");
     }
 
     #[test]

@@ -12,6 +12,10 @@ pub(crate) mod batch;
 pub(crate) mod console;
 pub(crate) mod delivery;
 pub(crate) mod fanout;
+#[cfg(feature = "file")]
+pub(crate) mod file;
+#[cfg(feature = "html")]
+pub(crate) mod html;
 pub(crate) mod ingest;
 pub(crate) mod ingest_view;
 #[cfg(feature = "otlp")]
@@ -33,6 +37,8 @@ pub(crate) struct Tally {
     pub(crate) rate_limited: u64,
     pub(crate) spool_full: u64,
     pub(crate) spool_write_failed: u64,
+    /// The file or HTML exporter could not write them.
+    pub(crate) write_failed: u64,
     /// Cut off by shutdown's deadline (the request in flight was interrupted) with no spool
     /// to keep them.
     pub(crate) shutdown: u64,
@@ -53,6 +59,7 @@ impl Tally {
         stats::count_drop(Loss::RateLimited, self.rate_limited);
         stats::count_drop(Loss::SpoolFull, self.spool_full);
         stats::count_drop(Loss::SpoolWriteFailed, self.spool_write_failed);
+        stats::count_drop(Loss::WriteFailed, self.write_failed);
         stats::count_drop(Loss::Shutdown, self.shutdown);
         let unaccounted = records.saturating_sub(self.total() - self.network);
         stats::count_drop(Loss::Network, unaccounted);
@@ -73,6 +80,7 @@ impl Tally {
             + self.rate_limited
             + self.spool_full
             + self.spool_write_failed
+            + self.write_failed
             + self.shutdown
     }
 
@@ -87,6 +95,7 @@ impl Tally {
         self.rate_limited += other.rate_limited;
         self.spool_full += other.spool_full;
         self.spool_write_failed += other.spool_write_failed;
+        self.write_failed += other.write_failed;
         self.shutdown += other.shutdown;
         if other.problem.is_some() {
             self.problem.clone_from(&other.problem);

@@ -5,4 +5,6 @@
 //! API) field for field, and follow it when it changes. Pin an exact version of `modelmetry`
 //! (`=0.1.0`) if you depend on them.
 
+#[cfg(feature = "html")]
+pub mod view;
 pub mod wire;
