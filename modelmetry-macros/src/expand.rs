@@ -375,10 +375,12 @@ pub(crate) fn on_entry(args: &FnArgs, params: &[Param], scope: &syn::Ident) -> T
     if !params.is_empty() {
         let fields = params.iter().map(|p| {
             let name = &p.name;
-            let captured = capture({
-                let ident = &p.ident;
-                quote!(&#ident)
-            });
+            let ident = &p.ident;
+            let captured = if p.redacted {
+                quote!(::modelmetry::__private::redacted(&#ident))
+            } else {
+                capture(quote!(&#ident))
+            };
             quote!((#name, #captured))
         });
         set.extend(quote! {

@@ -342,3 +342,19 @@ fn a_recorder_sees_only_redacted_text() {
     assert!(!all.contains("a.b@example.org") && !all.contains("sk-abcdefghijklmnopqrstuv"));
     assert!(t[0].tree().contains("redacted="), "{}", t[0].tree());
 }
+
+#[span(redact(api_key))]
+fn with_plain_key(prompt: &str, api_key: &str) -> usize {
+    prompt.len() + api_key.len()
+}
+
+#[test]
+fn a_parameter_named_in_redact_is_never_captured() {
+    let recorder = Recorder::install_with(Config::default().capture_debug(true));
+    with_plain_key("hello", "plain-secret-in-an-argument");
+    let t = recorder.take();
+    let all: String = t[0].records().concat();
+    assert!(!all.contains("plain-secret-in-an-argument"), "{all}");
+    assert!(all.contains(r#""api_key":"<redacted: &str>""#), "{all}");
+    assert!(all.contains(r#""prompt":"hello""#), "{all}");
+}

@@ -71,6 +71,14 @@ pub struct Input {
     cut: Vec<(String, usize)>,
 }
 
+/// A parameter named in `redact(...)`: its type's name only, never its value.
+pub fn redacted<T: ?Sized>(_: &T) -> Captured {
+    Captured {
+        value: Value::String(format!("<redacted: {}>", std::any::type_name::<T>())),
+        original_bytes: None,
+    }
+}
+
 /// Input fields as one JSON object. Fields are captured by [`Capture`], each capped.
 pub fn input<const N: usize>(fields: [(&'static str, Captured); N]) -> Input {
     let mut m = Map::new();
