@@ -70,7 +70,7 @@ pub(crate) const SAMPLE_RATE: &str = "modelmetry.sample_rate";
 /// On a trace head sampling dropped and a tail rule kept: the rule (`error`,
 /// `finding:<name>`, `cost`, `duration`). Such a trace carries no content (see `sampling.rs`).
 pub(crate) const KEPT_BY: &str = "modelmetry.kept_by";
-/// On a trace some of whose text redaction changed: `{"values": n, "dropped": m}`, the strings
-/// a pattern replaced and the values dropped because redacting them failed. Absent when
-/// nothing was changed (a `Redacted<T>` value or a hook's edit is not counted here).
+/// On a trace some of whose text a redaction pattern changed: `{"values": n}`, the number of
+/// strings changed. Absent when no pattern matched (a `Redacted<T>` value or a hook's edit is
+/// not counted here). A fragment (spans recorded after their trace shipped) carries none.
 pub(crate) const REDACTED: &str = "modelmetry.redacted";

@@ -110,7 +110,7 @@ pub(crate) fn render(trace: &FinishedTrace, durations: bool) -> String {
                 }
             }
             if let Some(r) = info.metadata.get(keys::REDACTED) {
-                let n = r["values"].as_u64().unwrap_or(0) + r["dropped"].as_u64().unwrap_or(0);
+                let n = r["values"].as_u64().unwrap_or(0);
                 let _ = write!(out, "  redacted={n}");
             }
             if let Some(sev) = info.severity {

@@ -96,19 +96,18 @@ pub(crate) fn boundary(redaction: &Redaction, trace: &mut FinishedTrace) -> Resu
             let mut pass = Pass {
                 patterns,
                 changed: 0,
-                dropped: 0,
             };
             pass.trace(trace);
-            (pass.changed, pass.dropped)
+            pass.changed
         }));
         match scrubbed {
-            Ok((changed, dropped)) => {
-                stats::count_redaction(changed, dropped);
-                if changed + dropped > 0 {
+            Ok(changed) => {
+                stats::count_redaction(changed, 0);
+                if changed > 0 {
                     if let Some(info) = trace.info.as_deref_mut() {
                         info.metadata.insert(
                             keys::REDACTED.into(),
-                            serde_json::json!({"values": changed, "dropped": dropped}),
+                            serde_json::json!({ "values": changed }),
                         );
                     }
                 }

@@ -6,12 +6,10 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::record::{FinishedTrace, Name, SignalBody, SpanData, TraceInfo};
-use crate::values::{FindingValue, Message, Part};
+use crate::values::{FindingValue, Message, Options, Part};
 
 /// What [`Config::redact_patterns`](crate::Config::redact_patterns) replaces in every string
 /// the SDK sends or writes. Each match becomes `<redacted:{name}>` (e.g. `<redacted:email>`).
@@ -108,7 +106,7 @@ impl RedactPattern {
             RedactPattern::BearerToken => {
                 let mut i = 0;
                 while i + 7 <= b.len() {
-                    if b[i..i + 7].eq_ignore_ascii_case(b"bearer ") {
+                    if b[i] | 0x20 == b'b' && b[i..i + 7].eq_ignore_ascii_case(b"bearer ") {
                         let start = run(b, i + 7, |c| c == b' ');
                         let end = run(b, start, is_token_char);
                         if end - start >= 8 {
@@ -150,12 +148,14 @@ impl RedactPattern {
                         continue;
                     }
                     // Digits, with single spaces or dashes between groups.
-                    let mut digits = Vec::with_capacity(19);
+                    let mut digits = [0u8; 20];
+                    let mut n = 0;
                     let mut j = i;
                     let mut end = i;
-                    while j < b.len() && digits.len() < 20 {
+                    while j < b.len() && n < 20 {
                         if b[j].is_ascii_digit() {
-                            digits.push(b[j] - b'0');
+                            digits[n] = b[j] - b'0';
+                            n += 1;
                             j += 1;
                             end = j;
                         } else if matches!(b[j], b' ' | b'-')
@@ -167,7 +167,7 @@ impl RedactPattern {
                         }
                     }
                     let bounded = !b.get(end).is_some_and(u8::is_ascii_alphanumeric);
-                    if bounded && (13..=19).contains(&digits.len()) && luhn(&digits) {
+                    if bounded && (13..=19).contains(&n) && luhn(&digits[..n]) {
                         out.push((i, end, r));
                     }
                     i = end.max(i + 1);
@@ -299,8 +299,6 @@ pub(super) struct Pass<'a> {
     pub(super) patterns: &'a [RedactPattern],
     /// Strings changed.
     pub(super) changed: u64,
-    /// Typed values removed because they no longer read back after redaction.
-    pub(super) dropped: u64,
 }
 
 impl Pass<'_> {
@@ -353,23 +351,55 @@ impl Pass<'_> {
         for m in &mut llm.messages {
             self.message(m);
         }
-        if llm.options.is_some() {
-            self.typed(&mut llm.options);
+        if let Some(o) = llm.options.as_mut() {
+            self.options(o);
         }
-        if !llm.documents.is_empty() {
-            let mut docs = Some(std::mem::take(&mut llm.documents));
-            self.typed(&mut docs);
-            llm.documents = docs.unwrap_or_default();
+        for d in &mut llm.documents {
+            self.text(&mut d.identifier);
+            self.text(&mut d.title);
+            self.text(&mut d.content_type);
+            self.opt_value(&mut d.content);
+            self.map(&mut d.metadata);
         }
-        if !llm.queries.is_empty() {
-            let mut queries = Some(std::mem::take(&mut llm.queries));
-            self.typed(&mut queries);
-            llm.queries = queries.unwrap_or_default();
+        for q in &mut llm.queries {
+            self.text(&mut q.text_representation);
         }
         llm.embedding_inputs.iter_mut().for_each(|t| self.text(t));
         self.opt(&mut llm.response_id);
         self.opt(&mut llm.response_model);
         llm.finish_reasons.iter_mut().for_each(|t| self.text(t));
+    }
+
+    /// Every text of a model call's options, field by field (no JSON round trip: this runs
+    /// for every model-call span). A text field added to `Options` must be added here (and to
+    /// the test `options_every_text_field`).
+    fn options(&mut self, o: &mut Options) {
+        for s in [
+            &mut o.api_version,
+            &mut o.base_url,
+            &mut o.deployment_id,
+            &mut o.function_call,
+            &mut o.model,
+            &mut o.provider,
+            &mut o.tool_choice,
+            &mut o.user,
+        ] {
+            self.opt(s);
+        }
+        for list in [&mut o.functions, &mut o.model_list].into_iter().flatten() {
+            list.iter_mut().for_each(|s| self.text(s));
+        }
+        for m in [&mut o.logit_bias, &mut o.response_format, &mut o.stop]
+            .into_iter()
+            .flatten()
+        {
+            self.map(m);
+        }
+        for t in o.tools.iter_mut().flatten() {
+            self.text(&mut t.name);
+            self.text(&mut t.description);
+            self.value(&mut t.parameters);
+        }
     }
 
     /// A message's texts, names and tool calls. Binary data parts (base64) are not scanned.
@@ -452,30 +482,6 @@ impl Pass<'_> {
         }
         m.values_mut().for_each(|x| self.value(x));
     }
-
-    /// A typed value, through its JSON; removed (and counted) if it no longer reads back.
-    fn typed<T: Serialize + DeserializeOwned>(&mut self, slot: &mut Option<T>) {
-        let Some(t) = slot.as_ref() else {
-            return;
-        };
-        let before = self.changed;
-        let Ok(mut v) = serde_json::to_value(t) else {
-            *slot = None;
-            self.dropped += 1;
-            return;
-        };
-        self.value(&mut v);
-        if self.changed == before {
-            return;
-        }
-        match serde_json::from_value(v) {
-            Ok(t) => *slot = Some(t),
-            Err(_) => {
-                *slot = None;
-                self.dropped += 1;
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -542,6 +548,50 @@ mod tests {
             Some("<redacted:literal> <redacted:email>")
         );
         assert_eq!(scrub(&[RedactPattern::literal("")], "abc"), None);
+    }
+
+    #[test]
+    fn options_every_text_field() {
+        // Every field of `Options` set, through its JSON, to text holding a secret (a map
+        // field to a map holding it, a list to a list of it).
+        let secret = "x@example.com";
+        let mut v = serde_json::to_value(Options::default().model("m")).unwrap();
+        let fields = [
+            "APIVersion",
+            "BaseURL",
+            "DeploymentID",
+            "FunctionCall",
+            "Functions",
+            "LogitBias",
+            "Model",
+            "ModelList",
+            "Provider",
+            "ResponseFormat",
+            "Stop",
+            "ToolChoice",
+            "Tools",
+            "User",
+        ];
+        for f in fields {
+            v[f] = match f {
+                "Functions" | "ModelList" => serde_json::json!([secret]),
+                "LogitBias" | "ResponseFormat" | "Stop" => serde_json::json!({"k": secret}),
+                "Tools" => serde_json::json!([
+                    {"Name": secret, "Description": secret, "Parameters": {"d": secret}}
+                ]),
+                _ => serde_json::json!(secret),
+            };
+        }
+        let mut o: Options = serde_json::from_value(v).expect("every field named");
+        let patterns = [RedactPattern::Email];
+        let mut pass = Pass {
+            patterns: &patterns,
+            changed: 0,
+        };
+        pass.options(&mut o);
+        let after = serde_json::to_value(&o).unwrap();
+        assert!(!after.to_string().contains(secret), "{after}");
+        assert_eq!(after.as_object().unwrap().len(), fields.len());
     }
 
     #[test]
