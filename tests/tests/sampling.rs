@@ -240,12 +240,13 @@ fn a_trace_dropped_at_its_head_captures_nothing() {
 #[test]
 fn an_invalid_rate_is_a_clear_error() {
     for bad in [1.5, -0.1, f64::NAN] {
-        let err = Config::default()
+        let Err(err) = Config::default()
             .exporter(modelmetry::ExporterKind::None)
             .sample_rate(bad)
             .init()
-            .err()
-            .expect("refused");
+        else {
+            panic!("{bad} was accepted");
+        };
         let text = err.to_string();
         assert!(
             text.contains("MODELMETRY_SAMPLE_RATE") && text.contains("from 0 to 1"),
