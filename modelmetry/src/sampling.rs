@@ -10,8 +10,10 @@
 //!
 //! A trace dropped at its head is still recorded, cheaply, so that the **tail rules** can keep
 //! it when it ends: its spans (names, kinds, times, severity), model names, usage, cost, and
-//! findings and events are kept; nothing of its content is captured (inputs, outputs,
-//! messages, documents, queries, embedding inputs), nor metadata values, nor error texts.
+//! findings and events (with their metadata) are kept; nothing of its content is captured
+//! (inputs, outputs, messages, documents, queries, embedding inputs), nor spans' and traces'
+//! metadata values, nor error texts (an `Err` a `#[span]` function returns is described by
+//! the macro, then left out: only the severity is kept).
 //! No rule needs content: errors read the severity, finding rules read the finding's name and
 //! value, the cost rule the spans' cost, the duration rule the trace's times. A trace a rule
 //! keeps is therefore sent without that content.

@@ -203,7 +203,7 @@ impl serde::Serialize for Watched {
     }
 }
 
-#[modelmetry::span]
+#[modelmetry::span(metadata(watched = Watched))]
 fn takes_watched(w: &Watched) -> usize {
     let _ = w;
     1

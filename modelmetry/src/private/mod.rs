@@ -71,6 +71,13 @@ pub struct Input {
     cut: Vec<(String, usize)>,
 }
 
+/// False inside a trace head sampling dropped: the macros' `metadata(...)` values are then not
+/// captured at all.
+#[inline]
+pub fn metadata_enabled() -> bool {
+    !crate::capture::sampled_out()
+}
+
 /// A parameter named in `redact(...)`: its type's name only, never its value.
 pub fn redacted<T: ?Sized>(_: &T) -> Captured {
     Captured {
