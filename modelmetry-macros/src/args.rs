@@ -52,6 +52,7 @@ const OPTIONS: &[(&str, bool, bool)] = &[
     ("metadata", true, true),
     ("skip", true, true),
     ("skip_all", true, true),
+    ("redact", true, true),
     ("output", true, true),
     ("stream", false, true),
     ("fold", false, true),
@@ -92,6 +93,8 @@ pub(crate) struct FnArgs {
     pub(crate) skip: Vec<Ident>,
     /// The `skip_all` token, when given.
     pub(crate) skip_all: Option<Span>,
+    /// `redact(...)`: parameters recorded as `"<redacted: {type}>"`, never captured.
+    pub(crate) redact: Vec<Ident>,
     /// `output = false`.
     pub(crate) no_output: bool,
     /// The `stream` token, when given.
@@ -147,6 +150,7 @@ fn parse_options(which: Macro, input: ParseStream<'_>) -> syn::Result<FnArgs> {
             }
             "metadata" => args.metadata = metadata_list(&key, input)?,
             "skip" => args.skip = skip_list(&key, input)?,
+            "redact" => args.redact = param_list(&key, input, "redact", "redacted")?,
             "skip_all" => {
                 no_value(&key, input)?;
                 args.skip_all = Some(key.span());
@@ -314,25 +318,37 @@ fn parenthesised<'a>(
 }
 
 fn skip_list(key: &Ident, input: ParseStream<'_>) -> syn::Result<Vec<Ident>> {
-    let content = parenthesised(key, input, "skip(api_key, client)")?;
+    param_list(key, input, "skip", "skipped")
+}
+
+/// `skip(a, b)` or `redact(a, b)`: parameter names, each once.
+fn param_list(
+    key: &Ident,
+    input: ParseStream<'_>,
+    option: &str,
+    done: &str,
+) -> syn::Result<Vec<Ident>> {
+    let example = format!("{option}(api_key, client)");
+    let content = parenthesised(key, input, &example)?;
     let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, |p| {
         if p.peek(Token![self]) {
             let s: Token![self] = p.parse()?;
             return Ok(Ident::new("self", s.span));
         }
-        p.parse::<Ident>().map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                "`skip` takes parameter names: `skip(api_key, client)`",
-            )
-        })
+        p.parse::<Ident>()
+    })
+    .map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("`{option}` takes parameter names: `{example}`"),
+        )
     })?;
     let mut out: Vec<Ident> = Vec::new();
     for name in names {
         if out.contains(&name) {
             return Err(syn::Error::new(
                 name.span(),
-                format!("`{name}` is skipped twice"),
+                format!("`{name}` is {done} twice"),
             ));
         }
         out.push(name);

@@ -393,17 +393,27 @@ pub(crate) fn on_entry(args: &FnArgs, params: &[Param], scope: &syn::Ident) -> T
         let tags = &args.tags;
         set.extend(quote!(#scope.add_tags([#(::modelmetry::__private::tag_ref(&(#tags))),*]);));
     }
-    for (key, value) in &args.metadata {
-        let captured = capture(quote!(&(#value)));
-        set.extend(quote!(#scope.set_metadata(#key, #captured);));
+    if !args.metadata.is_empty() {
+        // Not captured at all in a trace head sampling dropped.
+        let entries = args.metadata.iter().map(|(key, value)| {
+            let captured = capture(quote!(&(#value)));
+            quote!(#scope.set_metadata(#key, #captured);)
+        });
+        set.extend(quote! {
+            if ::modelmetry::__private::metadata_enabled() {
+                #(#entries)*
+            }
+        });
     }
     if !params.is_empty() {
         let fields = params.iter().map(|p| {
             let name = &p.name;
-            let captured = capture({
-                let ident = &p.ident;
-                quote!(&#ident)
-            });
+            let ident = &p.ident;
+            let captured = if p.redacted {
+                quote!(::modelmetry::__private::redacted(&#ident))
+            } else {
+                capture(quote!(&#ident))
+            };
             quote!((#name, #captured))
         });
         set.extend(quote! {

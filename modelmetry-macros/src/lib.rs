@@ -48,7 +48,7 @@ use args::Macro;
 /// | `tags = ["a", "b"]` | tags, each any `Into<String>`, by reference |
 /// | `metadata(key = <expr>, ...)` | metadata entries, captured like arguments |
 /// | `flush` | when the function returns (or panics), deliver and wait for delivery, up to the configured shutdown timeout: for CLIs and jobs |
-/// | `skip(a, b)`, `skip_all`, `output = false` | as for [`macro@span`] |
+/// | `skip(a, b)`, `skip_all`, `redact(a, b)`, `output = false` | as for [`macro@span`] |
 ///
 /// The arguments are the trace's input and the return value its output, exactly as for
 /// [`macro@span`]; an `Err` or a panic marks the trace `error`.
@@ -125,6 +125,7 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `provider = <expr>` | the provider, e.g. `"openai"`, by reference |
 /// | `metadata(key = <expr>, ...)` | metadata entries, captured like arguments (not content: kept when content capture is off) |
 /// | `skip(a, b)` | leave these parameters out of the input |
+/// | `redact(a, b)` | record these parameters as `"<redacted: {type}>"`, never their value (in every capture mode) |
 /// | `skip_all` | record no input |
 /// | `output = false` | record no output (an `Err` still marks the span `error`) |
 /// | `stream` | the function returns an iterator or a stream: the span lives as long as it does (see [Streams](#streams)) |

@@ -12,6 +12,8 @@ use crate::args::{FnArgs, Macro};
 pub(crate) struct Param {
     pub(crate) name: String,
     pub(crate) ident: Ident,
+    /// Named in `redact(...)`: recorded as a placeholder with its type's name, never captured.
+    pub(crate) redacted: bool,
 }
 
 /// Check `args` against `sig`; return the parameters to capture, in order.
@@ -47,6 +49,26 @@ pub(crate) fn check(which: Macro, args: &FnArgs, sig: &Signature) -> syn::Result
             "`skip(...)` says nothing more when `skip_all` is given: keep one of them",
         ));
     }
+    for name in &args.redact {
+        if args.skip_all.is_some() || args.skip.contains(name) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "`redact({name})`: `{name}` is skipped, so nothing of it is recorded; keep one of them"
+                ),
+            ));
+        }
+        if !bindings.iter().any(|b| b == name) {
+            let known: Vec<String> = bindings.iter().map(unraw).collect();
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "`redact({name})`: the function has no parameter `{name}`; its parameters are: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
     for name in &args.skip {
         let exists = if name == "self" {
             has_self
@@ -75,6 +97,7 @@ pub(crate) fn check(which: Macro, args: &FnArgs, sig: &Signature) -> syn::Result
         .filter(|b| !args.skip.iter().any(|s| s == b))
         .map(|ident| Param {
             name: unraw(&ident),
+            redacted: args.redact.contains(&ident),
             ident,
         })
         .collect())

@@ -77,6 +77,30 @@ impl Synthetic {
         }
     }
 
+    /// A copy of the traces (for a benchmark that changes them).
+    pub fn copy(&self) -> Synthetic {
+        Synthetic {
+            traces: self.traces.clone(),
+        }
+    }
+
+    /// The redaction pass over every trace, with every preset pattern (and the user's hook,
+    /// with `hook`, one that changes nothing); returns the traces that passed.
+    pub fn redact(&mut self, hook: bool) -> usize {
+        let redaction = crate::redact::Redaction {
+            hook: hook.then(|| {
+                std::sync::Arc::new(|_: &str, _: &mut serde_json::Value| {})
+                    as crate::redact::RedactHook
+            }),
+            patterns: crate::RedactPattern::presets(),
+        };
+        let mut passed = 0;
+        for t in &mut self.traces {
+            passed += usize::from(crate::redact::boundary(&redaction, t).is_ok());
+        }
+        passed
+    }
+
     /// Records (trace, spans) in the synthetic traces.
     pub fn records(&self) -> u64 {
         self.traces.iter().map(FinishedTrace::record_count).sum()

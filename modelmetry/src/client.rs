@@ -169,6 +169,8 @@ pub(crate) fn capture_settings(config: &Config) -> capture::Settings {
     capture::Settings {
         content: config.capture_content,
         value_limit: config.max_value_bytes,
+        debug: config.capture_debug,
+        sample_rate: config.sampling.rate,
     }
 }
 

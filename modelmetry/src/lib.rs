@@ -82,6 +82,8 @@ mod pipeline;
 pub mod propagation;
 mod record;
 mod redact;
+mod redacted;
+mod sampling;
 mod sanitize;
 mod signal;
 #[cfg(all(feature = "signal", unix))]
@@ -120,11 +122,13 @@ pub use fold::{Fold, FoldOutput};
 pub use id::{SpanId, TraceId};
 pub use modelmetry_macros::{event, finding, span, trace};
 pub use record::{Kind, Severity};
-pub use redact::redact_strings;
+pub use redact::{RedactPattern, redact_strings};
+pub use redacted::Redacted;
+pub use sampling::Threshold;
 pub use signal::{Event, Finding};
 #[cfg(all(feature = "signal", unix))]
 pub use signal_flush::install_signal_flush;
-pub use stats::{AlsoDelivered, Dropped, Stats, stats};
+pub use stats::{AlsoDelivered, Dropped, Redaction, Sampling, Stats, stats};
 pub use values::{
     AssistantMessage, Cost, DataPart, Detail, Document, FindingValue, Function, Message, Money,
     Options, Part, RetrievalQuery, SystemMessage, TextPart, Tool, ToolCall, ToolCallType,

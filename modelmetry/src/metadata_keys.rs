@@ -61,3 +61,16 @@ pub(crate) const NESTED_TRACE: &str = "nested_trace";
 pub(crate) const TRUNCATED: &str = "modelmetry.truncated";
 /// Values the spec would refuse, moved out of their field: `{"field", "value", "rule"}`.
 pub(crate) const INVALID: &str = "modelmetry.invalid";
+
+// ---- sampling and redaction (read by the console tree and the HTML view) ------------------
+
+/// On a kept trace while sampling (rate below 1): the probability that head sampling alone
+/// kept it (the rate, a number in 0..=1). Divide counts by it to re-weight totals.
+pub(crate) const SAMPLE_RATE: &str = "modelmetry.sample_rate";
+/// On a trace head sampling dropped and a tail rule kept: the rule (`error`,
+/// `finding:<name>`, `cost`, `duration`). Such a trace carries no content (see `sampling.rs`).
+pub(crate) const KEPT_BY: &str = "modelmetry.kept_by";
+/// On a trace some of whose text a redaction pattern changed: `{"values": n}`, the number of
+/// strings changed. Absent when no pattern matched (a `Redacted<T>` value or a hook's edit is
+/// not counted here). A fragment (spans recorded after their trace shipped) carries none.
+pub(crate) const REDACTED: &str = "modelmetry.redacted";

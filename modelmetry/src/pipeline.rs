@@ -56,6 +56,8 @@ use crate::transport::spool::{Segment, Spool, SpoolError};
 
 pub(crate) struct Pipeline {
     config: Arc<Config>,
+    /// The redaction every trace passes before the fan-out (hook and patterns).
+    redaction: redact::Redaction,
     lanes: Vec<Arc<Lane>>,
 }
 
@@ -165,7 +167,12 @@ impl Pipeline {
                 Lane::start(config.clone(), exporter, role)
             })
             .collect();
-        Arc::new(Pipeline { config, lanes })
+        let redaction = config.redaction();
+        Arc::new(Pipeline {
+            config,
+            redaction,
+            lanes,
+        })
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -173,7 +180,24 @@ impl Pipeline {
     }
 
     /// Take a finished trace. Never blocks on the network in background delivery.
-    pub(crate) fn submit(&self, trace: FinishedTrace) {
+    ///
+    /// The finished trace passes, in order: sampling's tail decision (`sampling::decide`),
+    /// then the one redaction boundary (`redact::boundary`), then the fan-out to each
+    /// destination's lane. Nothing reaches an exporter without passing redaction.
+    pub(crate) fn submit(&self, mut trace: FinishedTrace) {
+        if self.lanes.is_empty() {
+            return;
+        }
+        if !crate::sampling::decide(&self.config.sampling, &mut trace) {
+            crate::record::recycle_arena(trace.spans);
+            return;
+        }
+        if let Err(records) = redact::boundary(&self.redaction, &mut trace) {
+            for lane in &self.lanes {
+                lane.count_produced_lost(records);
+            }
+            return;
+        }
         let Some((first, others)) = self.lanes.split_first() else {
             return;
         };
@@ -378,6 +402,14 @@ impl Lane {
         self.losses.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Count a trace of `records` records that redaction lost before it reached this lane.
+    fn count_produced_lost(&self, records: u64) {
+        if self.role == Role::Main {
+            stats::count_produced(records);
+        }
+        self.count_lost(Loss::RedactionFailed, "redaction_failed", records);
+    }
+
     /// Count `records` lost for `reason` before any export (a full buffer, shutdown, a panic).
     fn count_lost(&self, reason: Loss, counter: &'static str, records: u64) {
         match self.role {
@@ -496,16 +528,9 @@ impl Lane {
         Some(q)
     }
 
-    /// Take a finished trace, redact and encode it, and append it to the journal before
-    /// returning: from then on it outlives the process.
+    /// Take a finished trace (redacted already, by `Pipeline::submit`), encode it, and
+    /// append it to the journal before returning: from then on it outlives the process.
     fn submit_journaled(&self, trace: FinishedTrace, records: u64, journal: &Spool) {
-        let mut traces = vec![trace];
-        // Nothing unredacted reaches the disk: the hook runs here, once (user code: tracing
-        // off, panics caught, a panic losing the trace, counted).
-        self.redact(&mut traces);
-        let Some(trace) = traces.pop() else {
-            return;
-        };
         let prepared = catch_unwind(AssertUnwindSafe(|| self.exporter.prepare(&trace)));
         crate::record::recycle_arena(trace.spans);
         let Ok((mut prepared, line)) = prepared else {
@@ -546,17 +571,6 @@ impl Lane {
         }
     }
 
-    /// Run the redaction hook over `traces` (the counters of this lane's role); returns the
-    /// records of traces it lost.
-    fn redact(&self, traces: &mut Vec<FinishedTrace>) -> u64 {
-        let lost = match self.role {
-            Role::Main => redact::apply(self.config.redact.as_ref(), traces),
-            Role::Also => redact::apply_for_second_destination(self.config.redact.as_ref(), traces),
-        };
-        self.losses().add("redaction_failed", lost);
-        lost
-    }
-
     /// True when the buffer holds enough that the flusher should not wait for its interval: a
     /// quarter of either bound (or a full request, if that is more), so that it drains well
     /// before traces are dropped.
@@ -568,25 +582,8 @@ impl Lane {
 
     /// Export `traces` (holding `records` records) and count the outcome, whatever happens.
     /// `in_flight`: they are the flusher's batch, which shutdown may claim.
-    fn export(
-        &self,
-        mut traces: Vec<FinishedTrace>,
-        records: u64,
-        deadline: Instant,
-        in_flight: bool,
-    ) {
+    fn export(&self, traces: Vec<FinishedTrace>, records: u64, deadline: Instant, in_flight: bool) {
         let books = Books::new(self, records, in_flight);
-        // Every captured value passes the user's redaction hook before any exporter sees it.
-        let lost = redact::apply_uncounted(
-            self.config.redact.as_ref(),
-            &mut traces,
-            self.role == Role::Also,
-        );
-        if lost > 0 {
-            books.count(lost, 0, || {
-                self.count_lost(Loss::RedactionFailed, "redaction_failed", lost)
-            });
-        }
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             self.exporter.export(&traces, deadline, &books)
         }));

@@ -31,13 +31,16 @@ pub const TRACESTATE: &str = "tracestate";
 /// The `tracestate` we pass on is at most this long (the W3C limit); a longer one is dropped.
 const MAX_TRACESTATE: usize = 512;
 
-/// The current span as a `traceparent` value (`00-{trace}-{span}-01`), if a trace is open.
+/// The current span as a `traceparent` value (`00-{trace}-{span}-{flags}`), if a trace is
+/// open. The `sampled` flag (`01`) is set when head sampling kept the trace, clear (`00`) when
+/// it dropped it ([`Config::sample_rate`](crate::Config::sample_rate)): the receiving service
+/// follows it.
 pub fn traceparent() -> Option<String> {
     if !crate::dispatch::enabled() {
         return None;
     }
-    let (trace, span, _) = stack::current_propagation()?;
-    Some(format_traceparent(trace, span))
+    let (trace, span, _, sampled) = stack::current_propagation()?;
+    Some(format_traceparent(trace, span, sampled))
 }
 
 /// Call `set(name, value)` for each header that carries the current span to another service:
@@ -47,8 +50,8 @@ pub fn inject(mut set: impl FnMut(&str, &str)) {
     if !crate::dispatch::enabled() {
         return;
     }
-    if let Some((trace, span, state)) = stack::current_propagation() {
-        set(TRACEPARENT, &format_traceparent(trace, span));
+    if let Some((trace, span, state, sampled)) = stack::current_propagation() {
+        set(TRACEPARENT, &format_traceparent(trace, span, sampled));
         if let Some(state) = state {
             set(TRACESTATE, &state);
         }
@@ -66,18 +69,32 @@ pub fn extract(get: impl Fn(&str) -> Option<String>) -> Context {
     from_headers(&parent, state.as_deref())
 }
 
-/// The context of a `traceparent` (and optional `tracestate`) value.
+/// The context of a `traceparent` (and optional `tracestate`) value. Its `sampled` flag is
+/// followed: a trace the caller dropped is dropped here too (tail rules may still keep it).
 pub fn from_headers(traceparent: &str, tracestate: Option<&str>) -> Context {
     match parse_traceparent(traceparent) {
-        Some((trace, span)) => {
-            Context::remote_with_state(trace, span, tracestate.map(str::to_owned))
-        }
+        Some((trace, span)) => Context::remote_with_state(
+            trace,
+            span,
+            tracestate.map(str::to_owned),
+            Some(sampled_flag(traceparent)),
+        ),
         None => Context::default(),
     }
 }
 
-fn format_traceparent(trace: TraceId, span: SpanId) -> String {
-    format!("00-{:032x}-{:016x}-01", trace.0, span.0)
+/// The `sampled` bit of a valid `traceparent`'s flags.
+fn sampled_flag(value: &str) -> bool {
+    value
+        .trim()
+        .get(53..55)
+        .and_then(|f| u8::from_str_radix(f, 16).ok())
+        .is_some_and(|f| f & 1 == 1)
+}
+
+fn format_traceparent(trace: TraceId, span: SpanId, sampled: bool) -> String {
+    let flags = if sampled { "01" } else { "00" };
+    format!("00-{:032x}-{:016x}-{flags}", trace.0, span.0)
 }
 
 /// Parse a `traceparent` per W3C Trace Context level 1: `version-traceid-parentid-flags`,
@@ -130,9 +147,15 @@ mod tests {
         assert_eq!(t.0, 0x0af7651916cd43dd8448eb211c80319c);
         assert_eq!(s.0, 0xb7ad6b7169203331);
         assert_eq!(
-            format_traceparent(t, s),
+            format_traceparent(t, s, true),
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
         );
+        assert!(sampled_flag(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        ));
+        assert!(!sampled_flag(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+        ));
     }
 
     #[test]

@@ -243,6 +243,8 @@ pub(crate) struct FinishedTrace {
     pub(crate) info: Option<Box<TraceInfo>>,
     pub(crate) spans: Vec<SpanRecord>,
     pub(crate) signals: Vec<Signal>,
+    /// Head sampling kept it (decided when the trace opened; see `sampling.rs`).
+    pub(crate) sampled: bool,
 }
 
 impl FinishedTrace {

@@ -46,6 +46,11 @@ pub(crate) struct Counters {
     truncated: AtomicU64,
     capture_panics: AtomicU64,
     dropped: [AtomicU64; REASONS],
+    sampled_kept: AtomicU64,
+    sampled_kept_by_rule: AtomicU64,
+    sampled_out: [AtomicU64; 6],
+    redacted_values: AtomicU64,
+    redaction_dropped: AtomicU64,
 }
 
 impl Counters {
@@ -67,6 +72,11 @@ impl Counters {
             truncated: AtomicU64::new(0),
             capture_panics: AtomicU64::new(0),
             dropped: [const { AtomicU64::new(0) }; REASONS],
+            sampled_kept: AtomicU64::new(0),
+            sampled_kept_by_rule: AtomicU64::new(0),
+            sampled_out: [const { AtomicU64::new(0) }; 6],
+            redacted_values: AtomicU64::new(0),
+            redaction_dropped: AtomicU64::new(0),
         }
     }
 }
@@ -183,6 +193,51 @@ pub(crate) fn count_spool_corrupt_file() {
     });
 }
 
+/// What a trace dropped by sampling held (see `sampling.rs`).
+pub(crate) struct SampledOut {
+    pub(crate) traces: u64,
+    pub(crate) records: u64,
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
+    pub(crate) total_tokens: u64,
+    pub(crate) cost_usd_nanos: u64,
+}
+
+pub(crate) fn count_sampled_out(out: SampledOut) {
+    with(|c| {
+        let values = [
+            out.traces,
+            out.records,
+            out.input_tokens,
+            out.output_tokens,
+            out.total_tokens,
+            out.cost_usd_nanos,
+        ];
+        for (counter, v) in c.sampled_out.iter().zip(values) {
+            counter.fetch_add(v, Relaxed);
+        }
+    });
+}
+
+/// A trace kept while sampling (rate below 1), `by_rule` when a tail rule kept it.
+pub(crate) fn count_sampled_kept(by_rule: bool) {
+    with(|c| {
+        c.sampled_kept.fetch_add(1, Relaxed);
+        if by_rule {
+            c.sampled_kept_by_rule.fetch_add(1, Relaxed);
+        }
+    });
+}
+
+/// Strings a redaction pattern replaced (`values`), and values dropped because redacting
+/// them failed (`dropped`).
+pub(crate) fn count_redaction(values: u64, dropped: u64) {
+    with(|c| {
+        c.redacted_values.fetch_add(values, Relaxed);
+        c.redaction_dropped.fetch_add(dropped, Relaxed);
+    });
+}
+
 /// What the SDK has done since the process started: records (traces, spans, events and
 /// findings) produced, delivered and lost, by reason.
 ///
@@ -233,6 +288,57 @@ pub struct Stats {
     /// Modelmetry API or the console, and OpenTelemetry): the counters above are the first
     /// destination's.
     pub also: AlsoDelivered,
+    /// Traces kept and dropped by sampling ([`Config::sample_rate`](crate::Config::sample_rate)),
+    /// with the usage and cost of those dropped. Dropped traces are never produced: they are
+    /// not part of the delivery balance.
+    pub sampling: Sampling,
+    /// What redaction ([`Config::redact_patterns`](crate::Config::redact_patterns), the hook,
+    /// [`Redacted`](crate::Redacted)) did.
+    pub redaction: Redaction,
+}
+
+/// Traces kept and dropped by sampling, and what the dropped ones used and cost, so that the
+/// usage and cost of a day stay right at any sample rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Sampling {
+    /// Traces sent while the rate was below 1 (by the head decision or a tail rule).
+    pub kept: u64,
+    /// Of `kept`, the traces the head dropped and a tail rule kept (an error, a finding, cost
+    /// or duration).
+    pub kept_by_rule: u64,
+    /// Traces dropped (not sent to any destination).
+    pub dropped_traces: u64,
+    /// Records (the trace, its spans, events and findings) of the dropped traces and of
+    /// dropped fragments.
+    pub dropped_records: u64,
+    /// Input tokens the dropped traces' spans used (usage in the unit `tokens`).
+    pub dropped_input_tokens: u64,
+    /// Output tokens the dropped traces' spans used.
+    pub dropped_output_tokens: u64,
+    /// Total tokens the dropped traces' spans used (their total, or input + output).
+    pub dropped_total_tokens: u64,
+    /// What the dropped traces' spans cost, in billionths of a US dollar (costs in `USD`
+    /// only; see [`dropped_cost_usd`](Sampling::dropped_cost_usd)).
+    pub dropped_cost_usd_nanos: u64,
+}
+
+impl Sampling {
+    /// What the dropped traces' spans cost, in US dollars.
+    pub fn dropped_cost_usd(&self) -> f64 {
+        self.dropped_cost_usd_nanos as f64 / 1e9
+    }
+}
+
+/// What redaction did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Redaction {
+    /// Strings in which a redaction pattern replaced something.
+    pub values: u64,
+    /// Values (or whole traces, counted by their records) dropped because redacting them
+    /// failed (a pattern or a hook panicked): sent without that content, never raw.
+    pub dropped: u64,
 }
 
 /// What a second destination (OpenTelemetry next to the Modelmetry API or the console) did
@@ -379,6 +485,20 @@ impl Counters {
                 rejected: self.also_rejected.load(Relaxed),
                 dropped: self.also_dropped.load(Relaxed),
                 spooled: self.also_spooled.load(Relaxed),
+            },
+            sampling: Sampling {
+                kept: self.sampled_kept.load(Relaxed),
+                kept_by_rule: self.sampled_kept_by_rule.load(Relaxed),
+                dropped_traces: self.sampled_out[0].load(Relaxed),
+                dropped_records: self.sampled_out[1].load(Relaxed),
+                dropped_input_tokens: self.sampled_out[2].load(Relaxed),
+                dropped_output_tokens: self.sampled_out[3].load(Relaxed),
+                dropped_total_tokens: self.sampled_out[4].load(Relaxed),
+                dropped_cost_usd_nanos: self.sampled_out[5].load(Relaxed),
+            },
+            redaction: Redaction {
+                values: self.redacted_values.load(Relaxed),
+                dropped: self.redaction_dropped.load(Relaxed),
             },
             dropped: Dropped {
                 buffer_full: d(Loss::BufferFull),

@@ -178,7 +178,8 @@ fn returns_hostile_output() -> PanicsInSerialize {
 
 #[test]
 fn panicking_captures_never_reach_the_caller() {
-    let rec = Recorder::install_with(Config::default());
+    // Debug capture on, so that the panicking Debug is run.
+    let rec = Recorder::install_with(Config::default().capture_debug(true));
     let before = modelmetry::stats();
     // Each call returns exactly as it would without the SDK.
     assert_eq!(takes_hostile_args(&PanicsInSerialize, &PanicsInDebug), 7);

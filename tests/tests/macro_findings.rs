@@ -141,7 +141,8 @@ struct Opaque;
 
 #[test]
 fn events_capture_fields_as_json_debug_or_a_placeholder() {
-    let recorder = Recorder::install();
+    // Debug text is opt-in (a placeholder with the type's name otherwise).
+    let recorder = Recorder::install_with(modelmetry::Config::default().capture_debug(true));
     {
         let _t = modelmetry::start_trace("t");
         let attempt = 2;

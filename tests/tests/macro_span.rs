@@ -116,7 +116,7 @@ fn capture_kinds(order: &Order, debug: DebugOnly, opaque: Opaque, count: usize) 
 
 #[test]
 fn inputs_are_json_else_debug_else_a_placeholder() {
-    let recorder = Recorder::install();
+    let recorder = Recorder::install_with(Config::default().capture_debug(true));
     capture_kinds(
         &Order {
             id: "A-1".into(),
@@ -137,6 +137,30 @@ fn inputs_are_json_else_debug_else_a_placeholder() {
     );
     assert_eq!(input["count"], json!(3));
     assert_eq!(span(&t, "capture_kinds").metadata["output"], json!([3]));
+}
+
+/// A value that is `Debug` but not `Serialize` is not captured by its `Debug` text unless
+/// `capture_debug` is on (its fields may be anything): a placeholder names its type.
+#[test]
+fn debug_text_is_opt_in() {
+    let recorder = Recorder::install();
+    capture_kinds(
+        &Order {
+            id: "A-1".into(),
+            total: 9.5,
+        },
+        DebugOnly { code: 7 },
+        Opaque,
+        3,
+    );
+    let t = only(&recorder);
+    let input = &span(&t, "capture_kinds").metadata["input"];
+    assert_eq!(input["order"], json!({"id": "A-1", "total": 9.5}));
+    assert_eq!(
+        input["debug"],
+        json!("<debug capture off: macro_span::DebugOnly>")
+    );
+    assert!(!t.records().concat().contains("code: 7"));
 }
 
 #[span(skip(api_key))]
@@ -358,7 +382,7 @@ where
 
 #[test]
 fn methods_and_generics() {
-    let recorder = Recorder::install();
+    let recorder = Recorder::install_with(Config::default().capture_debug(true));
     {
         let _t = modelmetry::start_trace("t");
         let mut c = Client::new("alpha");
@@ -467,7 +491,8 @@ fn huge(prompt: String, notes: BigDebug) -> String {
 
 #[test]
 fn huge_arguments_and_outputs_are_capped_and_the_cut_is_noted() {
-    let recorder = Recorder::install_with(Config::default().max_value_bytes(1024));
+    let recorder =
+        Recorder::install_with(Config::default().max_value_bytes(1024).capture_debug(true));
     let big = "x".repeat(10_000);
     huge(big.clone(), BigDebug(big));
     let t = only(&recorder);

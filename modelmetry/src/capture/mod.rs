@@ -36,7 +36,8 @@ mod settings;
 pub(crate) use limits::{cut_str, json_len, json_str_len};
 pub use settings::content_enabled;
 pub(crate) use settings::{
-    DEFAULT_MAX_VALUE_BYTES, Settings, set_global_settings, set_thread_settings, value_limit,
+    DEFAULT_MAX_VALUE_BYTES, Settings, debug_enabled, sample_rate, sampled_out,
+    set_global_settings, set_sampled_out, set_thread_settings, value_limit,
 };
 
 /// The metadata key under which cut values are listed.

@@ -10,7 +10,8 @@ pub(crate) mod otlp;
 
 use crate::diag::without_userinfo;
 use crate::error::Error;
-use crate::redact::RedactHook;
+use crate::redact::{RedactHook, RedactPattern, Redaction};
+use crate::sampling::Threshold;
 
 /// Where finished traces go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +110,9 @@ pub(crate) type ErrorHook = Arc<dyn Fn(&str) + Send + Sync>;
 /// | `MODELMETRY_FILE` | [`file`](Config::file) | none (`traces.jsonl` with `MODELMETRY_EXPORTER=file`) |
 /// | `MODELMETRY_FILE_MAX_BYTES` | [`file_max_bytes`](Config::file_max_bytes) | 64 MiB |
 /// | `MODELMETRY_HTML` | [`html`](Config::html) | none (`traces.html` with `MODELMETRY_EXPORTER=html`) |
+/// | `MODELMETRY_SAMPLE_RATE` | [`sample_rate`](Config::sample_rate): a number from 0 to 1 | `1` |
+/// | `MODELMETRY_CAPTURE_DEBUG` | [`capture_debug`](Config::capture_debug) | `false` |
+/// | `MODELMETRY_REDACT_PATTERNS` | [`redact_patterns`](Config::redact_patterns): `all`, or a list of `api_key`, `bearer`, `email`, `card`, `ipv4` | none |
 ///
 /// `init` reports, one line each, what it ignores: an unknown `MODELMETRY_*` name (with the
 /// closest known one), `OTEL_EXPORTER_OTLP_*` variables without the `otlp` feature, a blank
@@ -140,6 +144,9 @@ pub struct Config {
     pub(crate) debug: bool,
     pub(crate) on_error: Option<ErrorHook>,
     pub(crate) redact: Option<RedactHook>,
+    pub(crate) redact_patterns: Vec<RedactPattern>,
+    pub(crate) capture_debug: bool,
+    pub(crate) sampling: crate::sampling::Rules,
     /// Problems found while reading the environment, reported by `init`.
     pub(crate) env_errors: Vec<Error>,
     /// The OTLP settings the environment gave were invalid: the OTLP exporter is off.
@@ -187,6 +194,9 @@ impl Default for Config {
             debug: false,
             on_error: None,
             redact: None,
+            redact_patterns: Vec::new(),
+            capture_debug: false,
+            sampling: crate::sampling::Rules::default(),
             env_errors: Vec::new(),
             #[cfg(feature = "otlp")]
             otlp_env_error: None,
@@ -221,6 +231,9 @@ impl std::fmt::Debug for Config {
             .field("max_spool_bytes", &self.max_spool_bytes)
             .field("debug", &self.debug)
             .field("redact", &self.redact.is_some())
+            .field("redact_patterns", &self.redact_patterns.len())
+            .field("capture_debug", &self.capture_debug)
+            .field("sampling", &self.sampling)
             .finish_non_exhaustive()
     }
 }
@@ -314,9 +327,39 @@ impl Config {
                 }
             }
         }
+        if let Some(v) = present("MODELMETRY_SAMPLE_RATE") {
+            match v.parse::<f64>() {
+                Ok(rate) if (0.0..=1.0).contains(&rate) => c.sampling.rate = rate,
+                _ => c.env_errors.push(sample_rate_error(&v)),
+            }
+        }
+        if let Some(v) = present("MODELMETRY_REDACT_PATTERNS") {
+            let names: Vec<&str> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .collect();
+            let mut patterns = Vec::new();
+            for name in names {
+                match name {
+                    "all" => patterns.extend(RedactPattern::presets()),
+                    _ => match RedactPattern::preset(name) {
+                        Some(p) => patterns.push(p),
+                        None => c.env_errors.push(Error::Config {
+                            setting: "MODELMETRY_REDACT_PATTERNS",
+                            reason: format!(
+                                "`{name}` is not one of all, api_key, bearer, email, card, ipv4"
+                            ),
+                        }),
+                    },
+                }
+            }
+            c.redact_patterns = patterns;
+        }
         for (name, slot) in [
             ("MODELMETRY_ALLOW_INSECURE_HTTP", &mut c.allow_insecure_http),
             ("MODELMETRY_DEBUG", &mut c.debug),
+            ("MODELMETRY_CAPTURE_DEBUG", &mut c.capture_debug),
         ] {
             if let Some(v) = present(name) {
                 match parse_bool(&v) {
@@ -561,10 +604,11 @@ impl Config {
     ///
     /// Edit the value in place; `null` removes it (a finding's value becomes `""`). A typed
     /// value that loses its shape (messages that are no longer messages) is removed, not sent.
-    /// The hook runs once per value when the trace is exported (on the flusher thread in
-    /// background delivery): never on the application's path. If it panics, the trace is
-    /// dropped and counted in [`Dropped::redaction_failed`](crate::Dropped::redaction_failed):
-    /// nothing unredacted is exported.
+    /// The hook runs once per value when the trace finishes, on the thread that closed it,
+    /// before the trace is handed to any destination (one run, whatever the number of
+    /// destinations). If it panics, the trace is dropped and counted in
+    /// [`Dropped::redaction_failed`](crate::Dropped::redaction_failed): nothing unredacted is
+    /// exported. [`redact_patterns`](Config::redact_patterns) run after it.
     ///
     /// ```
     /// let config = modelmetry::Config::from_env().redact(|path, value| {
@@ -586,6 +630,103 @@ impl Config {
     ) -> Self {
         self.redact = Some(Arc::new(hook));
         self
+    }
+
+    /// Replace, in every string the SDK sends or writes (inputs, outputs, messages, options,
+    /// documents, metadata keys and values, events, findings' values, comments and
+    /// descriptions, error texts, session and user ids, tags, span, trace, event and finding
+    /// names), whatever matches one of `patterns`, for every destination (`MODELMETRY_REDACT_PATTERNS`).
+    /// The presets are opt-in; see [`RedactPattern`] for what each matches:
+    ///
+    /// ```
+    /// use modelmetry::RedactPattern;
+    /// let config = modelmetry::Config::from_env()
+    ///     .redact_patterns(RedactPattern::presets())
+    ///     .redact_patterns([RedactPattern::literal("internal-project-name")]);
+    /// # drop(config);
+    /// ```
+    ///
+    /// Patterns run after the [`redact`](Config::redact) hook, on the finished trace, before
+    /// the trace is handed to any exporter (one pass, whatever the number of destinations). A
+    /// trace whose redaction fails is dropped and counted, never sent raw. Each call adds to
+    /// the patterns already set.
+    pub fn redact_patterns(mut self, patterns: impl IntoIterator<Item = RedactPattern>) -> Self {
+        self.redact_patterns.extend(patterns);
+        self
+    }
+
+    /// Capture a value that implements `Debug` but not `Serialize` (an argument or return
+    /// value of a `#[span]` function) as its `Debug` text (`MODELMETRY_CAPTURE_DEBUG`). Off by
+    /// default: such a value is recorded as `"<debug capture off: {type}>"`, because a type
+    /// that was never meant to be serialised often holds what should not leave the process
+    /// (`Credentials { password: .. }`). Values that are `Serialize` are captured as JSON
+    /// either way; [`Redacted`](crate::Redacted) values never are.
+    pub fn capture_debug(mut self, on: bool) -> Self {
+        self.capture_debug = on;
+        self
+    }
+
+    /// Keep only this share of traces (0 to 1; `MODELMETRY_SAMPLE_RATE`). The decision is
+    /// made when a trace opens, from its trace id, so every service that receives the trace's
+    /// `traceparent` decides alike (and one that receives a `traceparent` follows its
+    /// `sampled` flag). A dropped trace records no content; the tail rules
+    /// ([`keep_errors`](Config::keep_errors), [`keep_if_finding`](Config::keep_if_finding),
+    /// [`keep_if_cost_over`](Config::keep_if_cost_over),
+    /// [`keep_if_duration_over`](Config::keep_if_duration_over)) can still keep it when it
+    /// ends. Kept traces carry `modelmetry.sample_rate`; dropped ones are counted, with their
+    /// usage and cost, in [`Stats::sampling`](crate::Stats::sampling). A value that is not a
+    /// number from 0 to 1 makes [`init`](Config::init) fail with an [`Error::Config`] naming
+    /// `MODELMETRY_SAMPLE_RATE`.
+    ///
+    /// ```
+    /// use modelmetry::Threshold;
+    /// let config = modelmetry::Config::from_env()
+    ///     .sample_rate(0.1)
+    ///     .keep_if_finding("response_safe_score", Threshold::Below(0.5));
+    /// # drop(config);
+    /// ```
+    pub fn sample_rate(mut self, rate: f64) -> Self {
+        if (0.0..=1.0).contains(&rate) {
+            self.sampling.rate = rate;
+        } else {
+            self.env_errors.push(sample_rate_error(&rate.to_string()));
+        }
+        self
+    }
+
+    /// Keep every trace with a span (or the trace itself) of severity error, whatever the
+    /// sample rate (on by default).
+    pub fn keep_errors(mut self, on: bool) -> Self {
+        self.sampling.keep_errors = on;
+        self
+    }
+
+    /// Keep every trace with a finding named `name` whose number passes `threshold`, whatever
+    /// the sample rate. May be called for several findings.
+    pub fn keep_if_finding(mut self, name: impl Into<String>, threshold: Threshold) -> Self {
+        self.sampling.findings.push((name.into(), threshold));
+        self
+    }
+
+    /// Keep every trace whose spans' costs add up to more than `amount` (in the costs' own
+    /// currency), whatever the sample rate.
+    pub fn keep_if_cost_over(mut self, amount: f64) -> Self {
+        self.sampling.cost_over = Some(amount);
+        self
+    }
+
+    /// Keep every trace that lasted longer than `limit`, whatever the sample rate.
+    pub fn keep_if_duration_over(mut self, limit: Duration) -> Self {
+        self.sampling.duration_over = Some(limit);
+        self
+    }
+
+    /// The redaction the pipeline applies (hook and patterns).
+    pub(crate) fn redaction(&self) -> Redaction {
+        Redaction {
+            hook: self.redact.clone(),
+            patterns: self.redact_patterns.clone(),
+        }
     }
 
     /// True when the OpenTelemetry exporter was configured (in code or by `OTEL_*`, even
@@ -761,6 +902,13 @@ impl Config {
     }
 }
 
+fn sample_rate_error(v: &str) -> Error {
+    Error::Config {
+        setting: "MODELMETRY_SAMPLE_RATE",
+        reason: format!("`{v}` is not a number from 0 to 1"),
+    }
+}
+
 /// Every `MODELMETRY_*` variable the SDK reads.
 const ENV_VARS: &[&str] = &[
     "MODELMETRY_API_KEY",
@@ -777,6 +925,9 @@ const ENV_VARS: &[&str] = &[
     "MODELMETRY_FILE",
     "MODELMETRY_FILE_MAX_BYTES",
     "MODELMETRY_HTML",
+    "MODELMETRY_SAMPLE_RATE",
+    "MODELMETRY_CAPTURE_DEBUG",
+    "MODELMETRY_REDACT_PATTERNS",
 ];
 
 /// A destination whose cargo feature is off is refused at `init`, saying which feature.

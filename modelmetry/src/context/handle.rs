@@ -58,21 +58,28 @@ impl Context {
     }
 
     /// A context that continues a trace started elsewhere (another service), under the remote
-    /// span `parent`. Spans recorded under it are delivered as part of that trace.
+    /// span `parent`. Spans recorded under it are delivered as part of that trace. With a
+    /// sample rate below 1, head sampling decides from the trace id, as the caller did.
     pub fn remote(trace_id: TraceId, parent: SpanId) -> Context {
-        Context::remote_with_state(trace_id, parent, None)
+        Context::remote_with_state(trace_id, parent, None, None)
     }
 
+    /// `sampled`: the caller's decision (a `traceparent`'s flag), followed; `None`: decided
+    /// here from the trace id.
     pub(crate) fn remote_with_state(
         trace_id: TraceId,
         parent: SpanId,
         state: Option<String>,
+        sampled: Option<bool>,
     ) -> Context {
         if trace_id.0 == 0 || parent.0 == 0 {
             return Context::default();
         }
+        let sampled = sampled.unwrap_or_else(|| {
+            crate::sampling::head_keeps(trace_id.0, crate::capture::sample_rate())
+        });
         Context {
-            inner: Some((SharedTrace::new_remote(trace_id, state), parent)),
+            inner: Some((SharedTrace::new_remote(trace_id, state, sampled), parent)),
         }
     }
 

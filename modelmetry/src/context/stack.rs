@@ -105,6 +105,8 @@ struct Frame {
     spans: Vec<SpanRecord>,
     signals: Vec<Signal>,
     owner: Owner,
+    /// Head sampling kept the trace (else it is recorded without content).
+    sampled: bool,
 }
 
 enum Owner {
@@ -136,6 +138,8 @@ pub(crate) struct SharedTrace {
     state: Mutex<SharedState>,
     /// `SharedState::shipped`, readable without the lock (a stream asks on every item).
     shipped: AtomicBool,
+    /// Head sampling kept the trace (or the incoming `traceparent` said it was sampled).
+    pub(crate) sampled: bool,
 }
 
 #[derive(Default)]
@@ -153,8 +157,10 @@ impl SharedTrace {
         root_span: SpanId,
         anchor: Anchor,
         info: Option<Box<TraceInfo>>,
+        sampled: bool,
     ) -> Self {
         SharedTrace {
+            sampled,
             trace_id,
             root_span,
             anchor,
@@ -182,7 +188,13 @@ impl SharedTrace {
     /// A continuation of this trace: spans recorded after it shipped, held together until
     /// their owner finishes it, then delivered as one fragment (no trace data of its own).
     pub(crate) fn continuation(&self) -> Arc<SharedTrace> {
-        let mut c = SharedTrace::new(self.trace_id, self.root_span, self.anchor, None);
+        let mut c = SharedTrace::new(
+            self.trace_id,
+            self.root_span,
+            self.anchor,
+            None,
+            self.sampled,
+        );
         c.trace_state = self.trace_state.clone();
         Arc::new(c)
     }
@@ -207,13 +219,19 @@ impl SharedTrace {
             root_span,
             anchor,
             Some(Box::new(info)),
+            head_keeps(trace_id),
         ))
     }
 
     /// A trace continued from a remote parent: spans recorded under it travel as fragments.
     /// Its root span is "none": every span here has a parent, local or remote.
-    pub(crate) fn new_remote(trace_id: TraceId, trace_state: Option<String>) -> Arc<SharedTrace> {
-        let mut shared = SharedTrace::new(trace_id, SpanId::NONE, Anchor::now(), None);
+    /// `sampled`: the incoming `traceparent`'s flag, which this service follows.
+    pub(crate) fn new_remote(
+        trace_id: TraceId,
+        trace_state: Option<String>,
+        sampled: bool,
+    ) -> Arc<SharedTrace> {
+        let mut shared = SharedTrace::new(trace_id, SpanId::NONE, Anchor::now(), None, sampled);
         shared.trace_state = trace_state;
         let mut st = shared.lock();
         shared.mark_shipped(&mut st);
@@ -236,6 +254,7 @@ impl SharedTrace {
                 info: None,
                 spans,
                 signals,
+                sampled: self.sampled,
             });
         } else {
             st.spans.extend(spans);
@@ -271,6 +290,7 @@ impl SharedTrace {
             info,
             spans,
             signals,
+            sampled: self.sampled,
         })
     }
 
@@ -338,8 +358,18 @@ impl Stack {
                 info: Some(Box::new(TraceInfo::new(name, now))),
                 shared: None,
             },
+            sampled: head_keeps(trace_id),
         });
+        self.sync_sampled();
         serial
+    }
+
+    /// Tell the capture layer whether the innermost trace is dropped by head sampling: its
+    /// content is then not captured at all.
+    #[inline]
+    fn sync_sampled(&self) {
+        let out = self.frames.last().is_some_and(|f| !f.sampled);
+        crate::capture::set_sampled_out(out);
     }
 }
 
@@ -434,6 +464,7 @@ impl Frame {
                     info,
                     spans,
                     signals,
+                    sampled: self.sampled,
                 };
                 (Some(trace), carried)
             }
@@ -588,6 +619,7 @@ pub(crate) fn close_trace(serial: u64, panicking: bool) {
     let finished = with(|s| {
         let pos = s.frames.iter().rposition(|f| f.serial == serial)?;
         let mut frame = s.frames.remove(pos);
+        s.sync_sampled();
         if matches!(frame.owner, Owner::Root { .. }) {
             s.spans_hint = frame.spans.len().min(MAX_SPANS_HINT);
         }
@@ -620,16 +652,22 @@ pub(crate) fn with_root_info<R>(serial: u64, f: impl FnOnce(&mut TraceInfo) -> R
 
 /// The current trace id, the span to parent remote work under, and the `tracestate` to pass
 /// on, for W3C propagation.
-pub(crate) fn current_propagation() -> Option<(TraceId, SpanId, Option<String>)> {
+pub(crate) fn current_propagation() -> Option<(TraceId, SpanId, Option<String>, bool)> {
     with(|s| {
         let frame = s.frames.last()?;
         let state = match &frame.owner {
             Owner::Attached { shared, .. } => shared.trace_state.clone(),
             Owner::Root { .. } => None,
         };
-        Some((frame.trace_id, frame.current_span(), state))
+        Some((frame.trace_id, frame.current_span(), state, frame.sampled))
     })
     .flatten()
+}
+
+/// The head decision for a new trace, at the rate of the dispatch recording on this thread.
+#[inline]
+fn head_keeps(trace_id: TraceId) -> bool {
+    crate::sampling::head_keeps(trace_id.0, crate::capture::sample_rate())
 }
 
 // ---- contexts -----------------------------------------------------------------------------
@@ -649,6 +687,7 @@ pub(crate) fn current_shared() -> Option<(Arc<SharedTrace>, SpanId)> {
                         frame.root_span,
                         frame.anchor,
                         info.take(),
+                        frame.sampled,
                     ))
                 })
                 .clone(),
@@ -684,11 +723,13 @@ pub(crate) fn attach(
             anchor: shared.anchor,
             spans,
             signals: Vec::new(),
+            sampled: shared.sampled,
             owner: Owner::Attached {
                 shared,
                 carried: is_carried,
             },
         });
+        s.sync_sampled();
         serial
     })
 }
@@ -697,7 +738,9 @@ pub(crate) fn attach(
 pub(crate) fn detach(serial: u64) -> Option<SpanRecord> {
     let frame = with(|s| {
         let pos = s.frames.iter().rposition(|f| f.serial == serial)?;
-        Some(s.frames.remove(pos))
+        let frame = s.frames.remove(pos);
+        s.sync_sampled();
+        Some(frame)
     })
     .flatten()?;
     // Outside the borrow: absorbing may submit a fragment.

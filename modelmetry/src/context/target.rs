@@ -161,24 +161,30 @@ impl Target {
         self.common(|c| value.insert_into(c.metadata, key));
     }
 
-    /// One metadata entry, captured as JSON (always: metadata is not content).
+    /// One metadata entry, captured as JSON (metadata is not content, but a trace dropped by
+    /// head sampling captures none).
     pub(crate) fn set_metadata<T: Serialize + ?Sized>(self, key: &str, value: &T) {
-        if !self.is_off() {
+        if !self.is_off() && !capture::sampled_out() {
             self.put_metadata(key, capture::metadata(value));
         }
     }
 
     /// Failed, with `message` (an error's text, already formatted).
     pub(crate) fn put_error(self, message: String) {
+        let message = (!capture::sampled_out()).then_some(message);
         self.common(|c| {
             *c.severity = Some(Severity::Error);
-            *c.message = Some(message);
+            *c.message = message;
         });
     }
 
-    /// Failed, with the error's text.
+    /// Failed, with the error's text (not formatted in a trace dropped by head sampling:
+    /// only its severity is kept, for the tail rules).
     pub(crate) fn record_error(self, error: &dyn Display) {
-        if !self.is_off() {
+        if self.is_off() {
+        } else if capture::sampled_out() {
+            self.set_severity(Severity::Error);
+        } else {
             self.put_error(error.to_string());
         }
     }

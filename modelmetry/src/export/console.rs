@@ -7,6 +7,9 @@
 //! ├── tool GetOrderInformation  31ms
 //! └── finding response_safe_score = 0.93
 //! ```
+//!
+//! A trace kept while sampling shows `sampled={rate}` (and `kept_by={rule}` when a tail rule
+//! kept it); one whose text a redaction pattern changed shows `redacted={n}`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -98,6 +101,17 @@ pub(crate) fn render(trace: &FinishedTrace, durations: bool) -> String {
             }
             if !info.tags.is_empty() {
                 let _ = write!(out, "  tags=[{}]", info.tags.join(", "));
+            }
+            // Sampling and redaction say what this trace stands for and what it hides.
+            if let Some(rate) = info.metadata.get(keys::SAMPLE_RATE) {
+                let _ = write!(out, "  sampled={rate}");
+                if let Some(rule) = info.metadata.get(keys::KEPT_BY).and_then(|v| v.as_str()) {
+                    let _ = write!(out, " kept_by={rule}");
+                }
+            }
+            if let Some(r) = info.metadata.get(keys::REDACTED) {
+                let n = r["values"].as_u64().unwrap_or(0);
+                let _ = write!(out, "  redacted={n}");
             }
             if let Some(sev) = info.severity {
                 let _ = write!(out, "  {}", sev.as_str());

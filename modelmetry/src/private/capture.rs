@@ -10,7 +10,7 @@
 //! | impl on          | bound            | captured as                      |
 //! | ---------------- | ---------------- | -------------------------------- |
 //! | `&&Capture<T>`   | `T: Serialize`   | its JSON                         |
-//! | `&Capture<T>`    | `T: Debug`       | its `Debug` text, as a string    |
+//! | `&Capture<T>`    | `T: Debug`       | its `Debug` text, as a string, with `capture_debug` on; else `"<debug capture off: T>"` |
 //! | `Capture<T>`     | none             | a placeholder naming the type    |
 //!
 //! In a generic function the choice follows the bounds the function declares: a `T` with no
@@ -74,6 +74,17 @@ pub trait CaptureDebug {
 
 impl<T: Debug + ?Sized> CaptureDebug for &Capture<'_, T> {
     fn __modelmetry_capture(&self) -> Captured {
+        if !crate::capture::debug_enabled() {
+            // A type never meant to be serialised often holds what should not leave the
+            // process: its Debug text is opt-in (`Config::capture_debug`).
+            return Captured {
+                value: Value::String(format!(
+                    "<debug capture off: {}>",
+                    std::any::type_name::<T>()
+                )),
+                original_bytes: None,
+            };
+        }
         user_capture(|| debug_text(self.0, value_limit()))
     }
 }
@@ -318,12 +329,33 @@ mod choice_tests {
     struct DebugOnly(#[allow(dead_code)] u8); // read only through Debug
     struct Neither;
 
+    struct NoSink;
+    impl crate::dispatch::Sink for NoSink {
+        fn submit(&self, _: crate::record::FinishedTrace) {}
+    }
+
     #[test]
     fn serialize_wins_over_debug_which_wins_over_nothing() {
         assert_eq!(
             (&&&Capture(&Both { a: 1 })).__modelmetry_capture().value,
             serde_json::json!({"a": 1})
         );
+        // Debug capture is off by default: a placeholder with the type's name.
+        let off = (&&&Capture(&DebugOnly(2))).__modelmetry_capture().value;
+        let off = off.as_str().unwrap_or_default();
+        assert!(
+            off.starts_with("<debug capture off: ") && off.ends_with("DebugOnly>"),
+            "{off}"
+        );
+        let _debug = crate::dispatch::set_default(crate::dispatch::Dispatch::scoped(
+            std::sync::Arc::new(NoSink),
+            crate::capture::Settings {
+                content: true,
+                value_limit: 1000,
+                debug: true,
+                sample_rate: 1.0,
+            },
+        ));
         assert_eq!(
             (&&&Capture(&DebugOnly(2))).__modelmetry_capture().value,
             Value::String("DebugOnly(2)".into())

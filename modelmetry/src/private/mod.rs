@@ -71,6 +71,21 @@ pub struct Input {
     cut: Vec<(String, usize)>,
 }
 
+/// False inside a trace head sampling dropped: the macros' `metadata(...)` values are then not
+/// captured at all.
+#[inline]
+pub fn metadata_enabled() -> bool {
+    !crate::capture::sampled_out()
+}
+
+/// A parameter named in `redact(...)`: its type's name only, never its value.
+pub fn redacted<T: ?Sized>(_: &T) -> Captured {
+    Captured {
+        value: Value::String(format!("<redacted: {}>", std::any::type_name::<T>())),
+        original_bytes: None,
+    }
+}
+
 /// Input fields as one JSON object. Fields are captured by [`Capture`], each capped.
 pub fn input<const N: usize>(fields: [(&'static str, Captured); N]) -> Input {
     let mut m = Map::new();

@@ -1,13 +1,16 @@
-//! The redaction hook: every captured value of a finished trace passes through the user's
-//! [`Config::redact`](crate::Config::redact) callback before any exporter sees it.
+//! Redaction, as one boundary: every finished trace (and fragment) passes [`boundary`] in the
+//! pipeline, after sampling and before the fan-out to the exporters, so that no exporter
+//! (ingest, OTLP, console, file, a test's recorder) can see what did not pass it. It runs the
+//! user's [`Config::redact`](crate::Config::redact) hook over every captured value, then the
+//! [`Config::redact_patterns`](crate::Config::redact_patterns) over every string the SDK is
+//! about to send or write (`patterns.rs`).
 //!
 //! Why here, once per finished trace, and not where values are captured: a trace's content
 //! arrives through many doors (the macros, every setter of the manual API, findings, events,
 //! messages built by hand), and a hook at each door is a hook that some door forgets. At the
-//! pipeline's single exit nothing can slip past, the hook runs off the application's path (on
-//! the flusher thread in background delivery), and it runs only when a trace is exported.
-//! With a spool in background delivery it runs on the closing thread instead, once, before
-//! the trace is journaled: nothing unredacted reaches the disk.
+//! pipeline's single entrance nothing can slip past. It runs on the thread that closed the
+//! trace, once (not once per destination), so nothing unredacted reaches a buffer or the
+//! spool's journal.
 //!
 //! Each value is handed to the hook with a path that names its place:
 //!
@@ -42,97 +45,92 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::diag;
+use crate::metadata_keys as keys;
 use crate::record::{FinishedTrace, SignalBody, SpanData, TraceInfo};
-use crate::stats::{self, Loss};
+use crate::stats;
 use crate::values::FindingValue;
+
+mod patterns;
+
+use patterns::Pass;
+pub use patterns::RedactPattern;
 
 /// The user's redaction callback.
 pub(crate) type RedactHook = Arc<dyn Fn(&str, &mut Value) + Send + Sync>;
 
-/// Redact every trace in `traces` in place. A trace whose redaction panics is removed and
-/// counted; returns the number of records removed that way.
-pub(crate) fn apply(hook: Option<&RedactHook>, traces: &mut Vec<FinishedTrace>) -> u64 {
-    apply_counted(hook, traces, Destination::First)
+/// Everything redaction does to a finished trace: the user's hook, then the patterns over every
+/// string. Built from the `Config`.
+#[derive(Clone, Default)]
+pub(crate) struct Redaction {
+    pub(crate) hook: Option<RedactHook>,
+    pub(crate) patterns: Vec<RedactPattern>,
 }
 
-/// [`apply`] for a second destination's own copy of the traces: a trace whose redaction
-/// panics is removed and counted in `stats().also.dropped`, not in the main counters.
-pub(crate) fn apply_for_second_destination(
-    hook: Option<&RedactHook>,
-    traces: &mut Vec<FinishedTrace>,
-) -> u64 {
-    apply_counted(hook, traces, Destination::Second)
+impl Redaction {
+    pub(crate) fn is_off(&self) -> bool {
+        self.hook.is_none() && self.patterns.is_empty()
+    }
 }
 
-/// Whose counters a trace lost to a panicking hook goes to.
-#[derive(Clone, Copy)]
-enum Destination {
-    First,
-    Second,
-    /// As `First` and `Second`, counted by the caller.
-    FirstUncounted,
-    SecondUncounted,
-}
-
-/// [`apply`] (or, with `second`, [`apply_for_second_destination`]) that does not count the
-/// records it removes: the caller counts them as `redaction_failed` (or in
-/// `stats().also.dropped`), unless shutdown has counted them already (the flusher redacts the
-/// batch in flight, which shutdown's deadline may claim while the hook runs).
-pub(crate) fn apply_uncounted(
-    hook: Option<&RedactHook>,
-    traces: &mut Vec<FinishedTrace>,
-    second: bool,
-) -> u64 {
-    let destination = if second {
-        Destination::SecondUncounted
-    } else {
-        Destination::FirstUncounted
-    };
-    apply_counted(hook, traces, destination)
-}
-
-fn apply_counted(
-    hook: Option<&RedactHook>,
-    traces: &mut Vec<FinishedTrace>,
-    destination: Destination,
-) -> u64 {
-    let Some(hook) = hook else {
-        return 0;
-    };
-    let mut lost = 0;
-    traces.retain_mut(|trace| {
-        let ok = redacted(hook, trace);
-        if !ok {
-            let records = trace.record_count();
-            lost += records;
-            let (to, counted_in) = match destination {
-                Destination::First => {
-                    stats::count_drop(Loss::RedactionFailed, records);
-                    ("", "stats().dropped.redaction_failed")
-                }
-                Destination::Second => {
-                    stats::count_also(0, 0, 0, records);
-                    (" to the second destination", "stats().also.dropped")
-                }
-                Destination::FirstUncounted => ("", "stats().dropped.redaction_failed"),
-                Destination::SecondUncounted => {
-                    (" to the second destination", "stats().also.dropped")
-                }
-            };
-            diag::report(format_args!(
-                "the redaction hook panicked; the trace ({records} record(s)) was dropped rather than sent unredacted{to} (counted in {counted_in})"
-            ));
+/// The one redaction boundary: run on every finished trace (and fragment) before the fan-out
+/// to the exporters, so that no exporter (ingest, OTLP, console, file, a test's recorder) sees
+/// anything that did not pass it. `Ok` when the trace may go on; `Err(records)` when it must
+/// be dropped (the hook or a pattern panicked): the caller counts the records in
+/// `stats().dropped.redaction_failed`; this function has counted them in
+/// `stats().redaction.dropped` and said why.
+///
+/// A separate step of the pipeline, run after pricing and sampling (which read model names,
+/// usage and findings, not content).
+pub(crate) fn boundary(redaction: &Redaction, trace: &mut FinishedTrace) -> Result<(), u64> {
+    if redaction.is_off() {
+        return Ok(());
+    }
+    if let Some(hook) = &redaction.hook {
+        if crate::switch::user_code(|| redact_trace(hook.as_ref(), trace)).is_err() {
+            return Err(lost(trace, "the redaction hook panicked"));
         }
-        ok
-    });
-    lost
+    }
+    if !redaction.patterns.is_empty() {
+        let patterns = &redaction.patterns;
+        let scrubbed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut pass = Pass {
+                patterns,
+                changed: 0,
+            };
+            pass.trace(trace);
+            pass.changed
+        }));
+        match scrubbed {
+            Ok(changed) => {
+                stats::count_redaction(changed, 0);
+                if changed > 0 {
+                    if let Some(info) = trace.info.as_deref_mut() {
+                        info.metadata.insert(
+                            keys::REDACTED.into(),
+                            serde_json::json!({ "values": changed }),
+                        );
+                    }
+                }
+            }
+            Err(_) => {
+                return Err(lost(
+                    trace,
+                    "a redaction pattern failed (a panic in the SDK)",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Run the hook over `trace`; false if it panicked. The hook is user code: tracing is off on
-/// this thread while it runs (a hook that calls an instrumented function must not make traces
-/// of its own traces), and a panic is caught.
-fn redacted(hook: &RedactHook, trace: &mut FinishedTrace) -> bool {
-    crate::switch::user_code(|| redact_trace(hook.as_ref(), trace)).is_ok()
+/// Count and report a trace lost to redaction; returns its records.
+fn lost(trace: &FinishedTrace, why: &str) -> u64 {
+    let records = trace.record_count();
+    stats::count_redaction(0, records);
+    diag::report(format_args!(
+        "{why}; the trace ({records} record(s)) was dropped rather than sent unredacted (counted in stats().dropped.redaction_failed)"
+    ));
+    records
 }
 
 type Hook<'a> = &'a (dyn Fn(&str, &mut Value) + Send + Sync);
