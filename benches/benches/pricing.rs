@@ -12,7 +12,7 @@ use modelmetry::bench_support::{Synthetic, warm_prices};
 const SPANS: usize = 100;
 
 fn pricing(c: &mut Criterion) {
-    // The table is decoded once per process (at init or the flusher's start), not per span.
+    // The table is decoded once per process (at init, or by the flusher when first needed).
     let decode = warm_prices();
     eprintln!("decoding the embedded price table took {decode:?}");
     let traces = Synthetic::record(SPANS);

@@ -4,8 +4,9 @@
 //! spool's journal, where the trace is exported or journaled).
 //!
 //! Prices come from [`Config::price`](crate::Config::price) first, then from the `genai-prices`
-//! table embedded in the binary (cargo feature `prices`, on by default), decoded once, at
-//! `init` or at the flusher's start, never on the first span's thread. The span's provider
+//! table embedded in the binary (cargo feature `prices`, on by default), decoded once: at
+//! `init` where traces are priced on the closing thread (synchronous delivery, a journal),
+//! else by the flusher when it first needs it; never on a span's thread. The span's provider
 //! (`provider = ...`, `llm::set_provider`) selects the table's provider, else `genai-prices`
 //! infers it from the model's name; the span's start selects dated prices; a service tier
 //! (`llm::set_service_tier`) selects that tier's prices.
