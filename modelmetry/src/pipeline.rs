@@ -168,6 +168,14 @@ impl Pipeline {
             })
             .collect();
         let redaction = config.redaction();
+        if config.sampling.rate < 1.0 {
+            // A trace that head sampling drops is priced on its closing thread (for the tail
+            // rules and the dropped-cost counts), but only once the table is decoded: decode it
+            // now, on a thread of its own, so that neither `init` nor a trace waits for it.
+            let _ = std::thread::Builder::new()
+                .name("modelmetry-prices".into())
+                .spawn(crate::pricing::warm);
+        }
         Arc::new(Pipeline {
             config,
             redaction,
@@ -181,12 +189,20 @@ impl Pipeline {
 
     /// Take a finished trace. Never blocks on the network in background delivery.
     ///
-    /// The finished trace passes, in order: sampling's tail decision (`sampling::decide`),
+    /// The finished trace passes, in order: pricing if head sampling dropped it (`pricing`),
+    /// sampling's tail decision (`sampling::decide`),
     /// then the one redaction boundary (`redact::boundary`), then the fan-out to each
     /// destination's lane. Nothing reaches an exporter without passing redaction.
     pub(crate) fn submit(&self, mut trace: FinishedTrace) {
         if self.lanes.is_empty() {
             return;
+        }
+        if !trace.sampled {
+            // Dropped at its head: this is the only place it can be priced, and the tail rules
+            // (`keep_if_cost_over`) and the dropped-cost counts need its cost; never waiting
+            // for the price table (decoded at `init`, on a thread of its own). A kept trace is
+            // priced off this thread, in each destination's lane.
+            crate::pricing::apply_without_waiting(&self.config.prices, &mut trace);
         }
         if !crate::sampling::decide(&self.config.sampling, &mut trace) {
             crate::record::recycle_arena(trace.spans);
@@ -347,6 +363,13 @@ impl Lane {
     fn start(config: Arc<Config>, exporter: Box<dyn Exporter>, role: Role) -> Arc<Lane> {
         let background = config.delivery == Delivery::Background;
         let journal = if background { exporter.journal() } else { None };
+        if !background || journal.is_some() {
+            // Traces are priced where they are exported or journaled: here, that is the
+            // closing thread, so decode the price table now (at `init`), not on the first
+            // trace's thread. A flusher decodes it when it first needs it instead (a trace
+            // without usage never waits for it).
+            crate::pricing::warm();
+        }
         let lane = Arc::new(Lane {
             config,
             exporter,
@@ -531,6 +554,10 @@ impl Lane {
     /// Take a finished trace (redacted already, by `Pipeline::submit`), encode it, and
     /// append it to the journal before returning: from then on it outlives the process.
     fn submit_journaled(&self, trace: FinishedTrace, records: u64, journal: &Spool) {
+        // Costs computed from usage (after the redaction boundary, which ran in
+        // `Pipeline::submit`; a hook that removes a span's model leaves it unpriced).
+        let mut trace = trace;
+        crate::pricing::apply(&self.config.prices, std::slice::from_mut(&mut trace));
         let prepared = catch_unwind(AssertUnwindSafe(|| self.exporter.prepare(&trace)));
         crate::record::recycle_arena(trace.spans);
         let Ok((mut prepared, line)) = prepared else {
@@ -584,6 +611,11 @@ impl Lane {
     /// `in_flight`: they are the flusher's batch, which shutdown may claim.
     fn export(&self, traces: Vec<FinishedTrace>, records: u64, deadline: Instant, in_flight: bool) {
         let books = Books::new(self, records, in_flight);
+        // Costs computed from usage, off the application's thread (a trace that head sampling
+        // dropped was priced in `Pipeline::submit`, for the tail rules and the counts), before
+        // every exporter, so each destination gets the same figures.
+        let mut traces = traces;
+        crate::pricing::apply(&self.config.prices, &mut traces);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             self.exporter.export(&traces, deadline, &books)
         }));
@@ -611,8 +643,10 @@ impl Lane {
 
     /// Keep `traces` in the spool if this destination has one, else count them as dropped at
     /// shutdown. `in_flight`: as for [`export`](Self::export).
-    fn keep_or_drop(&self, traces: Vec<FinishedTrace>, records: u64, in_flight: bool) {
+    fn keep_or_drop(&self, mut traces: Vec<FinishedTrace>, records: u64, in_flight: bool) {
         let books = Books::new(self, records, in_flight);
+        // Kept for the next start, they go out then as they are: priced now.
+        crate::pricing::apply(&self.config.prices, &mut traces);
         match catch_unwind(AssertUnwindSafe(|| self.exporter.keep(&traces))) {
             Ok(Some(tally)) => books.close(&tally),
             _ => {

@@ -365,3 +365,35 @@ fn two_processes_sharing_a_traceparent_decide_alike() {
         );
     }
 }
+
+/// A computed cost (here from a `Config::price`, which needs no table) counts for a dropped
+/// trace and for the cost rule, as a hand-set one does: head-dropped traces are priced before
+/// the tail decision.
+#[test]
+fn a_computed_cost_counts_for_dropped_traces_and_for_the_cost_rule() {
+    let config = Config::default()
+        .sample_rate(0.0)
+        .price("ft:gpt-4o-mini:acme", "openai", 2.0, 8.0)
+        .keep_if_cost_over(5.0);
+    let recorder = Recorder::install_with(config);
+    let call = |input: u64, output: u64| {
+        let _t = modelmetry::start_trace("t");
+        let _s = modelmetry::start_span("call", Kind::Llm);
+        llm::set_model("ft:gpt-4o-mini:acme");
+        llm::set_provider("openai");
+        llm::set_usage(Usage::tokens(input, output));
+    };
+    // $2 + $4 = $6: over the limit, kept by the rule, with its computed cost.
+    call(1_000_000, 500_000);
+    // $0.2 + $0.4 = $0.6: dropped, its cost counted.
+    call(100_000, 50_000);
+    let kept = recorder.take();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        trace_metadata(&kept[0])["modelmetry.kept_by"],
+        json!("cost")
+    );
+    let s = stats().sampling;
+    assert_eq!(s.dropped_traces, 1);
+    assert_eq!(s.dropped_cost_usd_nanos, 600_000_000);
+}
