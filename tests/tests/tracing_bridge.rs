@@ -451,6 +451,37 @@ trace turn
     });
 }
 
+#[test]
+fn an_explicit_parent_is_followed_unless_it_is_entered_here() {
+    with_bridge(modelmetry::tracing::layer(), || {
+        let rec = Recorder::install();
+        {
+            let _t = modelmetry::start_trace("t");
+            let a = info_span!("a");
+            let b = info_span!("b");
+            let _in_a = a.enter();
+            let _inner = modelmetry::start_span("inner", modelmetry::Kind::Tool);
+            // rig's `completion_parent_span!` writes `parent: Span::current()`: `a` is entered
+            // here, and `inner` opened inside it since, so `c` nests under `inner`.
+            let c = info_span!(parent: tracing::Span::current(), "c");
+            // `b` is not entered: `d` nests under it, as `tracing` says.
+            let d = info_span!(parent: &b, "d");
+            drop((c, d));
+        }
+        assert_eq!(
+            rec.take_trees(),
+            "\
+trace t
+├── other a
+│   └── tool inner
+│       └── other c
+└── other b
+    └── other d
+"
+        );
+    });
+}
+
 #[span(kind = "agent")]
 async fn research(topic: &'static str) -> usize {
     // A tracing span inside an async `#[span]`, polled on a worker.

@@ -8,11 +8,12 @@ use serde_json::{Map, Value};
 use tracing_core::field::{Field, Visit};
 
 use super::messages;
-use super::semconv as f;
+use super::semconv;
 use crate::capture;
 use crate::record::{Kind, Name, Severity, SpanRecord};
 use crate::switch;
 use crate::values::{Message, Options, RetrievalQuery, Usage, UsageValue};
+use semconv as f;
 
 /// One field's value.
 #[derive(Clone, Debug, PartialEq)]

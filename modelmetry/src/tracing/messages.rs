@@ -12,11 +12,12 @@
 
 use serde_json::Value;
 
-use super::semconv as f;
+use super::semconv;
 use crate::values::{
     AssistantMessage, DataPart, Message, Part, SystemMessage, Tool, ToolCall, ToolMessage,
     UserMessage,
 };
+use semconv as f;
 
 /// A list of messages, and the finish reasons output messages carried.
 pub(crate) fn parse_messages(json: &str) -> Option<(Vec<Message>, Vec<String>)> {

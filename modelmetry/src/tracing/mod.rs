@@ -210,6 +210,16 @@ thread_local! {
     static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
 }
 
+/// True if the span `id` is entered on this thread (and bridged).
+fn entered_here(id: &Id) -> bool {
+    ENTERED
+        .try_with(|e| {
+            e.try_borrow()
+                .is_ok_and(|e| e.iter().any(|x| x.span == *id))
+        })
+        .unwrap_or(false)
+}
+
 fn bridged_of<S>(ctx: &Context<'_, S>, id: &Id) -> Option<Arc<Bridged>>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -275,10 +285,16 @@ where
         if self.gen_ai_only && !gen_ai {
             return;
         }
-        // The parent: an explicit one (or its nearest bridged ancestor); else the innermost
-        // span on this thread, ours or an entered bridged one (lent to our stack); else the
-        // nearest bridged ancestor of `tracing`'s current span.
-        let explicit = attrs.parent().and_then(|p| bridged_ancestor(&ctx, p));
+        // The parent: an explicit one (or its nearest bridged ancestor), unless it is entered
+        // on this thread (`parent: Span::current()`, as rig writes it: then spans opened
+        // inside it since are deeper); else the innermost span on this thread, ours or an
+        // entered bridged one (lent to our stack); else the nearest bridged ancestor of
+        // `tracing`'s current span. An explicit root (`parent: None`) takes the innermost
+        // span on this thread too: inside a `#[span]`, it is that span's work.
+        let explicit = attrs
+            .parent()
+            .filter(|p| !entered_here(p))
+            .and_then(|p| bridged_ancestor(&ctx, p));
         let parent = explicit.or_else(stack::current_shared).or_else(|| {
             if attrs.is_contextual() {
                 ctx.current_span()
