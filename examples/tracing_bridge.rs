@@ -48,7 +48,8 @@ fn chat(question: &str) -> String {
         "gen_ai.usage.output_tokens" = Empty,
     );
     let _entered = span.enter();
-    let messages = serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": question}]}]);
+    let messages =
+        serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": question}]}]);
     span.record("gen_ai.input.messages", messages.to_string().as_str());
     let order = get_order("A-1042"); // a `#[span]` inside a `tracing` span: nested under it
     span.record(

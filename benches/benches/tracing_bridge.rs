@@ -59,7 +59,9 @@ fn bridge(c: &mut Criterion) {
     let with_layer = || tracing_subscriber::registry().with(modelmetry::tracing::layer());
     tracing::subscriber::with_default(with_layer(), || {
         // No `init()`: the layer's callbacks each read one atomic and return.
-        g.bench_function("registry + modelmetry layer, not initialised", |b| b.iter(run));
+        g.bench_function("registry + modelmetry layer, not initialised", |b| {
+            b.iter(run)
+        });
     });
     {
         let _on = modelmetry::bench_support::install_discarding(false);
@@ -80,7 +82,8 @@ fn bridge(c: &mut Criterion) {
         .with_batch_exporter(NoExport)
         .build();
     let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "bench");
-    let otel = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    let otel =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
     tracing::subscriber::with_default(otel, || {
         g.bench_function("registry + tracing-opentelemetry", |b| b.iter(run));
     });

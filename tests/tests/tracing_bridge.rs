@@ -650,6 +650,116 @@ fn content_follows_the_content_switch_and_the_redaction_hook() {
 }
 
 #[test]
+fn an_event_with_an_explicit_parent_lands_on_it_from_another_thread() {
+    with_bridge(modelmetry::tracing::layer(), || {
+        let rec = Recorder::install();
+        {
+            let span = rig_chat_span("openai", "gpt-4o", None);
+            let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        tracing::info!(parent: &span, "from a worker");
+                    })
+                });
+            });
+        }
+        assert_eq!(
+            rec.take_trees(),
+            "\
+trace chat gpt-4o
+└── llm chat gpt-4o  gpt-4o
+    └── event from a worker {\"level\":\"INFO\",\"target\":\"tracing_bridge\"}
+"
+        );
+    });
+}
+
+#[test]
+fn a_span_entered_on_two_threads_at_once_parents_the_work_of_both() {
+    with_bridge(modelmetry::tracing::layer(), || {
+        let rec = Recorder::install();
+        {
+            let span = rig_agent_span("fan-out", None);
+            let _here = span.enter(); // lent to this thread's stack
+            let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        // Entered on a second thread while entered here.
+                        span.in_scope(|| info_span!("worker").in_scope(|| ()));
+                    })
+                });
+            });
+            let _s = modelmetry::start_span("local", modelmetry::Kind::Tool);
+        }
+        assert_eq!(
+            rec.take_trees(),
+            "\
+trace invoke_agent fan-out
+└── agent invoke_agent fan-out
+    ├── other worker
+    └── tool local
+"
+        );
+    });
+}
+
+#[test]
+fn the_conversation_id_is_the_traces_session() {
+    with_bridge(modelmetry::tracing::layer(), || {
+        let rec = Recorder::install();
+        {
+            let span = rig_chat_span("openai", "gpt-4o", None);
+            let _e = span.enter();
+            // Any field the conventions name, recorded on a span of the trace.
+            let inner = info_span!("turn", gen_ai.conversation.id = "conversation-42");
+            drop(inner);
+        }
+        let traces = rec.take();
+        assert_eq!(
+            traces[0].ingest().traces[0].session_id.as_deref(),
+            Some("conversation-42")
+        );
+    });
+}
+
+/// Counts the spans it sees open and close: another layer of the same registry.
+#[derive(Default, Clone)]
+struct Counting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Counting {
+    fn on_new_span(
+        &self,
+        _: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn on_close(&self, _: tracing::span::Id, _: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.fetch_add(1000, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn other_layers_of_the_registry_see_every_span_as_before() {
+    let counting = Counting::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(counting.clone())
+        .with(modelmetry::tracing::layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let rec = Recorder::install();
+        let _t = modelmetry::start_trace("t");
+        let _a = rig_chat_span("openai", "gpt-4o", None).entered();
+        drop(info_span!("plain").entered());
+        drop(rec);
+    });
+    // Two spans opened, two closed: the bridge neither hides nor adds any.
+    assert_eq!(counting.0.load(std::sync::atomic::Ordering::Relaxed), 2002);
+}
+
+#[test]
 fn without_a_client_or_recorder_nothing_is_recorded_and_spans_still_work() {
     with_bridge(modelmetry::tracing::layer(), || {
         let span = rig_chat_span("openai", "gpt-4o", None);

@@ -274,7 +274,10 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if !dispatch::enabled() {
+        // Off on this thread: only a span with an explicit, bridged parent is recorded (its
+        // trace knows where it goes: a test's recorder, from another thread).
+        let on = dispatch::enabled();
+        if !on && (attrs.parent().is_none() || LIVE.load(Relaxed) == 0) {
             return;
         }
         let meta = attrs.metadata();
@@ -295,6 +298,9 @@ where
             .parent()
             .filter(|p| !entered_here(p))
             .and_then(|p| bridged_ancestor(&ctx, p));
+        if !on && explicit.is_none() {
+            return;
+        }
         let parent = explicit.or_else(stack::current_shared).or_else(|| {
             if attrs.is_contextual() {
                 ctx.current_span()
@@ -427,7 +433,8 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if !dispatch::enabled() {
+        let on = dispatch::enabled();
+        if !on && (event.parent().is_none() || LIVE.load(Relaxed) == 0) {
             return;
         }
         let meta = event.metadata();
@@ -437,7 +444,7 @@ where
         // An explicit parent: its nearest bridged span, wherever it is entered. Otherwise the
         // current span on this thread, if Modelmetry has one.
         let explicit = event.parent().and_then(|p| bridged_ancestor(&ctx, p));
-        if explicit.is_none() && !(event.is_contextual() && stack::in_trace()) {
+        if explicit.is_none() && !(on && event.is_contextual() && stack::in_trace()) {
             return;
         }
         let mut fields = Fields::default();
