@@ -31,6 +31,16 @@ pub(crate) const OPTIONS: &str = "options";
 pub(crate) const USAGE: &str = "usage";
 /// A model call's cost on a span of a kind whose family has no place for it.
 pub(crate) const COST: &str = "cost";
+/// Of a call's input tokens, those read from the prompt cache (`Usage::cache_read`).
+pub(crate) const USAGE_CACHE_READ: &str = "usage.cache_read_tokens";
+/// Of a call's input tokens, those written to the cache for 5 minutes (`Usage::cache_write`).
+pub(crate) const USAGE_CACHE_WRITE: &str = "usage.cache_write_tokens";
+/// Of a call's input tokens, those written to the cache for 1 hour (`Usage::cache_write_1h`).
+pub(crate) const USAGE_CACHE_WRITE_1H: &str = "usage.cache_write_1h_tokens";
+/// Of a call's output tokens, those spent reasoning (`Usage::reasoning`).
+pub(crate) const USAGE_REASONING: &str = "usage.reasoning_tokens";
+/// The service tier a call ran on (`llm::set_service_tier`).
+pub(crate) const SERVICE_TIER: &str = "service_tier";
 
 // ---- written while recording --------------------------------------------------------------
 
@@ -54,6 +64,32 @@ pub(crate) const UNFINISHED: &str = "unfinished";
 pub(crate) const CLOSED_BY: &str = "closed_by";
 /// The name of a trace opened while another was open on the thread (kept as a span).
 pub(crate) const NESTED_TRACE: &str = "nested_trace";
+
+// ---- written by pricing (`pricing.rs`), on the finished trace -----------------------------
+
+/// Where a computed cost's prices came from: `genai-prices <version>` or `Config::price`.
+pub(crate) const COST_SOURCE: &str = "modelmetry.cost.source";
+/// The `provider/model` whose prices a computed cost used.
+pub(crate) const COST_MODEL: &str = "modelmetry.cost.model";
+/// Usage the price table could not price (newer keys), from `genai-prices`' warnings.
+pub(crate) const COST_WARNINGS: &str = "modelmetry.cost.warnings";
+/// Why a span with usage has no cost (no price for its model, say): never a silent $0.
+pub(crate) const COST_UNPRICED: &str = "modelmetry.cost.unpriced";
+/// A trace's input tokens, summed over its spans.
+pub(crate) const TOTAL_INPUT_TOKENS: &str = "modelmetry.total.input_tokens";
+/// A trace's output tokens, summed over its spans.
+pub(crate) const TOTAL_OUTPUT_TOKENS: &str = "modelmetry.total.output_tokens";
+/// A trace's cache reads, summed over its spans.
+pub(crate) const TOTAL_CACHE_READ_TOKENS: &str = "modelmetry.total.cache_read_tokens";
+/// A trace's cache writes (5-minute and 1-hour), summed over its spans.
+pub(crate) const TOTAL_CACHE_WRITE_TOKENS: &str = "modelmetry.total.cache_write_tokens";
+/// A trace's reasoning tokens, summed over its spans.
+pub(crate) const TOTAL_REASONING_TOKENS: &str = "modelmetry.total.reasoning_tokens";
+/// A trace's cost in USD, summed over its spans (computed and hand-set).
+pub(crate) const TOTAL_COST_USD: &str = "modelmetry.total.cost_usd";
+/// How many of a trace's spans with usage have no USD cost in `TOTAL_COST_USD` (unpriced, or
+/// costed in another currency).
+pub(crate) const TOTAL_SPANS_WITHOUT_COST: &str = "modelmetry.total.spans_without_cost";
 
 // ---- notes on what the SDK changed --------------------------------------------------------
 
