@@ -218,7 +218,19 @@ const MAPPED: [&str; 29] = [
     f::CONVERSATION_ID,
     // Kept as metadata too, below, when the kind does not carry them.
     f::OPERATION_NAME,
-    // Every usage bucket: `usage` says where each goes.
+    // Every usage bucket: `usage` reads them all.
+    f::USAGE_CACHE_READ,
+    f::USAGE_CACHE_CREATION,
+    f::USAGE_REASONING_OUTPUT,
+    f::USAGE_REASONING_RIG,
+];
+
+/// Every usage field, each framework's spelling.
+const USAGE_FIELDS: [&str; 8] = [
+    f::USAGE_INPUT_TOKENS,
+    f::USAGE_OUTPUT_TOKENS,
+    f::USAGE_PROMPT_TOKENS_DEPRECATED,
+    f::USAGE_COMPLETION_TOKENS_DEPRECATED,
     f::USAGE_CACHE_READ,
     f::USAGE_CACHE_CREATION,
     f::USAGE_REASONING_OUTPUT,
@@ -256,30 +268,29 @@ impl Tokens {
     }
 }
 
-/// The usage these counts make, and the buckets `Usage` has no field for yet, as metadata
-/// entries (key, count).
-///
-/// `Usage` holds input, output and total today. When it gains the cache and reasoning
-/// buckets (`Usage::tokens(i, o).cache_read(n).cache_write(n).reasoning(n)`), this function
-/// is the one place to switch: build them into the usage and return no leftovers.
-pub(crate) fn usage(t: &Tokens) -> (Option<Usage>, Vec<(&'static str, u64)>) {
+/// The usage these counts make. `input` is every input token, cached ones included, as the
+/// conventions (and OpenAI's numbers, which rig and genai pass on) count it; the cache and
+/// reasoning buckets are parts of input and output. A cache write has no lifetime in the
+/// conventions: it is the default (5-minute) bucket.
+pub(crate) fn usage(t: &Tokens) -> Option<Usage> {
     let usage = match (t.input, t.output) {
-        (Some(i), Some(o)) => Some(Usage::tokens(i, o)),
-        (Some(i), None) => Some(Usage::new().input(UsageValue::tokens(i))),
-        (None, Some(o)) => Some(Usage::new().output(UsageValue::tokens(o))),
-        (None, None) => None,
+        (Some(i), Some(o)) => Usage::tokens(i, o),
+        (Some(i), None) => Usage::new().input(UsageValue::tokens(i)),
+        (None, Some(o)) => Usage::new().output(UsageValue::tokens(o)),
+        (None, None) => return None,
     };
-    let mut leftovers = Vec::new();
-    if let Some(n) = t.cache_read {
-        leftovers.push((f::USAGE_CACHE_READ, n));
-    }
-    if let Some(n) = t.cache_write {
-        leftovers.push((f::USAGE_CACHE_CREATION, n));
-    }
-    if let Some(n) = t.reasoning {
-        leftovers.push((f::USAGE_REASONING_OUTPUT, n));
-    }
-    (usage, leftovers)
+    let usage = match t.cache_read {
+        Some(n) => usage.cache_read(n),
+        None => usage,
+    };
+    let usage = match t.cache_write {
+        Some(n) => usage.cache_write(n),
+        None => usage,
+    };
+    Some(match t.reasoning {
+        Some(n) => usage.reasoning(n),
+        None => usage,
+    })
 }
 
 /// What closing the span sets on its trace.
@@ -374,13 +385,18 @@ pub(crate) fn apply(
         }
     }
 
-    // Usage: on any span (an agent run's total too).
-    let (usage, leftovers) = usage(&Tokens::read(fields));
-    if let Some(usage) = usage {
-        data.llm.usage = Some(usage);
-    }
-    for (key, n) in leftovers {
-        metadata.insert(key.to_owned(), Value::from(n));
+    // Usage: a model call's. An agent run's (rig records the run's total on `invoke_agent`)
+    // sums its calls' usage: kept as metadata, so that it is neither counted nor priced twice.
+    if is_model_call {
+        if let Some(usage) = usage(&Tokens::read(fields)) {
+            data.llm.usage = Some(usage);
+        }
+    } else {
+        for (key, value) in fields.iter() {
+            if USAGE_FIELDS.contains(key) {
+                keep(&mut metadata, key, value);
+            }
+        }
     }
 
     // Content.
@@ -594,11 +610,9 @@ mod tests {
                 reasoning: Some(2),
             }
         );
-        let (u, rest) = usage(&t);
-        assert_eq!(u, Some(Usage::tokens(10, 4)));
         assert_eq!(
-            rest,
-            vec![(f::USAGE_CACHE_READ, 3), (f::USAGE_REASONING_OUTPUT, 2)]
+            usage(&t),
+            Some(Usage::tokens(10, 4).cache_read(3).reasoning(2))
         );
     }
 

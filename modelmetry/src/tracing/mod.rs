@@ -4,13 +4,20 @@
 //! ```
 //! use tracing_subscriber::layer::SubscriberExt;
 //!
+//! // Next to your other layers: `.with(fmt::layer())`, `.with(tracing_opentelemetry::layer())`.
 //! let subscriber = tracing_subscriber::registry().with(modelmetry::tracing::layer());
-//! // next to your other layers: `.with(fmt::layer()).with(tracing_opentelemetry::layer())`
 //! tracing::subscriber::with_default(subscriber, || {
-//!     let _guard = modelmetry::testing::Recorder::install(); // or `modelmetry::init()`
-//!     let span = tracing::info_span!("chat", gen_ai.operation.name = "chat",
-//!         gen_ai.request.model = "gpt-4o", gen_ai.usage.input_tokens = tracing::field::Empty);
-//!     span.record("gen_ai.usage.input_tokens", 12);
+//!     let recorder = modelmetry::testing::Recorder::install(); // an application: `init()`
+//!     {
+//!         let span = tracing::info_span!("chat", gen_ai.operation.name = "embeddings",
+//!             gen_ai.request.model = "text-embedding-3-small");
+//!         let _entered = span.enter();
+//!         let _inner = modelmetry::start_span("chunk", modelmetry::Kind::Tool);
+//!     }
+//!     assert_eq!(
+//!         recorder.take_trees(),
+//!         "trace chat\n└── embeddings chat  text-embedding-3-small\n    └── tool chunk\n"
+//!     );
 //! });
 //! ```
 //!
