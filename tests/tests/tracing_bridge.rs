@@ -730,6 +730,31 @@ fn the_conversation_id_is_the_traces_session() {
     });
 }
 
+#[test]
+fn a_span_opened_in_the_redaction_hook_is_not_recorded_even_under_a_bridged_parent() {
+    use std::sync::{Arc, Mutex};
+    with_bridge(modelmetry::tracing::layer(), || {
+        let parent: Arc<Mutex<Option<tracing::Span>>> = Arc::default();
+        let in_hook = parent.clone();
+        let rec = Recorder::install_with(Config::default().redact(move |_, _| {
+            if let Some(p) = in_hook.lock().unwrap().as_ref() {
+                drop(info_span!(parent: p, "in the hook"));
+            }
+        }));
+        let a = rig_chat_span("openai", "gpt-4o", None);
+        *parent.lock().unwrap() = Some(a.clone());
+        let other = modelmetry::start_trace("other");
+        other.set_input(&"x");
+        drop(other); // exported now: the hook runs on its input
+        parent.lock().unwrap().take();
+        drop(a);
+        assert_eq!(
+            rec.take_trees(),
+            "trace other\ntrace chat gpt-4o\n└── llm chat gpt-4o  gpt-4o\n"
+        );
+    });
+}
+
 /// Counts the spans it sees open and close: another layer of the same registry.
 #[derive(Default, Clone)]
 struct Counting(std::sync::Arc<std::sync::atomic::AtomicUsize>);

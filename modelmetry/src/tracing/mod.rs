@@ -66,6 +66,7 @@ use crate::dispatch::{self, DefaultGuard};
 use crate::id::SpanId;
 use crate::record::{Kind, Name, SpanRecord};
 use crate::signal::{At, Event as MmEvent};
+use crate::switch;
 use crate::time::Tick;
 
 /// The bridge's layer: add it to a `tracing_subscriber` registry next to your other layers.
@@ -284,7 +285,7 @@ where
         // Off on this thread: only a span with an explicit, bridged parent is recorded (its
         // trace knows where it goes: a test's recorder, from another thread).
         let on = dispatch::enabled();
-        if !on && (attrs.parent().is_none() || LIVE.load(Relaxed) == 0) {
+        if !on && (attrs.parent().is_none() || LIVE.load(Relaxed) == 0 || switch::in_user_code()) {
             return;
         }
         let meta = attrs.metadata();
@@ -441,7 +442,7 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let on = dispatch::enabled();
-        if !on && (event.parent().is_none() || LIVE.load(Relaxed) == 0) {
+        if !on && (event.parent().is_none() || LIVE.load(Relaxed) == 0 || switch::in_user_code()) {
             return;
         }
         let meta = event.metadata();
