@@ -97,6 +97,13 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// Room for a callsite's fields, so recording them never regrows.
+    pub(crate) fn with_capacity(n: usize) -> Fields {
+        Fields {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
     pub(crate) fn get(&self, name: &str) -> Option<&FieldValue> {
         self.entries
             .iter()
@@ -190,52 +197,65 @@ pub(crate) fn kind_of(operation: &str) -> Option<Kind> {
     })
 }
 
-/// Fields read into the model (or dropped, as `otel.kind`): everything else is metadata.
-const MAPPED: [&str; 29] = [
-    f::OTEL_NAME,
-    f::OTEL_KIND,
-    f::OTEL_STATUS_CODE,
-    f::OTEL_STATUS_MESSAGE,
-    f::PROVIDER_NAME,
-    f::SYSTEM_DEPRECATED,
-    f::REQUEST_MODEL,
-    f::RESPONSE_MODEL,
-    f::RESPONSE_ID,
-    f::RESPONSE_FINISH_REASONS,
-    f::REQUEST_TEMPERATURE,
-    f::REQUEST_TOP_P,
-    f::REQUEST_MAX_TOKENS,
-    f::REQUEST_FREQUENCY_PENALTY,
-    f::REQUEST_PRESENCE_PENALTY,
-    f::REQUEST_SEED,
-    f::REQUEST_CHOICE_COUNT,
-    f::REQUEST_STREAM,
-    f::TOOL_DEFINITIONS,
-    f::USAGE_INPUT_TOKENS,
-    f::USAGE_OUTPUT_TOKENS,
-    f::USAGE_PROMPT_TOKENS_DEPRECATED,
-    f::USAGE_COMPLETION_TOKENS_DEPRECATED,
-    f::CONVERSATION_ID,
-    // Kept as metadata too, below, when the kind does not carry them.
-    f::OPERATION_NAME,
-    // Every usage bucket: `usage` reads them all.
-    f::USAGE_CACHE_READ,
-    f::USAGE_CACHE_CREATION,
-    f::USAGE_REASONING_OUTPUT,
-    f::USAGE_REASONING_RIG,
-];
+/// Fields read into the model (or dropped, as `otel.kind`): everything else is metadata. A
+/// `match` on the name (by length first), not a scan of a list: it runs for every field.
+fn is_mapped(key: &str) -> bool {
+    matches!(
+        key,
+        f::OTEL_NAME
+            | f::OTEL_KIND
+            | f::OTEL_STATUS_CODE
+            | f::OTEL_STATUS_MESSAGE
+            | f::PROVIDER_NAME
+            | f::SYSTEM_DEPRECATED
+            | f::REQUEST_MODEL
+            | f::RESPONSE_MODEL
+            | f::RESPONSE_ID
+            | f::RESPONSE_FINISH_REASONS
+            | f::REQUEST_TEMPERATURE
+            | f::REQUEST_TOP_P
+            | f::REQUEST_MAX_TOKENS
+            | f::REQUEST_FREQUENCY_PENALTY
+            | f::REQUEST_PRESENCE_PENALTY
+            | f::REQUEST_SEED
+            | f::REQUEST_CHOICE_COUNT
+            | f::REQUEST_STREAM
+            | f::TOOL_DEFINITIONS
+            | f::CONVERSATION_ID
+            | f::OPERATION_NAME
+    ) || is_usage(key)
+}
 
 /// Every usage field, each framework's spelling.
-const USAGE_FIELDS: [&str; 8] = [
-    f::USAGE_INPUT_TOKENS,
-    f::USAGE_OUTPUT_TOKENS,
-    f::USAGE_PROMPT_TOKENS_DEPRECATED,
-    f::USAGE_COMPLETION_TOKENS_DEPRECATED,
-    f::USAGE_CACHE_READ,
-    f::USAGE_CACHE_CREATION,
-    f::USAGE_REASONING_OUTPUT,
-    f::USAGE_REASONING_RIG,
-];
+fn is_usage(key: &str) -> bool {
+    matches!(
+        key,
+        f::USAGE_INPUT_TOKENS
+            | f::USAGE_OUTPUT_TOKENS
+            | f::USAGE_PROMPT_TOKENS_DEPRECATED
+            | f::USAGE_COMPLETION_TOKENS_DEPRECATED
+            | f::USAGE_CACHE_READ
+            | f::USAGE_CACHE_CREATION
+            | f::USAGE_REASONING_OUTPUT
+            | f::USAGE_REASONING_RIG
+    )
+}
+
+/// A content field: dropped when content capture is off, never kept as metadata.
+fn is_content(key: &str) -> bool {
+    matches!(
+        key,
+        f::SYSTEM_INSTRUCTIONS
+            | f::INPUT_MESSAGES
+            | f::OUTPUT_MESSAGES
+            | f::PROMPT
+            | f::COMPLETION
+            | f::TOOL_CALL_ARGUMENTS
+            | f::TOOL_CALL_RESULT
+            | f::RETRIEVAL_QUERY_TEXT
+            | f::RETRIEVAL_DOCUMENTS
+    )
+}
 
 /// Token counts by bucket, as read from a span's fields (each framework's spelling).
 #[derive(Default, Debug, PartialEq)]
@@ -393,7 +413,7 @@ pub(crate) fn apply(
         }
     } else {
         for (key, value) in fields.iter() {
-            if USAGE_FIELDS.contains(key) {
+            if is_usage(key) {
                 keep(&mut metadata, key, value);
             }
         }
@@ -411,7 +431,7 @@ pub(crate) fn apply(
         }
     }
     for (key, value) in fields.iter() {
-        if MAPPED.contains(key) || f::CONTENT_FIELDS.contains(key) || *key == f::ERROR_TYPE {
+        if is_mapped(key) || is_content(key) || *key == f::ERROR_TYPE {
             continue;
         }
         keep(&mut metadata, key, value);

@@ -331,7 +331,7 @@ where
             }
         };
         let record = stack::new_detached_span(name, Kind::Other, parent_id);
-        let mut fields = Fields::default();
+        let mut fields = Fields::with_capacity(meta.fields().len());
         attrs.record(&mut fields.visitor());
         let bridged = Arc::new(Bridged {
             state: Mutex::new(State {

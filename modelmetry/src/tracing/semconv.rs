@@ -77,19 +77,6 @@ pub(crate) const TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
 pub(crate) const RETRIEVAL_QUERY_TEXT: &str = "gen_ai.retrieval.query.text";
 pub(crate) const RETRIEVAL_DOCUMENTS: &str = "gen_ai.retrieval.documents";
 
-/// Fields that hold content: dropped when content capture is off, never kept as metadata.
-pub(crate) const CONTENT_FIELDS: [&str; 9] = [
-    SYSTEM_INSTRUCTIONS,
-    INPUT_MESSAGES,
-    OUTPUT_MESSAGES,
-    PROMPT,
-    COMPLETION,
-    TOOL_CALL_ARGUMENTS,
-    TOOL_CALL_RESULT,
-    RETRIEVAL_QUERY_TEXT,
-    RETRIEVAL_DOCUMENTS,
-];
-
 // What names a span when `otel.name` does not.
 pub(crate) const TOOL_NAME: &str = "gen_ai.tool.name";
 pub(crate) const AGENT_NAME: &str = "gen_ai.agent.name";
