@@ -4,7 +4,8 @@
 //!
 //! Each step is a plain function with one attribute: `#[trace]` makes the turn a trace,
 //! `#[span]` makes each step a span under it, with the arguments as input and the return value
-//! as output. `modelmetry::llm` fills in what a model call sent, used and cost. The final
+//! as output. `modelmetry::llm` fills in what a model call sent and used; its cost is computed
+//! from the usage when the trace is exported, and the turn's total is on the trace. The final
 //! answer is streamed (`#[span(stream)]`): it prints as it arrives, and its span lasts until
 //! the last chunk, with the time to the first one.
 //!
@@ -18,7 +19,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use modelmetry::{Cost, Message, ToolCall, Usage, event, finding, llm, span, trace};
+use modelmetry::{Message, ToolCall, Usage, event, finding, llm, span, trace};
 use serde::Serialize;
 use serde_json::json;
 
@@ -86,8 +87,8 @@ fn generate(user_msg: &str) -> ToolCall {
         tool = "GetOrderInformation",
         tools_offered = ["GetOrderInformation", "RequestRefund", "Escalate"],
     );
+    // The cost is computed from the usage at export (genai-prices' gpt-4o-mini rates).
     llm::set_usage(Usage::tokens(120, 18));
-    llm::set_cost(Cost::new(0.000_018, 0.000_010_8, "USD"));
     finding!(input_tokens = 120, output_tokens = 18);
     call
 }
@@ -146,7 +147,6 @@ fn generate_final(user_msg: &str, call: &ToolCall, order: &Order) -> impl Iterat
         if i == last {
             llm::add_message(Message::assistant(answer.clone()));
             llm::set_usage(Usage::tokens(164, 27));
-            llm::set_cost(Cost::new(0.000_024_6, 0.000_016_2, "USD"));
             finding!(input_tokens = 164, output_tokens = 27);
         }
         chunk
