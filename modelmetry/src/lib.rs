@@ -98,6 +98,8 @@ mod truncate;
 pub mod llm;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 pub mod unversioned;
 mod values;
 
