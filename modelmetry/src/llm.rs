@@ -20,6 +20,13 @@
 //! # let _ = generate("hi");
 //! ```
 
+mod accumulator;
+mod anthropic_json;
+mod call;
+mod openai_json;
+
+pub use accumulator::StreamAccumulator;
+
 use crate::context::target::Target;
 use crate::values;
 
@@ -82,4 +89,57 @@ pub fn add_query(query: values::RetrievalQuery) {
 /// The texts an embeddings call embedded.
 pub fn set_embedding_inputs(inputs: Vec<String>) {
     span().set_embedding_inputs(inputs);
+}
+
+/// Fill the current span from an OpenAI request body: a chat completions request (with
+/// `messages`) or a Responses API request (with `input` or `instructions`). Options and
+/// messages replace any set before. See [the module's docs](self#from-the-providers-own-json).
+pub fn record_openai_request(request: &serde_json::Value) {
+    let t = span();
+    if !t.is_off() {
+        call::apply_request(t, openai_json::request(request));
+    }
+}
+
+/// Fill the current span from an OpenAI response body: a chat completion (`choices`) or a
+/// Responses API response (`output`): its id, model, finish reasons (a Responses API
+/// response's `status`: `stop` or `tool_calls` when completed, the reason when incomplete),
+/// the output message(s), appended after the request's, and usage. A response that carries an
+/// error (`{"error": {...}}`, a failed Responses API response) marks the span as an error.
+pub fn record_openai_response(response: &serde_json::Value) {
+    let t = span();
+    if !t.is_off() {
+        call::apply_response(t, openai_json::response(response));
+    }
+}
+
+/// Fill the current span from an Anthropic Messages API request body: the system prompt, the
+/// messages (each `tool_result` block a tool message), options and tools.
+pub fn record_anthropic_request(request: &serde_json::Value) {
+    let t = span();
+    if !t.is_off() {
+        call::apply_request(t, anthropic_json::request(request));
+    }
+}
+
+/// Fill the current span from an Anthropic Messages API response body: id, model, stop
+/// reason, the assistant's message (text and `tool_use` blocks) and usage, with the cache
+/// counts added to input. An error body (`{"type": "error", ...}`) marks the span as an error.
+pub fn record_anthropic_response(response: &serde_json::Value) {
+    let t = span();
+    if !t.is_off() {
+        call::apply_response(t, anthropic_json::response(response));
+    }
+}
+
+/// Mark the current span as failed with a provider's error answer: `status` (the HTTP status,
+/// if known) and the body, OpenAI's `{"error": {"message", "type", "code", "param"}}` or
+/// Anthropic's `{"type": "error", "error": {"type", "message"}}`. The span's message is one
+/// line (`401 invalid_request_error: Incorrect API key provided (code: invalid_api_key)`), and
+/// the fields are kept in its metadata under `provider_error`.
+pub fn record_provider_error(status: Option<u16>, body: &serde_json::Value) {
+    let t = span();
+    if !t.is_off() {
+        call::apply_error(t, &call::ProviderError::from_body(status, body));
+    }
 }

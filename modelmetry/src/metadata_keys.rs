@@ -55,6 +55,18 @@ pub(crate) const CLOSED_BY: &str = "closed_by";
 /// The name of a trace opened while another was open on the thread (kept as a span).
 pub(crate) const NESTED_TRACE: &str = "nested_trace";
 
+// ---- written from a provider's own JSON (llm::record_openai_*, record_anthropic_*) -------
+
+/// The service tier requested, then the one that served the call (`default`, `flex`, …).
+pub(crate) const SERVICE_TIER: &str = "service_tier";
+/// Token buckets beyond input and output: `cache_read`, `cache_write`, `cache_write_1h`,
+/// `reasoning`.
+pub(crate) const USAGE_DETAILS: &str = "usage_details";
+/// A provider's error body: `{"status", "type", "code", "param", "message"}`.
+pub(crate) const PROVIDER_ERROR: &str = "provider_error";
+/// The parts of a provider's JSON that were not understood, by path.
+pub(crate) const UNMAPPED: &str = "provider_json_unmapped";
+
 // ---- notes on what the SDK changed --------------------------------------------------------
 
 /// Values cut to fit a limit: `{"field", "original_bytes"}`.

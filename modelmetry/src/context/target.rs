@@ -247,6 +247,17 @@ impl Target {
         self.span(|r| r.data_mut().llm.options_mut().provider = Some(provider));
     }
 
+    /// The provider, unless the span names one already (a provider's JSON implies one; the
+    /// user's own choice, e.g. a self-hosted server, wins).
+    pub(crate) fn set_provider_if_unset(self, provider: &str) {
+        self.span(|r| {
+            let options = r.data_mut().llm.options_mut();
+            if options.provider.is_none() {
+                options.provider = Some(provider.to_owned());
+            }
+        });
+    }
+
     /// The request's options. A model or provider set before and missing here is kept.
     pub(crate) fn set_options(self, mut options: values::Options) {
         self.span(|r| {
