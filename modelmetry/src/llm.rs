@@ -22,8 +22,8 @@
 
 mod accumulator;
 mod anthropic_json;
-mod call;
-mod openai_json;
+pub(crate) mod call;
+pub(crate) mod openai_json;
 
 pub use accumulator::StreamAccumulator;
 

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use modelmetry::unversioned::wire::IngestSignalsV1RequestBody;
 use serde_json::Value;
 
+pub mod shapes;
+
 /// How the server answers one request.
 #[derive(Clone, Debug)]
 pub enum Reply {

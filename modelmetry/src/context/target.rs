@@ -168,6 +168,30 @@ impl Target {
         }
     }
 
+    /// Add strings to the list under `key` (made a list if it held something else), keeping at
+    /// most `max` of them and no duplicates: notes from several calls on one span.
+    pub(crate) fn append_metadata(self, key: &str, items: &[String], max: usize) {
+        self.common(|c| {
+            let entry = c
+                .metadata
+                .entry(key.to_owned())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if !entry.is_array() {
+                *entry = Value::Array(Vec::new());
+            }
+            if let Value::Array(list) = entry {
+                for item in items {
+                    if list.len() >= max {
+                        break;
+                    }
+                    if !list.iter().any(|v| v.as_str() == Some(item)) {
+                        list.push(Value::String(item.clone()));
+                    }
+                }
+            }
+        });
+    }
+
     /// Failed, with `message` (an error's text, already formatted).
     pub(crate) fn put_error(self, message: String) {
         self.common(|c| {

@@ -18,6 +18,7 @@ pub(crate) fn request(v: &Value) -> Request {
     if !v.is_object() {
         req.unmapped
             .push(format!("request: not a JSON object ({})", kind_of(v)));
+        req.unreadable = true;
         return req;
     }
     let o = &mut req.options;

@@ -21,6 +21,8 @@ pub(crate) struct Request {
     pub(crate) extra: Map<String, Value>,
     /// What was not understood, by JSON path.
     pub(crate) unmapped: Vec<String>,
+    /// The body was not a JSON object: only the note is recorded.
+    pub(crate) unreadable: bool,
 }
 
 /// A response (or a stream's chunks, assembled) as read from the provider's JSON.
@@ -137,6 +139,10 @@ pub(crate) fn apply_request(t: Target, req: Request) {
     if t.is_off() {
         return;
     }
+    if req.unreadable {
+        note_unmapped(t, req.unmapped);
+        return;
+    }
     t.set_provider_if_unset(req.provider);
     t.set_options(req.options);
     t.set_messages(req.messages);
@@ -206,9 +212,13 @@ pub(crate) fn apply_error(t: Target, e: &ProviderError) {
     t.set_metadata(keys::PROVIDER_ERROR, &e.json());
 }
 
+/// The most notes of JSON not understood one span keeps (the first few are enough to see
+/// what is wrong).
+const MAX_UNMAPPED: usize = 16;
+
 fn note_unmapped(t: Target, unmapped: Vec<String>) {
     if !unmapped.is_empty() {
-        t.set_metadata(keys::UNMAPPED, &unmapped);
+        t.append_metadata(keys::UNMAPPED, &unmapped, MAX_UNMAPPED);
     }
 }
 
