@@ -71,9 +71,19 @@ pub fn set_usage(usage: values::Usage) {
     span().set_usage(usage);
 }
 
-/// The call's cost.
+/// The call's cost. A cost set here is sent as it is: the SDK computes a cost from the usage
+/// only for spans that have none.
 pub fn set_cost(cost: values::Cost) {
     span().set_cost(cost);
+}
+
+/// The service tier the call ran on, as the provider's response reports it (OpenAI's
+/// `service_tier`: `default`, `flex`, `priority`, ...). It selects that tier's prices when
+/// the cost is computed, and is sent as metadata `service_tier` (with OpenTelemetry,
+/// `openai.response.service_tier`). Record the tier the response names, not the one
+/// requested: `auto` is not a tier, and a priority request can be served at `default`.
+pub fn set_service_tier(tier: impl Into<String>) {
+    span().set_service_tier(tier.into());
 }
 
 /// A document retrieved, or given to the model as context.

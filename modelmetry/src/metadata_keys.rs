@@ -31,6 +31,16 @@ pub(crate) const OPTIONS: &str = "options";
 pub(crate) const USAGE: &str = "usage";
 /// A model call's cost on a span of a kind whose family has no place for it.
 pub(crate) const COST: &str = "cost";
+/// Of a call's input tokens, those read from the prompt cache (`Usage::cache_read`).
+pub(crate) const USAGE_CACHE_READ: &str = "usage.cache_read_tokens";
+/// Of a call's input tokens, those written to the cache for 5 minutes (`Usage::cache_write`).
+pub(crate) const USAGE_CACHE_WRITE: &str = "usage.cache_write_tokens";
+/// Of a call's input tokens, those written to the cache for 1 hour (`Usage::cache_write_1h`).
+pub(crate) const USAGE_CACHE_WRITE_1H: &str = "usage.cache_write_1h_tokens";
+/// Of a call's output tokens, those spent reasoning (`Usage::reasoning`).
+pub(crate) const USAGE_REASONING: &str = "usage.reasoning_tokens";
+/// The service tier a call ran on (`llm::set_service_tier`).
+pub(crate) const SERVICE_TIER: &str = "service_tier";
 
 // ---- written while recording --------------------------------------------------------------
 

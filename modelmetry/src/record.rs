@@ -157,6 +157,8 @@ pub(crate) struct LlmData {
     pub(crate) response_id: Option<String>,
     pub(crate) response_model: Option<String>,
     pub(crate) finish_reasons: Vec<String>,
+    /// The service tier the call ran on (`flex`, `priority`, ...): it selects tier prices.
+    pub(crate) service_tier: Option<String>,
 }
 
 impl LlmData {

@@ -405,29 +405,157 @@ pub struct Tool {
 }
 
 /// `Usage`: how much of each kind of token (or other unit) a call used.
+///
+/// `Input`, `Output` and `Total` are the spec's fields, sent as the span's `Usage`. The token
+/// *buckets* below them (cache reads, cache writes, reasoning) are the SDK's: the spec has no
+/// place for them, so they travel in the span's metadata (`usage.cache_read_tokens`,
+/// `usage.cache_write_tokens`, `usage.cache_write_1h_tokens`, `usage.reasoning_tokens`) and,
+/// with OpenTelemetry, as `gen_ai.usage.cache_read.input_tokens`,
+/// `gen_ai.usage.cache_creation.input_tokens` (5-minute and 1-hour writes together) and
+/// `gen_ai.usage.reasoning.output_tokens`. They are what cost is computed from.
+///
+/// # The rule: `input` is every input token
+///
+/// `input` counts *all* the input tokens of the call, cached ones included, and each bucket is
+/// a part of it (reasoning tokens are a part of `output`). That is how OpenAI reports
+/// `prompt_tokens` / `input_tokens` (with `cached_tokens` inside), so OpenAI's numbers go in as
+/// they are:
+///
+/// ```
+/// use modelmetry::Usage;
+///
+/// // OpenAI: prompt_tokens 1200 (of which cached_tokens 1024), completion_tokens 300
+/// // (of which reasoning_tokens 200).
+/// let usage = Usage::tokens(1200, 300).cache_read(1024).reasoning(200);
+/// assert_eq!(usage.input_tokens(), Some(1200));
+/// ```
+///
+/// Anthropic reports otherwise: its `input_tokens` *excludes* the tokens read from or written
+/// to the cache. Add them back:
+///
+/// ```
+/// use modelmetry::Usage;
+///
+/// // Anthropic: input_tokens 50, cache_read_input_tokens 1000,
+/// // cache_creation_input_tokens 2000 (cache_creation: ephemeral_5m_input_tokens 500,
+/// // ephemeral_1h_input_tokens 1500), output_tokens 80.
+/// let (input, read, created, one_hour, output) = (50, 1000, 2000, 1500, 80);
+/// let usage = Usage::tokens(input + read + created, output)
+///     .cache_read(read)
+///     .cache_write(created - one_hour) // the 5-minute (default) writes
+///     .cache_write_1h(one_hour);
+/// assert_eq!(usage.input_tokens(), Some(3050));
+/// assert_eq!(usage.cache_write_tokens(), Some(500));
+/// ```
+///
+/// (When Anthropic gives no `cache_creation` breakdown, all of `cache_creation_input_tokens`
+/// is 5-minute writes: `.cache_write(cache_creation_input_tokens)`.) Google's Gemini reports
+/// like OpenAI (`prompt_token_count` includes `cached_content_token_count`).
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Usage {
-    /// Input (prompt) usage.
+    /// Input (prompt) usage: every input token, cached ones included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<UsageValue>,
-    /// Output (completion) usage.
+    /// Output (completion) usage: every output token, reasoning ones included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<UsageValue>,
     /// Total usage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<UsageValue>,
+    /// Of the input tokens, those read from the provider's prompt cache. Not a spec field:
+    /// sent as metadata `usage.cache_read_tokens`.
+    #[serde(skip)]
+    pub cache_read: Option<u64>,
+    /// Of the input tokens, those written to the prompt cache with the default (5-minute)
+    /// lifetime. Not a spec field: sent as metadata `usage.cache_write_tokens`.
+    #[serde(skip)]
+    pub cache_write: Option<u64>,
+    /// Of the input tokens, those written to the prompt cache with a 1-hour lifetime
+    /// (Anthropic's `ephemeral_1h_input_tokens`), priced apart from 5-minute writes. Not a
+    /// spec field: sent as metadata `usage.cache_write_1h_tokens`.
+    #[serde(skip)]
+    pub cache_write_1h: Option<u64>,
+    /// Of the output tokens, those the model spent reasoning. Not a spec field: sent as
+    /// metadata `usage.reasoning_tokens`.
+    #[serde(skip)]
+    pub reasoning: Option<u64>,
 }
 
 impl Usage {
-    /// Token usage: input and output tokens, and their sum as the total.
+    /// Token usage: `input` tokens (all of them, cached ones included: see the rule above)
+    /// and `output` tokens, and their sum as the total. Add the buckets with
+    /// [`cache_read`](Self::cache_read), [`cache_write`](Self::cache_write),
+    /// [`cache_write_1h`](Self::cache_write_1h) and [`reasoning`](Self::reasoning).
     pub fn tokens(input: u64, output: u64) -> Self {
         Usage {
             input: Some(UsageValue::tokens(input)),
             output: Some(UsageValue::tokens(output)),
-            total: Some(UsageValue::tokens(input + output)),
+            total: Some(UsageValue::tokens(input.saturating_add(output))),
+            ..Usage::default()
         }
+    }
+
+    /// Of the input tokens, `n` were read from the prompt cache (OpenAI's `cached_tokens`,
+    /// Anthropic's `cache_read_input_tokens`).
+    pub fn cache_read(mut self, n: u64) -> Self {
+        self.cache_read = Some(n);
+        self
+    }
+
+    /// Of the input tokens, `n` were written to the prompt cache with the default (5-minute)
+    /// lifetime (Anthropic's `ephemeral_5m_input_tokens`, or all of
+    /// `cache_creation_input_tokens` when it gives no breakdown).
+    pub fn cache_write(mut self, n: u64) -> Self {
+        self.cache_write = Some(n);
+        self
+    }
+
+    /// Of the input tokens, `n` were written to the prompt cache with a 1-hour lifetime
+    /// (Anthropic's `ephemeral_1h_input_tokens`).
+    pub fn cache_write_1h(mut self, n: u64) -> Self {
+        self.cache_write_1h = Some(n);
+        self
+    }
+
+    /// Of the output tokens, `n` were reasoning tokens (OpenAI's `reasoning_tokens`).
+    pub fn reasoning(mut self, n: u64) -> Self {
+        self.reasoning = Some(n);
+        self
+    }
+
+    /// The input tokens (cached ones included), when `input` is counted in tokens and is a
+    /// whole, non-negative, finite number.
+    pub fn input_tokens(&self) -> Option<u64> {
+        self.input.as_ref().and_then(UsageValue::as_tokens)
+    }
+
+    /// The output tokens (reasoning ones included), as [`input_tokens`](Self::input_tokens)
+    /// reads them.
+    pub fn output_tokens(&self) -> Option<u64> {
+        self.output.as_ref().and_then(UsageValue::as_tokens)
+    }
+
+    /// The input tokens read from the prompt cache, if given.
+    pub fn cache_read_tokens(&self) -> Option<u64> {
+        self.cache_read
+    }
+
+    /// The input tokens written to the prompt cache with the default (5-minute) lifetime,
+    /// if given.
+    pub fn cache_write_tokens(&self) -> Option<u64> {
+        self.cache_write
+    }
+
+    /// The input tokens written to the prompt cache with a 1-hour lifetime, if given.
+    pub fn cache_write_1h_tokens(&self) -> Option<u64> {
+        self.cache_write_1h
+    }
+
+    /// The output tokens spent reasoning, if given.
+    pub fn reasoning_tokens(&self) -> Option<u64> {
+        self.reasoning
     }
 }
 
@@ -449,6 +577,13 @@ impl UsageValue {
             amount: amount as f64,
             unit: "tokens".to_owned(),
         }
+    }
+
+    /// The amount as a count of tokens: `None` unless the unit is `tokens` and the amount a
+    /// finite, non-negative number (a fraction is cut; one past `u64::MAX` saturates).
+    pub fn as_tokens(&self) -> Option<u64> {
+        (self.unit == "tokens" && self.amount.is_finite() && self.amount >= 0.0)
+            .then_some(self.amount as u64)
     }
 }
 

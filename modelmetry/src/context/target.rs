@@ -328,6 +328,10 @@ impl Target {
         self.span(|r| r.data_mut().llm.cost = Some(cost));
     }
 
+    pub(crate) fn set_service_tier(self, tier: String) {
+        self.span(|r| r.data_mut().llm.service_tier = Some(tier));
+    }
+
     /// The provider's response id, the model that answered, and why generation stopped.
     pub(crate) fn set_response(
         self,

@@ -454,6 +454,23 @@ impl Encoder {
             if !llm.finish_reasons.is_empty() {
                 metadata.put(keys::FINISH_REASONS, MetaValue::Strs(&llm.finish_reasons));
             }
+            if let Some(v) = &llm.service_tier {
+                metadata.put(keys::SERVICE_TIER, MetaValue::Str(v));
+            }
+            // The usage buckets the spec's `Usage` has no field for, on whatever kind of span.
+            if let Some(u) = &llm.usage {
+                let buckets = [
+                    (keys::USAGE_CACHE_READ, u.cache_read),
+                    (keys::USAGE_CACHE_WRITE, u.cache_write),
+                    (keys::USAGE_CACHE_WRITE_1H, u.cache_write_1h),
+                    (keys::USAGE_REASONING, u.reasoning),
+                ];
+                for (key, n) in buckets {
+                    if let Some(n) = n {
+                        metadata.put(key, MetaValue::Count(n));
+                    }
+                }
+            }
             if in_metadata {
                 let [options, usage, cost] = &owned;
                 match (options, &llm.options) {

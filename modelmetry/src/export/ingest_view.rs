@@ -37,6 +37,8 @@ pub(crate) enum MetaValue<'a> {
     Str(&'a str),
     Value(&'a Value),
     Strs(&'a [String]),
+    /// A count (a usage bucket).
+    Count(u64),
     /// A model call's details on a span of another kind, every number finite.
     Options(&'a Options),
     Usage(&'a Usage),
@@ -49,6 +51,7 @@ impl Serialize for MetaValue<'_> {
             MetaValue::Str(v) => s.serialize_str(v),
             MetaValue::Value(v) => v.serialize(s),
             MetaValue::Strs(v) => v.serialize(s),
+            MetaValue::Count(v) => s.serialize_u64(v),
             MetaValue::Options(v) => v.serialize(s),
             MetaValue::Usage(v) => v.serialize(s),
             MetaValue::Cost(v) => v.serialize(s),
@@ -57,7 +60,7 @@ impl Serialize for MetaValue<'_> {
 }
 
 /// The most entries the SDK adds to one record's metadata.
-pub(crate) const MAX_ENTRIES: usize = 9;
+pub(crate) const MAX_ENTRIES: usize = 14;
 
 /// A record's `Metadata`: the user's map, the SDK's entries and the notes of `sanitize`.
 ///

@@ -209,12 +209,14 @@ fn span(rec: &SpanRecord, opts: MapOptions, nanos: &impl Fn(Tick) -> u64) -> Spa
         _ => {}
     }
 
+    let mut provider = None;
     if let Some(o) = options {
         let inferred = || {
             let response = llm.and_then(|l| l.response_model.as_deref());
             o.model.as_deref().or(response).and_then(infer_provider)
         };
-        if let Some(p) = o.provider.as_deref().or_else(inferred) {
+        provider = o.provider.as_deref().or_else(inferred);
+        if let Some(p) = provider {
             a.str(sc::GEN_AI_PROVIDER_NAME, p);
             // Still read by backends older than v1.37.
             a.str(sc::GEN_AI_SYSTEM_DEPRECATED, p);
@@ -262,6 +264,24 @@ fn span(rec: &SpanRecord, opts: MapOptions, nanos: &impl Fn(Tick) -> u64) -> Spa
             };
             a.i64_opt(sc::GEN_AI_USAGE_INPUT_TOKENS, tokens(&u.input));
             a.i64_opt(sc::GEN_AI_USAGE_OUTPUT_TOKENS, tokens(&u.output));
+            let count = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+            a.i64_opt(
+                sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                count(u.cache_read),
+            );
+            let created = match (u.cache_write, u.cache_write_1h) {
+                (None, None) => None,
+                (w, h) => Some(w.unwrap_or(0).saturating_add(h.unwrap_or(0))),
+            };
+            a.i64_opt(sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, count(created));
+            a.i64_opt(sc::MM_USAGE_CACHE_WRITE_1H, count(u.cache_write_1h));
+            a.i64_opt(sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, count(u.reasoning));
+        }
+        if let Some(tier) = &l.service_tier {
+            a.str(sc::MM_SERVICE_TIER, tier);
+            if provider.is_some_and(|p| p.eq_ignore_ascii_case(sc::PROVIDER_OPENAI)) {
+                a.str(sc::OPENAI_RESPONSE_SERVICE_TIER, tier);
+            }
         }
         if let Some(total) = l.cost.as_ref().and_then(|c| c.total.as_ref()) {
             a.f64_opt(sc::MM_COST_TOTAL, Some(total.amount));

@@ -39,6 +39,16 @@ pub(crate) const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
 pub(crate) const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
 pub(crate) const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 pub(crate) const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+// Parts of the input and output tokens (v1.38+): 5-minute and 1-hour cache writes together
+// make `cache_creation`.
+pub(crate) const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str =
+    "gen_ai.usage.cache_read.input_tokens";
+pub(crate) const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
+    "gen_ai.usage.cache_creation.input_tokens";
+pub(crate) const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str =
+    "gen_ai.usage.reasoning.output_tokens";
+// The OpenAI-specific tier attribute (written when the provider is OpenAI).
+pub(crate) const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
 pub(crate) const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
 
 // Content (opt-in: only written when content capture is on).
@@ -99,6 +109,10 @@ pub(crate) const MM_TAGS: &str = "modelmetry.trace.tags";
 pub(crate) const MM_TRACE_NAME: &str = "modelmetry.trace.name";
 pub(crate) const MM_COST_TOTAL: &str = "modelmetry.cost.total";
 pub(crate) const MM_COST_CURRENCY: &str = "modelmetry.cost.currency";
+/// Of `gen_ai.usage.cache_creation.input_tokens`, the 1-hour writes (no convention names them).
+pub(crate) const MM_USAGE_CACHE_WRITE_1H: &str = "modelmetry.usage.cache_creation_1h.input_tokens";
+/// The service tier, whatever the provider.
+pub(crate) const MM_SERVICE_TIER: &str = "modelmetry.service_tier";
 pub(crate) const MM_TTFT_MS: &str = "modelmetry.ttft_ms";
 
 // The Confident AI profile (their OpenTelemetry ingestion reads `confident.*`).
