@@ -19,6 +19,62 @@
 //! }
 //! # let _ = generate("hi");
 //! ```
+//!
+//! # From the provider's own JSON
+//!
+//! With any HTTP client, hand the request and response bodies over as they are:
+//! [`record_openai_request`] / [`record_openai_response`] (chat completions and the Responses
+//! API), [`record_anthropic_request`] / [`record_anthropic_response`] (Messages API),
+//! [`record_provider_error`] for an error answer, and [`StreamAccumulator`] for a streamed one.
+//! They fill the current span: model, provider (`openai` or `anthropic` unless the span names
+//! one: a self-hosted OpenAI-compatible server keeps yours), options (temperature, max tokens,
+//! top_p, seed, penalties, stop sequences, tools offered, tool choice, response format), the
+//! messages of every role with their tool calls and tool results, the output message, finish
+//! reasons, the response id and model, usage with its cache and reasoning buckets
+//! ([`Usage::cache_read`](crate::Usage::cache_read) and the others), the service tier that
+//! served the call ([`set_service_tier`]), and in the span's metadata the tier requested
+//! (`service_tier_requested`) and parameters `Options` has no field for (`top_k`,
+//! `reasoning_effort`, `thinking_budget_tokens`).
+//!
+//! - **Usage**: OpenAI's input counts include cached tokens already; Anthropic's do not, so
+//!   input is `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`, with
+//!   `cache_creation.ephemeral_5m_input_tokens` as `cache_write` and
+//!   `ephemeral_1h_input_tokens` as `cache_write_1h` (all of `cache_creation_input_tokens`
+//!   is `cache_write` when there is no breakdown).
+//! - **Which API**: a request with `messages` is a chat completion, one with `input` or
+//!   `instructions` a Responses API request; a response with `choices` a chat completion, one
+//!   with `output` a Responses API response (its finish reason: `stop`, or `tool_calls` when it
+//!   calls functions, when `completed`; the reason when `incomplete`).
+//! - **Content given by reference** (an image URL, a file id) is a text part naming it
+//!   (`[image: https://…]`): the spec's data parts carry base64 only; a `data:` URL becomes a
+//!   data part. Reasoning and thinking blocks are left out.
+//! - **Odd JSON never panics**: what is understood is recorded, and what is not (an unknown
+//!   role, part, item or event type, a body that is not an object) is named by its path in
+//!   the span's metadata under `provider_json_unmapped` (the first 16 notes).
+//!
+//! ```
+//! # let rec = modelmetry::testing::Recorder::install();
+//! use modelmetry::llm;
+//! use serde_json::json;
+//!
+//! #[modelmetry::span(kind = "llm", name = "chat gpt-4o-mini")]
+//! fn chat(request: &serde_json::Value) -> serde_json::Value {
+//!     llm::record_openai_request(request);
+//!     let response = json!({ // what your HTTP client got back
+//!         "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini-2024-07-18",
+//!         "choices": [{"index": 0, "finish_reason": "stop",
+//!                      "message": {"role": "assistant", "content": "It ships tomorrow."}}],
+//!         "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
+//!     });
+//!     llm::record_openai_response(&response);
+//!     response
+//! }
+//!
+//! chat(&json!({"model": "gpt-4o-mini", "temperature": 0.2,
+//!              "messages": [{"role": "user", "content": "Where is my order?"}]}));
+//! # let tree = rec.take_trees();
+//! # assert!(tree.contains("llm chat gpt-4o-mini  gpt-4o-mini  tokens 12→5"), "{tree}");
+//! ```
 
 mod accumulator;
 mod anthropic_json;

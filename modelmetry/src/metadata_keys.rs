@@ -67,11 +67,9 @@ pub(crate) const NESTED_TRACE: &str = "nested_trace";
 
 // ---- written from a provider's own JSON (llm::record_openai_*, record_anthropic_*) -------
 
-/// The service tier requested, then the one that served the call (`default`, `flex`, …).
-pub(crate) const SERVICE_TIER: &str = "service_tier";
-/// Token buckets beyond input and output: `cache_read`, `cache_write`, `cache_write_1h`,
-/// `reasoning`.
-pub(crate) const USAGE_DETAILS: &str = "usage_details";
+/// The service tier a request asked for (`auto`, `flex`, …); the one that served it is
+/// `SERVICE_TIER`.
+pub(crate) const SERVICE_TIER_REQUESTED: &str = "service_tier_requested";
 /// A provider's error body: `{"status", "type", "code", "param", "message"}`.
 pub(crate) const PROVIDER_ERROR: &str = "provider_error";
 /// The parts of a provider's JSON that were not understood, by path.

@@ -167,15 +167,14 @@ fn a_chat_completion_with_a_tool_call_fills_the_span_field_by_field() {
     // Usage: OpenAI's prompt tokens include the cached ones; the buckets in metadata.
     assert_eq!(tokens(c), (2006.0, 300.0, 2306.0));
     let m = &span.metadata;
-    assert_eq!(
-        m["usage_details"],
-        json!({"cache_read": 1920, "reasoning": 256})
-    );
+    assert_eq!(m["usage.cache_read_tokens"], 1920);
+    assert_eq!(m["usage.reasoning_tokens"], 256);
     assert_eq!(m["response_id"], "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT");
     assert_eq!(m["response_model"], "gpt-4o-mini-2024-07-18");
     assert_eq!(m["finish_reasons"], json!(["tool_calls"]));
     // Requested `auto`, served by `default`.
     assert_eq!(m["service_tier"], "default");
+    assert_eq!(m["service_tier_requested"], "auto");
     assert!(m.get("provider_json_unmapped").is_none(), "{m:?}");
     assert_eq!(span.severity, None);
 }
@@ -261,7 +260,11 @@ fn a_streamed_chat_answer_joins_its_deltas_and_takes_usage_from_the_last_chunk()
     assert_eq!(c.messages[1].text(), "It ships tomorrow.");
     assert_eq!(tokens(c), (164.0, 27.0, 191.0));
     let m = &span.metadata;
-    assert_eq!(m["usage_details"], json!({"cache_read": 128}));
+    assert_eq!(m["usage.cache_read_tokens"], 128);
+    assert!(
+        m.get("usage.reasoning_tokens").is_none(),
+        "zero buckets are left out"
+    );
     assert_eq!(m["finish_reasons"], json!(["stop"]));
     assert_eq!(m["response_id"], "chatcmpl-B9MFtBSp3a4JYGgd3pNuSm2fAcgHu");
     assert_eq!(m["output"], "It ships tomorrow.");
@@ -390,10 +393,8 @@ fn a_responses_api_call_fills_the_span() {
     );
     assert_eq!(tokens(c), (291.0, 23.0, 314.0));
     let m = &span.metadata;
-    assert_eq!(
-        m["usage_details"],
-        json!({"cache_read": 256, "reasoning": 64})
-    );
+    assert_eq!(m["usage.cache_read_tokens"], 256);
+    assert_eq!(m["usage.reasoning_tokens"], 64);
     assert_eq!(m["finish_reasons"], json!(["tool_calls"]));
     assert_eq!(m["reasoning_effort"], "low");
     assert_eq!(
@@ -489,10 +490,9 @@ fn an_anthropic_message_fills_the_span_with_cache_counts_added_to_input() {
     // input = 12 + 1800 read + 200 written.
     assert_eq!(tokens(c), (2012.0, 40.0, 2052.0));
     let m = &span.metadata;
-    assert_eq!(
-        m["usage_details"],
-        json!({"cache_read": 1800, "cache_write": 150, "cache_write_1h": 50})
-    );
+    assert_eq!(m["usage.cache_read_tokens"], 1800);
+    assert_eq!(m["usage.cache_write_tokens"], 150);
+    assert_eq!(m["usage.cache_write_1h_tokens"], 50);
     assert_eq!(m["finish_reasons"], json!(["tool_use"]));
     assert_eq!(m["service_tier"], "standard");
     assert_eq!(m["top_k"], 40);
@@ -516,7 +516,7 @@ fn a_streamed_anthropic_answer_assembles_text_and_tool_input() {
     assert_eq!(call.function.arguments, json!({"order_id": "A-1042"}));
     // 472 + 1024 read; output from message_delta.
     assert_eq!(tokens(c), (1496.0, 89.0, 1585.0));
-    assert_eq!(span.metadata["usage_details"], json!({"cache_read": 1024}));
+    assert_eq!(span.metadata["usage.cache_read_tokens"], 1024);
     assert_eq!(span.metadata["finish_reasons"], json!(["tool_use"]));
     assert_eq!(span.metadata["response_id"], "msg_014p7gG3wDgGV9EUtLvnow3U");
 }

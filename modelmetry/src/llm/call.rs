@@ -147,7 +147,7 @@ pub(crate) fn apply_request(t: Target, req: Request) {
     t.set_options(req.options);
     t.set_messages(req.messages);
     if let Some(tier) = req.service_tier {
-        t.set_metadata(keys::SERVICE_TIER, &tier);
+        t.set_metadata(keys::SERVICE_TIER_REQUESTED, &tier);
     }
     for (k, v) in req.extra {
         t.set_metadata(&k, &v);
@@ -175,7 +175,7 @@ pub(crate) fn apply_response_meta(t: Target, resp: &Response) {
         apply_tokens(t, tokens);
     }
     if let Some(tier) = &resp.service_tier {
-        t.set_metadata(keys::SERVICE_TIER, tier);
+        t.set_service_tier(tier.clone());
     }
     if let Some(e) = &resp.error {
         apply_error(t, e);
@@ -188,21 +188,11 @@ fn apply_tokens(t: Target, k: Tokens) {
     if let Some(total) = k.total {
         usage = usage.total(values::UsageValue::tokens(total));
     }
+    usage.cache_read = k.cache_read;
+    usage.cache_write = k.cache_write;
+    usage.cache_write_1h = k.cache_write_1h;
+    usage.reasoning = k.reasoning;
     t.set_usage(usage);
-    let mut details = Map::new();
-    for (name, v) in [
-        ("cache_read", k.cache_read),
-        ("cache_write", k.cache_write),
-        ("cache_write_1h", k.cache_write_1h),
-        ("reasoning", k.reasoning),
-    ] {
-        if let Some(v) = v {
-            details.insert(name.into(), v.into());
-        }
-    }
-    if !details.is_empty() {
-        t.set_metadata(keys::USAGE_DETAILS, &Value::Object(details));
-    }
 }
 
 /// Mark `t` failed with a provider's error: severity `error`, the error's one-line text as the
