@@ -138,7 +138,12 @@ impl<'c, C: Config> TracedChat<'c, C> {
     }
 
     fn record_request(&self, request: &CreateChatCompletionRequest) {
-        let value = serde_json::to_value(request).unwrap_or(Value::Null);
+        // Through the text: async-openai's `f32` parameters (temperature, top_p) read back as
+        // the decimals written (0.2), not as the nearest `f64` of the `f32` (0.2000000029…).
+        let value = serde_json::to_vec(request)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or(Value::Null);
         let mut req = openai_json::request(&value);
         let base = self.client.config().api_base();
         req.options.provider = Some(provider_of(base));
@@ -213,7 +218,10 @@ impl Fold<Result<CreateChatCompletionStreamResponse, OpenAIError>> for ChatChunk
             Ok(chunk) => Fold::item(&mut self.acc, chunk),
             Err(e) => {
                 let error = error_of(e);
-                call::apply_error(Target::current_span(), &error);
+                let t = Target::current_span();
+                call::apply_error(t, &error);
+                // The span ends at this item: what had arrived goes with it now.
+                self.acc.add_messages(t);
                 Err(error.text())
             }
         }

@@ -644,3 +644,24 @@ fn with_content_capture_off_usage_and_finish_reasons_still_arrive() {
     assert!(span.metadata.get("output").is_none());
     let _ = fold::Nothing;
 }
+
+#[test]
+fn an_error_event_in_an_anthropic_stream_ends_the_span_with_what_had_arrived() {
+    let server = Server::start();
+    let mut events = shapes::anthropic_stream();
+    events.truncate(4); // message_start, the text block, a ping, one text delta
+    events.push(shapes::anthropic_overloaded());
+    server.script([sse_reply(&sse_typed(&events))]);
+    let request = json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": true,
+                         "messages": [{"role": "user", "content": "Where is A-1042?"}]});
+    let traces = stream_through_accumulator(&server, "/v1/messages", &request, usize::MAX, true);
+    let (span, c) = llm_span(&traces[0], "stream");
+    assert_eq!(span.severity, Some(modelmetry::Severity::Error));
+    assert_eq!(
+        span.message.as_deref(),
+        Some("overloaded_error: Overloaded")
+    );
+    assert_eq!(span.metadata["provider_error"]["type"], "overloaded_error");
+    assert_eq!(c.messages.last().unwrap().text(), "Okay, let me ");
+    assert!(span.metadata.get("cancelled").is_none());
+}

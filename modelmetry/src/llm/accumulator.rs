@@ -32,7 +32,11 @@ const MAX_NOTES: usize = 8;
 /// assistant message when the stream closes (at its end, at an error, or when dropped early:
 /// then with what had arrived); the span's output is the answer's text. Items may be
 /// `serde_json::Value`s, a client's typed chunks (anything `Serialize`) or the events' `data`
-/// text; for a stream of `Result`s use [`fold::Results`](crate::fold::Results)`(StreamAccumulator::new())`.
+/// text. An error event in the stream (Anthropic's `error`, OpenAI's `{"error": {...}}`)
+/// ends the span there as an error with the provider's error body, with what had arrived.
+/// For a stream of `Result`s use [`fold::Results`](crate::fold::Results)`(StreamAccumulator::new())`:
+/// an `Err` item then ends the span before the accumulator sees it, so what had arrived is
+/// the span's output but is not added as a message.
 /// Time to first token is the stream's: the first chunk received.
 ///
 /// **By hand**, feed it with [`push`](Self::push) or [`push_sse_data`](Self::push_sse_data)
@@ -76,6 +80,10 @@ pub struct StreamAccumulator {
     chunks: u64,
     /// Something worth recording (id, finish reason, usage, error) arrived with the last chunk.
     news: bool,
+    /// The assembled messages were added to the span (as a fold: at an error, or at the end).
+    messages_added: bool,
+    /// An error chunk was reported to the stream (as a fold).
+    error_reported: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -213,6 +221,17 @@ impl StreamAccumulator {
         }
         resp.unmapped.extend(self.unmapped.iter().cloned());
         resp
+    }
+
+    /// Add the assembled messages to `t`, once (a span that has ended takes no more: a fold
+    /// adds them before its stream's error item ends the span).
+    pub(crate) fn add_messages(&mut self, t: Target) {
+        if std::mem::replace(&mut self.messages_added, true) {
+            return;
+        }
+        for m in self.response().messages {
+            t.add_message(m);
+        }
     }
 
     fn note(&mut self, text: String) {
@@ -474,7 +493,15 @@ impl<T: Serialize> Fold<T> for StreamAccumulator {
         if std::mem::take(&mut self.news) {
             // The stream's span is current while a fold sees an item (with tracing off for
             // user code: the span is written to directly).
-            call::apply_response_meta(Target::current_span(), &self.response_meta());
+            let t = Target::current_span();
+            call::apply_response_meta(t, &self.response_meta());
+            if let Some(e) = self.error.as_ref().filter(|_| !self.error_reported) {
+                // An error event ends the span: what had arrived goes with it.
+                let text = e.text();
+                self.error_reported = true;
+                self.add_messages(t);
+                return Err(text);
+            }
         }
         Ok(())
     }
@@ -484,11 +511,7 @@ impl FoldOutput for StreamAccumulator {
     /// Runs when the stream closes, with its span current (and only when content capture is
     /// on): the assembled message is added to the span, and its text is the span's output.
     fn output(&mut self) -> Option<Value> {
-        let t = Target::current_span();
-        let resp = self.response();
-        for m in resp.messages {
-            t.add_message(m);
-        }
+        self.add_messages(Target::current_span());
         let text = self.text();
         (!text.is_empty()).then(|| Value::String(text))
     }
