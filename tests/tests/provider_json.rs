@@ -5,7 +5,7 @@
 
 use modelmetry::testing::{RecordedTrace, Recorder};
 use modelmetry::unversioned::wire::{CompletionFamilyData, CreateSpanParams, FamilyData};
-use modelmetry::{Kind, Message, Traced, fold, llm};
+use modelmetry::{Kind, Message, Traced, llm};
 use modelmetry_tests::Server;
 use modelmetry_tests::shapes::{self, error_reply, json_reply, sse, sse_reply, sse_typed};
 use serde_json::{Value, json};
@@ -642,7 +642,6 @@ fn with_content_capture_off_usage_and_finish_reasons_still_arrive() {
     assert_eq!(tokens(c), (164.0, 27.0, 191.0));
     assert_eq!(span.metadata["finish_reasons"], json!(["stop"]));
     assert!(span.metadata.get("output").is_none());
-    let _ = fold::Nothing;
 }
 
 #[test]
