@@ -4,8 +4,10 @@
 //!
 //! Each step is a plain function with one attribute: `#[trace]` makes the turn a trace,
 //! `#[span]` makes each step a span under it, with the arguments as input and the return value
-//! as output. The final answer is streamed (`#[span(stream)]`): it prints as it arrives, and
-//! its span lasts until the last chunk, with the time to the first one.
+//! as output. `modelmetry::llm` fills in what a model call sent and used; its cost is computed
+//! from the usage when the trace is exported, and the turn's total is on the trace. The final
+//! answer is streamed (`#[span(stream)]`): it prints as it arrives, and its span lasts until
+//! the last chunk, with the time to the first one.
 //!
 //! The model calls go over HTTP to OpenAI's chat completions API and are recorded from the
 //! API's own JSON (`llm::record_openai_request`, `llm::record_openai_response`, and

@@ -79,6 +79,7 @@ pub mod fold;
 mod id;
 mod metadata_keys;
 mod pipeline;
+mod pricing;
 pub mod propagation;
 mod record;
 mod redact;

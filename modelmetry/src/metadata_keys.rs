@@ -74,6 +74,31 @@ pub(crate) const SERVICE_TIER_REQUESTED: &str = "service_tier_requested";
 pub(crate) const PROVIDER_ERROR: &str = "provider_error";
 /// The parts of a provider's JSON that were not understood, by path.
 pub(crate) const UNMAPPED: &str = "provider_json_unmapped";
+// ---- written by pricing (`pricing.rs`), on the finished trace -----------------------------
+
+/// Where a computed cost's prices came from: `genai-prices <version>` or `Config::price`.
+pub(crate) const COST_SOURCE: &str = "modelmetry.cost.source";
+/// The `provider/model` whose prices a computed cost used.
+pub(crate) const COST_MODEL: &str = "modelmetry.cost.model";
+/// Usage the price table could not price (newer keys), from `genai-prices`' warnings.
+pub(crate) const COST_WARNINGS: &str = "modelmetry.cost.warnings";
+/// Why a span with usage has no cost (no price for its model, say): never a silent $0.
+pub(crate) const COST_UNPRICED: &str = "modelmetry.cost.unpriced";
+/// A trace's input tokens, summed over its spans.
+pub(crate) const TOTAL_INPUT_TOKENS: &str = "modelmetry.total.input_tokens";
+/// A trace's output tokens, summed over its spans.
+pub(crate) const TOTAL_OUTPUT_TOKENS: &str = "modelmetry.total.output_tokens";
+/// A trace's cache reads, summed over its spans.
+pub(crate) const TOTAL_CACHE_READ_TOKENS: &str = "modelmetry.total.cache_read_tokens";
+/// A trace's cache writes (5-minute and 1-hour), summed over its spans.
+pub(crate) const TOTAL_CACHE_WRITE_TOKENS: &str = "modelmetry.total.cache_write_tokens";
+/// A trace's reasoning tokens, summed over its spans.
+pub(crate) const TOTAL_REASONING_TOKENS: &str = "modelmetry.total.reasoning_tokens";
+/// A trace's cost in USD, summed over its spans (computed and hand-set).
+pub(crate) const TOTAL_COST_USD: &str = "modelmetry.total.cost_usd";
+/// How many of a trace's spans with usage have no USD cost in `TOTAL_COST_USD` (unpriced, or
+/// costed in another currency).
+pub(crate) const TOTAL_SPANS_WITHOUT_COST: &str = "modelmetry.total.spans_without_cost";
 
 // ---- notes on what the SDK changed --------------------------------------------------------
 

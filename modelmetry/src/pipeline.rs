@@ -322,6 +322,12 @@ impl Lane {
     fn start(config: Arc<Config>, exporter: Box<dyn Exporter>, role: Role) -> Arc<Lane> {
         let background = config.delivery == Delivery::Background;
         let journal = if background { exporter.journal() } else { None };
+        if !background || journal.is_some() {
+            // Traces are priced where they are exported or journaled: here, that is the
+            // closing thread, so decode the price table now (at `init`), not on the first
+            // trace's thread. A flusher decodes it when it starts instead.
+            crate::pricing::warm();
+        }
         let lane = Arc::new(Lane {
             config,
             exporter,
@@ -499,6 +505,7 @@ impl Lane {
     /// returning: from then on it outlives the process.
     fn submit_journaled(&self, trace: FinishedTrace, records: u64, journal: &Spool) {
         let mut traces = vec![trace];
+        crate::pricing::apply(&self.config.prices, &mut traces);
         // Nothing unredacted reaches the disk: the hook runs here, once (user code: tracing
         // off, panics caught, a panic losing the trace, counted).
         self.redact(&mut traces);
@@ -575,6 +582,9 @@ impl Lane {
         in_flight: bool,
     ) {
         let books = Books::new(self, records, in_flight);
+        // Costs computed from usage, before the redaction hook (which may remove the model
+        // a price needs) and before every exporter, so each destination gets the same figures.
+        crate::pricing::apply(&self.config.prices, &mut traces);
         // Every captured value passes the user's redaction hook before any exporter sees it.
         let lost = redact::apply_uncounted(
             self.config.redact.as_ref(),
@@ -613,8 +623,10 @@ impl Lane {
 
     /// Keep `traces` in the spool if this destination has one, else count them as dropped at
     /// shutdown. `in_flight`: as for [`export`](Self::export).
-    fn keep_or_drop(&self, traces: Vec<FinishedTrace>, records: u64, in_flight: bool) {
+    fn keep_or_drop(&self, mut traces: Vec<FinishedTrace>, records: u64, in_flight: bool) {
         let books = Books::new(self, records, in_flight);
+        // Kept for the next start, they go out then as they are: priced now.
+        crate::pricing::apply(&self.config.prices, &mut traces);
         match catch_unwind(AssertUnwindSafe(|| self.exporter.keep(&traces))) {
             Ok(Some(tally)) => books.close(&tally),
             _ => {
@@ -703,6 +715,8 @@ impl Lane {
 
     /// The flusher thread.
     fn run(self: Arc<Self>) {
+        // The price table, decoded here rather than on `init`'s thread or a trace's.
+        crate::pricing::warm();
         if self.exporter.keeps() {
             // First, what earlier runs left in the spool.
             let deadline = Instant::now() + self.config.export_timeout;

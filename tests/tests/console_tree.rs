@@ -35,7 +35,7 @@ fn the_tree_shows_cost_errors_and_cancelled_spans() {
     assert_eq!(
         recorder.take_trees(),
         "\
-trace turn
+trace turn  cost 0.000027 USD
 ├── llm priced  gpt-4o-mini  tokens 100→20  cost 0.000027 USD
 ├── llm failing  error: rate limited: retry after 2s
 └── llm chunks  cancelled

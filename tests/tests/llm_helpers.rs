@@ -52,7 +52,7 @@ fn each_kind_fills_its_family() {
     assert_eq!(
         traces[0].tree(),
         "\
-trace t
+trace t  cost 0.003 USD
 ├── llm complete  gpt-4o-mini  tokens 12→7  cost 0.003 USD
 ├── embeddings embed  text-embedding-3-small
 ├── retriever retrieve

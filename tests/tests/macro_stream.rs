@@ -73,8 +73,8 @@ fn a_stream_consumed_to_the_end_closes_after_its_last_item() {
     assert_eq!(
         t.tree(),
         "\
-trace turn
-├── llm answer  gpt-4o-mini  tokens 12→4
+trace turn  cost 0.0000042 USD
+├── llm answer  gpt-4o-mini  tokens 12→4  cost 0.0000042 USD
 │   └── event first_token
 └── tool first_after
 "
@@ -303,8 +303,8 @@ fn findings_and_usage_recorded_while_streaming_land_on_the_stream_span() {
     assert_eq!(
         t.tree(),
         "\
-trace turn
-├── llm chunks  gpt-4o  tokens 9→2
+trace turn  cost 0.0000425 USD
+├── llm chunks  gpt-4o  tokens 9→2  cost 0.0000425 USD
 │   ├── finding request_sent = true
 │   ├── finding chunk = 0
 │   ├── event first_token

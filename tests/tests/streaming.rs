@@ -151,7 +151,7 @@ fn work_done_while_streaming_lands_on_the_stream_span() {
     assert_eq!(
         traces[0].tree(),
         "trace turn\n\
-         └── llm llm.stream  tokens 10→3\n    \
+         └── llm llm.stream  tokens 10→3  unpriced\n    \
              ├── finding chunk = 0\n    \
              ├── tool tokenize a\n    \
              ├── event first_token\n    \

@@ -127,6 +127,8 @@ pub struct Config {
     pub(crate) debug: bool,
     pub(crate) on_error: Option<ErrorHook>,
     pub(crate) redact: Option<RedactHook>,
+    /// Prices given with `Config::price`, in the order given (the last for a model wins).
+    pub(crate) prices: Vec<crate::pricing::CustomPrice>,
     /// Problems found while reading the environment, reported by `init`.
     pub(crate) env_errors: Vec<Error>,
     /// The OTLP settings the environment gave were invalid: the OTLP exporter is off.
@@ -173,6 +175,7 @@ impl Default for Config {
             debug: false,
             on_error: None,
             redact: None,
+            prices: Vec::new(),
             env_errors: Vec::new(),
             #[cfg(feature = "otlp")]
             otlp_env_error: None,
@@ -206,6 +209,7 @@ impl std::fmt::Debug for Config {
             .field("max_spool_bytes", &self.max_spool_bytes)
             .field("debug", &self.debug)
             .field("redact", &self.redact.is_some())
+            .field("prices", &self.prices)
             .finish_non_exhaustive()
     }
 }
@@ -572,6 +576,36 @@ impl Config {
         self
     }
 
+    /// A price, in USD per million tokens, for `model` (as the span names it: the model
+    /// requested or the one that answered, compared without regard to ASCII case) from
+    /// `provider` (`""` for any provider; a span that names no provider matches too). It
+    /// takes precedence over the embedded `genai-prices` table: for fine-tuned, private or
+    /// self-hosted models, or negotiated rates. Every input token is priced at
+    /// `input_per_mtok`, cached ones included, and every output token at `output_per_mtok`.
+    /// The cost's `modelmetry.cost.source` says `Config::price`. Given twice for one model,
+    /// the last wins; a price that is negative or not finite is ignored, and `init` says so.
+    ///
+    /// ```
+    /// let config = modelmetry::Config::default()
+    ///     .price("ft:gpt-4o-mini:acme::7p4lB2", "openai", 0.30, 1.20);
+    /// # drop(config);
+    /// ```
+    pub fn price(
+        mut self,
+        model: impl Into<String>,
+        provider: impl Into<String>,
+        input_per_mtok: f64,
+        output_per_mtok: f64,
+    ) -> Self {
+        self.prices.push(crate::pricing::CustomPrice {
+            model: model.into(),
+            provider: provider.into(),
+            input_per_mtok,
+            output_per_mtok,
+        });
+        self
+    }
+
     /// True when the OpenTelemetry exporter was configured (in code or by `OTEL_*`, even
     /// invalidly: then `init` says why it is off).
     fn otlp_configured(&self) -> bool {
@@ -715,6 +749,13 @@ impl Config {
     /// report: from the environment, and about the settings as a whole.
     pub(crate) fn warnings(&self) -> Vec<String> {
         let mut out = self.env_warnings.clone();
+        for p in self.prices.iter().filter(|p| !p.is_valid()) {
+            out.push(format!(
+                "Config::price({:?}, {:?}, {}, {}) is ignored: it needs a model, and prices \
+                 that are finite and not negative",
+                p.model, p.provider, p.input_per_mtok, p.output_per_mtok
+            ));
+        }
         let key_blank = self.api_key.is_some() && self.key().is_none();
         if key_blank && self.exporters.is_none() {
             out.push(

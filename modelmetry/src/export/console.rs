@@ -1,8 +1,8 @@
 //! The console exporter: each finished trace as an indented tree on stderr.
 //!
 //! ```text
-//! trace chatbot.turn  1.24s  session=conv-42 user=user-7
-//! ├── llm llm.generate  402ms  gpt-4o  tokens 120→45
+//! trace chatbot.turn  1.24s  session=conv-42 user=user-7  cost 0.00075 USD
+//! ├── llm llm.generate  402ms  gpt-4o  tokens 120→45  cost 0.00075 USD
 //! │   └── event tool_selected {"tool":"GetOrderInformation"}
 //! ├── tool GetOrderInformation  31ms
 //! └── finding response_safe_score = 0.93
@@ -99,6 +99,21 @@ pub(crate) fn render(trace: &FinishedTrace, durations: bool) -> String {
             if !info.tags.is_empty() {
                 let _ = write!(out, "  tags=[{}]", info.tags.join(", "));
             }
+            // What the turn cost: its spans' costs summed when it was priced.
+            if let Some(cost) = info
+                .metadata
+                .get(keys::TOTAL_COST_USD)
+                .and_then(serde_json::Value::as_f64)
+            {
+                let _ = write!(out, "  cost {} USD", amount_text(cost));
+                if let Some(n) = info
+                    .metadata
+                    .get(keys::TOTAL_SPANS_WITHOUT_COST)
+                    .and_then(serde_json::Value::as_u64)
+                {
+                    let _ = write!(out, " (+{n} unpriced)");
+                }
+            }
             if let Some(sev) = info.severity {
                 let _ = write!(out, "  {}", sev.as_str());
             }
@@ -192,6 +207,8 @@ fn span_line(out: &mut String, s: &SpanRecord, durations: bool) {
         }
         if let Some(cost) = d.llm.cost.as_ref().and_then(total_cost) {
             let _ = write!(out, "  cost {} {}", amount_text(cost.0), cost.1);
+        } else if d.metadata.contains_key(keys::COST_UNPRICED) {
+            out.push_str("  unpriced");
         }
         // Time to first token: a time, so only where times are shown.
         if let (true, Some(ttft)) = (
