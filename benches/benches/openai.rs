@@ -47,8 +47,8 @@ fn server() -> Server {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let streamed = sse(&shapes::chat_stream_text(&words, true));
     server.rule(move |r| {
-        let streaming = serde_json::from_slice::<serde_json::Value>(&r.body)
-            .is_ok_and(|b| b["stream"] == true);
+        let streaming =
+            serde_json::from_slice::<serde_json::Value>(&r.body).is_ok_and(|b| b["stream"] == true);
         Some(if streaming {
             sse_reply(&streamed)
         } else {
@@ -72,9 +72,8 @@ fn openai(c: &mut Criterion) {
     let mut g = c.benchmark_group("openai");
     g.sample_size(60);
 
-    let bare_create = || {
-        rt.block_on(async { black_box(client.chat().create(request(false)).await.unwrap()) })
-    };
+    let bare_create =
+        || rt.block_on(async { black_box(client.chat().create(request(false)).await.unwrap()) });
     let traced_create = || {
         rt.block_on(async {
             black_box(
@@ -102,9 +101,7 @@ fn openai(c: &mut Criterion) {
     };
 
     g.bench_function("create: bare async-openai", |b| b.iter(bare_create));
-    g.bench_function("create: TracedChat, tracing off", |b| {
-        b.iter(traced_create)
-    });
+    g.bench_function("create: TracedChat, tracing off", |b| b.iter(traced_create));
     g.bench_function("create_stream (19 chunks): bare async-openai", |b| {
         b.iter(bare_stream)
     });
@@ -113,9 +110,10 @@ fn openai(c: &mut Criterion) {
         g.bench_function("create: TracedChat, tracing on, capture on", |b| {
             b.iter(traced_create)
         });
-        g.bench_function("create_stream (19 chunks): TracedChat, tracing on, capture on", |b| {
-            b.iter(traced_stream)
-        });
+        g.bench_function(
+            "create_stream (19 chunks): TracedChat, tracing on, capture on",
+            |b| b.iter(traced_stream),
+        );
     }
     g.finish();
 }

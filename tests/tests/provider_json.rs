@@ -10,6 +10,35 @@ use modelmetry_tests::Server;
 use modelmetry_tests::shapes::{self, error_reply, json_reply, sse, sse_reply, sse_typed};
 use serde_json::{Value, json};
 
+use genai_prices::{PriceRequest, UsageKey};
+
+/// The span's cost, checked against genai-prices' own answer for this usage: the buckets the
+/// JSON gave are the ones priced.
+fn assert_priced(
+    c: &CompletionFamilyData,
+    model: &str,
+    provider: &str,
+    usage: &[(UsageKey, f64)],
+    tier: Option<&str>,
+) {
+    let u: genai_prices::Usage = usage.iter().cloned().collect();
+    let mut r = PriceRequest::new(model, &u)
+        .with_provider_id(provider)
+        .with_timestamp(std::time::SystemTime::now());
+    if let Some(t) = tier {
+        r = r.with_price_context("service_tier", t);
+    }
+    let e = genai_prices::calculate(&r).expect("genai-prices prices it");
+    let cost = c.cost.as_ref().expect("a computed cost");
+    let total = cost.total.as_ref().unwrap();
+    assert_eq!(total.currency, "USD");
+    assert!(e.total_price > 0.0);
+    assert!(
+        (total.amount - e.total_price).abs() <= 1e-12,
+        "{cost:?} vs {e:?}"
+    );
+}
+
 /// POST `body` to the loopback server the way an application's own client would; the status
 /// and the body's text.
 fn post(server: &Server, path: &str, body: &Value) -> (u16, String) {
@@ -177,6 +206,19 @@ fn a_chat_completion_with_a_tool_call_fills_the_span_field_by_field() {
     assert_eq!(m["service_tier_requested"], "auto");
     assert!(m.get("provider_json_unmapped").is_none(), "{m:?}");
     assert_eq!(span.severity, None);
+    // Priced from the JSON's buckets, at the tier that served it.
+    assert_priced(
+        c,
+        "gpt-4o-mini",
+        "openai",
+        &[
+            (UsageKey::INPUT_TOKENS, 2006.0),
+            (UsageKey::OUTPUT_TOKENS, 300.0),
+            (UsageKey::CACHE_READ_TOKENS, 1920.0),
+        ],
+        Some("default"),
+    );
+    assert_eq!(m["modelmetry.cost.source"], "genai-prices 0.2.1");
 }
 
 #[test]
@@ -496,6 +538,20 @@ fn an_anthropic_message_fills_the_span_with_cache_counts_added_to_input() {
     assert_eq!(m["finish_reasons"], json!(["tool_use"]));
     assert_eq!(m["service_tier"], "standard");
     assert_eq!(m["top_k"], 40);
+    assert_priced(
+        c,
+        "claude-sonnet-4-5",
+        "anthropic",
+        &[
+            (UsageKey::INPUT_TOKENS, 2012.0),
+            (UsageKey::OUTPUT_TOKENS, 40.0),
+            (UsageKey::CACHE_READ_TOKENS, 1800.0),
+            (UsageKey::CACHE_WRITE_TOKENS, 200.0),
+            (UsageKey::CACHE_WRITE_5M_TOKENS, 150.0),
+            (UsageKey::CACHE_WRITE_1H_TOKENS, 50.0),
+        ],
+        Some("standard"),
+    );
     assert_eq!(m["response_id"], "msg_01Aq9w938a90dw8q");
 }
 
