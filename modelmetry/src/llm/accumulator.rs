@@ -513,6 +513,6 @@ impl FoldOutput for StreamAccumulator {
     fn output(&mut self) -> Option<Value> {
         self.add_messages(Target::current_span());
         let text = self.text();
-        (!text.is_empty()).then(|| Value::String(text))
+        (!text.is_empty()).then_some(Value::String(text))
     }
 }

@@ -116,9 +116,9 @@ pub(crate) fn response(v: &Value) -> Response {
             }
             match c.get("message") {
                 Some(m) if m.is_object() => {
-                    match chat_message(m, &mut resp.unmapped, &format!("choices[{i}].message")) {
-                        Some(m) => resp.messages.push(m),
-                        None => {}
+                    let at = format!("choices[{i}].message");
+                    if let Some(m) = chat_message(m, &mut resp.unmapped, &at) {
+                        resp.messages.push(m);
                     }
                 }
                 _ => resp.unmapped.push(format!("choices[{i}]: no message")),
