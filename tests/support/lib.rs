@@ -344,6 +344,9 @@ fn accept(listener: TcpListener, state: Arc<State>) {
             return;
         }
         let Ok(stream) = stream else { continue };
+        // The head and the body go out in two writes: without this, Nagle's algorithm holds
+        // the body until the client's delayed ACK (40 ms on Linux) on every keep-alive answer.
+        let _ = stream.set_nodelay(true);
         if let Ok(clone) = stream.try_clone() {
             lock(&state.connections).push(clone);
         }
