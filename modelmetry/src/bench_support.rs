@@ -44,7 +44,16 @@ pub fn install_holding() -> InitGuard {
     )
 }
 
+/// Decode the embedded price table (what `init` or the flusher does once) and return how long
+/// it took: the first call in a process measures the decoding, later ones nothing.
+pub fn warm_prices() -> std::time::Duration {
+    let start = Instant::now();
+    crate::pricing::warm();
+    start.elapsed()
+}
+
 /// Finished traces recorded through the public API, kept for the serialisation benchmarks.
+#[derive(Clone)]
 pub struct Synthetic {
     traces: Vec<FinishedTrace>,
 }
@@ -75,6 +84,25 @@ impl Synthetic {
         Synthetic {
             traces: trace.into_iter().collect(),
         }
+    }
+
+    /// Price every span, as the pipeline does before export (the embedded table; with
+    /// `custom`, a `Config::price` for the spans' model instead); returns the spans priced.
+    /// Each call needs unpriced traces: clone a fresh `Synthetic` for it.
+    pub fn price(&mut self, custom: bool) -> usize {
+        let prices = if custom {
+            Config::default()
+                .price("gpt-4o-mini", "openai", 0.15, 0.6)
+                .prices
+        } else {
+            Vec::new()
+        };
+        crate::pricing::apply(&prices, &mut self.traces);
+        self.traces
+            .iter()
+            .flat_map(|t| &t.spans)
+            .filter(|s| s.data.as_ref().is_some_and(|d| d.llm.cost.is_some()))
+            .count()
     }
 
     /// Records (trace, spans) in the synthetic traces.

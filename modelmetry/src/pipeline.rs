@@ -325,7 +325,8 @@ impl Lane {
         if !background || journal.is_some() {
             // Traces are priced where they are exported or journaled: here, that is the
             // closing thread, so decode the price table now (at `init`), not on the first
-            // trace's thread. A flusher decodes it when it starts instead.
+            // trace's thread. A flusher decodes it when it first needs it instead (a trace
+            // without usage never waits for it).
             crate::pricing::warm();
         }
         let lane = Arc::new(Lane {
@@ -715,8 +716,6 @@ impl Lane {
 
     /// The flusher thread.
     fn run(self: Arc<Self>) {
-        // The price table, decoded here rather than on `init`'s thread or a trace's.
-        crate::pricing::warm();
         if self.exporter.keeps() {
             // First, what earlier runs left in the spool.
             let deadline = Instant::now() + self.config.export_timeout;

@@ -4,8 +4,9 @@
 //! spool's journal, where the trace is exported or journaled).
 //!
 //! Prices come from [`Config::price`](crate::Config::price) first, then from the `genai-prices`
-//! table embedded in the binary (cargo feature `prices`, on by default), decoded once, at
-//! `init` or at the flusher's start, never on the first span's thread. The span's provider
+//! table embedded in the binary (cargo feature `prices`, on by default), decoded once: at
+//! `init` where traces are priced on the closing thread (synchronous delivery, a journal),
+//! else by the flusher when it first needs it; never on a span's thread. The span's provider
 //! (`provider = ...`, `llm::set_provider`) selects the table's provider, else `genai-prices`
 //! infers it from the model's name; the span's start selects dated prices; a service tier
 //! (`llm::set_service_tier`) selects that tier's prices.
@@ -455,5 +456,63 @@ fn usd(c: &Cost) -> Option<f64> {
         (Some(total), _, _) => total,
         (None, None, None) => None,
         (None, i, o) => Some(i.unwrap_or(Some(0.0))? + o.unwrap_or(Some(0.0))?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_usd_total_needs_every_part_in_usd() {
+        assert_eq!(usd(&Cost::new(1.0, 2.0, "USD")), Some(3.0));
+        assert_eq!(usd(&Cost::new(1.0, 2.0, "EUR")), None);
+        let mixed = Cost::default()
+            .input(Money::new(1.0, "USD"))
+            .output(Money::new(2.0, "EUR"));
+        assert_eq!(usd(&mixed), None);
+        let nan = Cost::default().total(Money::new(f64::NAN, "USD"));
+        assert_eq!(usd(&nan), None);
+        assert_eq!(
+            usd(&Cost::default().input(Money::new(0.5, "usd"))),
+            Some(0.5)
+        );
+        assert_eq!(usd(&Cost::default()), None);
+    }
+
+    #[test]
+    fn a_custom_price_matches_its_model_and_provider() {
+        let p = |provider: &str| CustomPrice {
+            model: "ft:acme".into(),
+            provider: provider.into(),
+            input_per_mtok: 1.0,
+            output_per_mtok: 2.0,
+        };
+        assert!(p("openai").matches("FT:ACME", Some("OpenAI")));
+        assert!(p("openai").matches("ft:acme", None));
+        assert!(!p("openai").matches("ft:acme", Some("azure")));
+        assert!(p("").matches("ft:acme", Some("azure")));
+        assert!(!p("").matches("ft:other", None));
+        let nan = CustomPrice {
+            input_per_mtok: f64::NAN,
+            ..p("")
+        };
+        assert!(!nan.is_valid());
+        assert!(
+            !CustomPrice {
+                output_per_mtok: -1.0,
+                ..p("")
+            }
+            .is_valid()
+        );
+    }
+
+    #[cfg(feature = "prices")]
+    #[test]
+    fn opentelemetry_provider_names_map_to_the_table_s() {
+        assert_eq!(table_provider("gcp.gemini"), "google");
+        assert_eq!(table_provider("AWS.Bedrock"), "aws");
+        assert_eq!(table_provider("x_ai"), "x-ai");
+        assert_eq!(table_provider(" openai "), "openai");
     }
 }

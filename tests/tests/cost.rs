@@ -566,3 +566,18 @@ fn odd_input_is_unpriced_never_a_panic() {
     // An unknown provider falls back to the one the model's name implies.
     assert!(cost_of(spans[5]).is_some(), "{:?}", spans[5].metadata);
 }
+
+#[test]
+fn a_price_that_cannot_price_is_ignored_and_init_says_so() {
+    let h = Harness::start();
+    let guard = h
+        .config()
+        .price("my-model", "", f64::NAN, 1.0)
+        .price("", "", 1.0, 1.0)
+        .init()
+        .expect("init");
+    drop(guard);
+    let lines = h.diag.matching("Config::price");
+    assert_eq!(lines.len(), 2, "{:?}", h.diag.lines());
+    assert!(lines[0].contains("\"my-model\""), "{lines:?}");
+}
