@@ -60,6 +60,8 @@ fn server() -> Server {
 
 fn openai(c: &mut Criterion) {
     let server = server();
+    // See tests/Cargo.toml: reqwest's crypto provider when the examples' rustls is unified in.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = Client::with_config(
         OpenAIConfig::new()
             .with_api_base(format!("{}/v1", server.base_url()))

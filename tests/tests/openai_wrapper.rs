@@ -25,6 +25,8 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn client(server: &Server) -> Client<OpenAIConfig> {
+    // Needed only when a workspace build unifies the examples' `rustls-no-provider` in.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let config = OpenAIConfig::new()
         .with_api_base(format!("{}/v1", server.base_url()))
         .with_api_key("sk-test");
