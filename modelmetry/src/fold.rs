@@ -21,7 +21,8 @@ use crate::capture;
 
 /// What a fold hands over when its stream's span closes: the output, and whether it was cut.
 pub trait FoldOutput {
-    /// The output so far (`None`: no output).
+    /// The output so far (`None`: no output). Called once, when the stream closes, with its
+    /// span current (so a fold may record on it), and only while content capture is on.
     fn output(&mut self) -> Option<serde_json::Value>;
 
     /// The size in bytes of everything seen, if the output had to be cut to stay within the

@@ -96,6 +96,8 @@ mod transport;
 mod truncate;
 
 pub mod llm;
+#[cfg(feature = "async-openai")]
+pub mod openai;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(feature = "tracing")]

@@ -65,6 +65,15 @@ pub(crate) const CLOSED_BY: &str = "closed_by";
 /// The name of a trace opened while another was open on the thread (kept as a span).
 pub(crate) const NESTED_TRACE: &str = "nested_trace";
 
+// ---- written from a provider's own JSON (llm::record_openai_*, record_anthropic_*) -------
+
+/// The service tier a request asked for (`auto`, `flex`, …); the one that served it is
+/// `SERVICE_TIER`.
+pub(crate) const SERVICE_TIER_REQUESTED: &str = "service_tier_requested";
+/// A provider's error body: `{"status", "type", "code", "param", "message"}`.
+pub(crate) const PROVIDER_ERROR: &str = "provider_error";
+/// The parts of a provider's JSON that were not understood, by path.
+pub(crate) const UNMAPPED: &str = "provider_json_unmapped";
 // ---- written by pricing (`pricing.rs`), on the finished trace -----------------------------
 
 /// Where a computed cost's prices came from: `genai-prices <version>` or `Config::price`.

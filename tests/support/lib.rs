@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use modelmetry::unversioned::wire::IngestSignalsV1RequestBody;
 use serde_json::Value;
 
+pub mod shapes;
+
 /// How the server answers one request.
 #[derive(Clone, Debug)]
 pub enum Reply {
@@ -342,6 +344,9 @@ fn accept(listener: TcpListener, state: Arc<State>) {
             return;
         }
         let Ok(stream) = stream else { continue };
+        // The head and the body go out in two writes: without this, Nagle's algorithm holds
+        // the body until the client's delayed ACK (40 ms on Linux) on every keep-alive answer.
+        let _ = stream.set_nodelay(true);
         if let Ok(clone) = stream.try_clone() {
             lock(&state.connections).push(clone);
         }

@@ -355,8 +355,12 @@ impl<F: FoldOutput> Tracking<F> {
         // An error ended the span already: a drop after it is not a cancellation.
         let cancelled = cancelled && !self.errored;
         let fold = &mut self.fold;
-        let folded = crate::capture::content_enabled()
-            .then(|| crate::switch::user_code(|| (fold.output(), fold.original_bytes())));
+        let folded = crate::capture::content_enabled().then(|| {
+            // With the span current, so that a fold can record what it assembled (a streamed
+            // message) on it; not while unwinding, when the span is being closed as an error.
+            let _entered = (!std::thread::panicking()).then(|| self.owned.enter());
+            crate::switch::user_code(|| (fold.output(), fold.original_bytes()))
+        });
         let (output, original) = match folded {
             None => (None, None),
             Some(Ok(folded)) => folded,

@@ -169,6 +169,30 @@ impl Target {
         }
     }
 
+    /// Add strings to the list under `key` (made a list if it held something else), keeping at
+    /// most `max` of them and no duplicates: notes from several calls on one span.
+    pub(crate) fn append_metadata(self, key: &str, items: &[String], max: usize) {
+        self.common(|c| {
+            let entry = c
+                .metadata
+                .entry(key.to_owned())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if !entry.is_array() {
+                *entry = Value::Array(Vec::new());
+            }
+            if let Value::Array(list) = entry {
+                for item in items {
+                    if list.len() >= max {
+                        break;
+                    }
+                    if !list.iter().any(|v| v.as_str() == Some(item)) {
+                        list.push(Value::String(item.clone()));
+                    }
+                }
+            }
+        });
+    }
+
     /// Failed, with `message` (an error's text, already formatted).
     pub(crate) fn put_error(self, message: String) {
         let message = (!capture::sampled_out()).then_some(message);
@@ -251,6 +275,17 @@ impl Target {
 
     pub(crate) fn set_provider(self, provider: String) {
         self.span(|r| r.data_mut().llm.options_mut().provider = Some(provider));
+    }
+
+    /// The provider, unless the span names one already (a provider's JSON implies one; the
+    /// user's own choice, e.g. a self-hosted server, wins).
+    pub(crate) fn set_provider_if_unset(self, provider: &str) {
+        self.span(|r| {
+            let options = r.data_mut().llm.options_mut();
+            if options.provider.is_none() {
+                options.provider = Some(provider.to_owned());
+            }
+        });
     }
 
     /// The request's options. A model or provider set before and missing here is kept.
