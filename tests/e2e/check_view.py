@@ -25,6 +25,7 @@ class Dom(HTMLParser):
         super().__init__()
         self.rows, self.traces, self.body = [], 0, {}
         self.stack, self.text = [], {"span-messages": [], "cost": [], "details": []}
+        self.marks = []  # [text] of each sampling/redaction badge (data-mark), in order
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -42,6 +43,9 @@ class Dom(HTMLParser):
             mark = "cost"
         elif a.get("id") == "details":
             mark = "details"
+        if "data-mark" in a:
+            self.marks.append([])
+            mark = ("badge", len(self.marks) - 1)
         if tag not in ("br", "img", "input", "meta", "link", "hr"):
             self.stack.append(mark)
 
@@ -51,7 +55,10 @@ class Dom(HTMLParser):
 
     def handle_data(self, data):
         for mark in set(m for m in self.stack if m):
-            self.text[mark].append(data)
+            if isinstance(mark, tuple):
+                self.marks[mark[1]].append(data)
+            else:
+                self.text[mark].append(data)
 
 
 def dom(url):
@@ -167,3 +174,22 @@ for i in range(1, 500):
     big.append(span(tid, i, parent if parent != i else 0, start, 300 if i % 10 == 1 else 120,
                     "chain" if i % 10 == 1 else ("llm" if i % 2 else "tool")))
 measure("load-500-spans", [otlp_line(tid, big)], 500, 1)
+
+
+# ---- sampling and redaction badges, from the metadata attributes the OTLP mapping writes ------
+tid = "5" * 32
+root = span(tid, 0, None, 0, 100, "trace")
+root["attributes"] += [
+    {"key": "modelmetry.metadata.modelmetry.sample_rate", "value": {"doubleValue": 0.1}},
+    {"key": "modelmetry.metadata.modelmetry.kept_by", "value": {"stringValue": "error"}},
+    {"key": "modelmetry.metadata.modelmetry.redacted", "value": {"stringValue": '{"values":2}'}}]
+plain = "6" * 32
+src, page = f"{out}/marks.jsonl", f"{out}/marks.html"
+with open(src, "w") as f:
+    f.write(otlp_line(tid, [root, span(tid, 1, 0, 10, 50, "llm")]) + "\n")
+    f.write(otlp_line(plain, [span(plain, 0, None, 200, 100, "trace")]) + "\n")
+subprocess.run([cli, "view", src, "-o", page], check=True, capture_output=True)
+badges = ["".join(t) for t in dom(f"file://{page}#trace={tid}").marks]
+want = ["sampled 0.1", "kept: error", "redacted 2"]
+assert badges == want + want, f"badges in the list and the header: {badges}"
+print(f"view: sampling and redaction badges shown: {badges[:3]} (list and header; none on the plain trace)")

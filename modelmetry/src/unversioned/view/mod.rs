@@ -307,4 +307,110 @@ mod tests {
             t.lanes
         );
     }
+
+    /// The lines the file exporter writes (`file::otlp_json`, one per finished trace) for the
+    /// traces `work` makes under `config`, through the real pipeline (sampling, then the
+    /// redaction boundary, then the exporter).
+    fn exported_lines(config: crate::Config, work: impl FnOnce()) -> String {
+        use crate::export::otlp::OtlpConfig;
+        use crate::export::{Exporter, Settle, Tally};
+        use crate::record::FinishedTrace;
+        use std::sync::{Arc, Mutex, PoisonError};
+
+        struct Lines(Arc<Mutex<Vec<String>>>);
+        impl Exporter for Lines {
+            fn export(
+                &self,
+                traces: &[FinishedTrace],
+                _: std::time::Instant,
+                _: &dyn Settle,
+            ) -> Tally {
+                let otlp = OtlpConfig::default();
+                let mut lines = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+                for t in traces {
+                    lines.push(crate::export::file::otlp_json(&otlp, t).to_string());
+                }
+                Tally {
+                    sent: traces.iter().map(FinishedTrace::record_count).sum(),
+                    ..Tally::default()
+                }
+            }
+        }
+
+        let _lock = crate::testing::lock();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let guard = crate::client::install_exporter(
+            config.delivery(crate::config::Delivery::Synchronous),
+            Some(Box::new(Lines(out.clone()))),
+        );
+        work();
+        drop(guard);
+        let lines = out.lock().unwrap_or_else(PoisonError::into_inner);
+        lines.join("\n")
+    }
+
+    #[test]
+    fn a_sampled_trace_kept_by_a_tail_rule_is_marked_from_the_exported_line() {
+        let text = exported_lines(crate::Config::default().sample_rate(0.0), || {
+            let _trace = crate::start_trace("kept.turn");
+            let tool = crate::start_span("lookup", crate::Kind::Tool);
+            tool.record_error(&"not found");
+        });
+        let (v, skipped) = View::from_jsonl(&text);
+        assert_eq!((v.trace_count(), skipped), (1, 0), "{text}");
+        let t = &v.traces()[0];
+        assert_eq!(t.name, "kept.turn");
+        assert_eq!(t.sample_rate, Some(0.0), "{text}");
+        assert_eq!(t.kept_by.as_deref(), Some("error"));
+        assert_eq!(t.redacted, None);
+        let html = v.html();
+        assert!(
+            html.contains("\"sample_rate\":0.0"),
+            "the page's data has it"
+        );
+        assert!(html.contains("\"kept_by\":\"error\""));
+    }
+
+    #[test]
+    fn a_trace_whose_text_a_pattern_changed_is_marked_with_the_count() {
+        let config =
+            crate::Config::default().redact_patterns([crate::RedactPattern::literal("hunter2")]);
+        let text = exported_lines(config, || {
+            let trace = crate::start_trace("login");
+            trace.set_user_id("hunter2");
+            let llm = crate::start_span("llm", crate::Kind::Llm);
+            llm.set_input(&"my password is hunter2");
+        });
+        assert!(!text.contains("hunter2"), "{text}");
+        let (v, _) = View::from_jsonl(&text);
+        let t = &v.traces()[0];
+        assert_eq!(t.redacted, Some(2), "{text}");
+        assert_eq!(
+            (t.sample_rate, t.kept_by.as_deref()),
+            (None, None),
+            "not sampled"
+        );
+    }
+
+    #[test]
+    fn markers_are_read_as_an_object_or_bare_keys_and_absent_ones_stay_absent() {
+        let mut root = span("00000000000000aa", "", "root", 0, 10);
+        root["attributes"] = json!([
+            {"key": "modelmetry.sample_rate", "value": {"doubleValue": 0.25}},
+            {"key": "modelmetry.metadata.modelmetry.redacted",
+             "value": {"kvlistValue": {"values": [{"key": "values", "value": {"intValue": "3"}}]}}},
+        ]);
+        let mut v = View::new();
+        v.add_request(&request(vec![root]));
+        let t = &v.traces()[0];
+        assert_eq!(
+            (t.sample_rate, t.redacted, t.kept_by.as_deref()),
+            (Some(0.25), Some(3), None)
+        );
+        let plain = &concurrent().traces()[0];
+        assert_eq!(
+            (plain.sample_rate, plain.redacted, plain.kept_by.as_deref()),
+            (None, None, None)
+        );
+    }
 }

@@ -6,6 +6,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::export::otlp::semconv::MM_METADATA_PREFIX;
+use crate::metadata_keys as keys;
+
 /// One span as read from OTLP/JSON, times in nanoseconds since the Unix epoch.
 #[derive(Debug, Clone)]
 pub(crate) struct RawSpan {
@@ -56,6 +59,14 @@ pub struct TraceView {
     pub session: Option<String>,
     /// `user.id`.
     pub user: Option<String>,
+    /// `modelmetry.sample_rate` (trace metadata): the share of traces head sampling keeps,
+    /// when this trace was kept while sampling (a rate below 1).
+    pub sample_rate: Option<f64>,
+    /// `modelmetry.kept_by` (trace metadata): the tail rule (`error`, `finding:<name>`, ...)
+    /// that kept a trace head sampling had dropped.
+    pub kept_by: Option<String>,
+    /// `modelmetry.redacted` (trace metadata): how many strings a redaction pattern changed.
+    pub redacted: Option<u64>,
     /// The most lanes the spans needed.
     pub lanes: Lane,
     /// The spans in waterfall order.
@@ -232,6 +243,25 @@ fn str_attr(a: &Map<String, Value>, key: &str) -> Option<String> {
     a.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
+/// A trace metadata entry (a `modelmetry.*` key of `metadata_keys`): the OTLP mapping writes
+/// trace metadata as `modelmetry.metadata.<key>` attributes of the root span; the bare key is
+/// read too (another writer may put it there).
+fn trace_meta<'a>(a: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    a.get(&format!("{MM_METADATA_PREFIX}{key}"))
+        .or_else(|| a.get(key))
+        .filter(|v| !v.is_null())
+}
+
+/// `modelmetry.redacted`: `{"values": n}`, as an object or as its JSON text (the OTLP mapping
+/// writes a non-scalar metadata value as JSON text); a bare number is taken as `n`.
+fn redacted_count(v: &Value) -> Option<u64> {
+    let v = match v {
+        Value::String(s) => serde_json::from_str::<Value>(s).ok()?,
+        other => other.clone(),
+    };
+    v.get("values").unwrap_or(&v).as_u64()
+}
+
 fn kind_of(span: &RawSpan, is_root: bool) -> String {
     if let Some(k) = str_attr(&span.attributes, "modelmetry.span.kind") {
         return k;
@@ -338,6 +368,9 @@ impl RawTrace {
             errors: 0,
             session: None,
             user: None,
+            sample_rate: None,
+            kept_by: None,
+            redacted: None,
             lanes: lanes.iter().copied().max().map_or(0, |l| l + 1),
             spans: Vec::with_capacity(spans.len()),
         };
@@ -362,6 +395,19 @@ impl RawTrace {
             }
             if view.user.is_none() {
                 view.user = str_attr(a, "user.id");
+            }
+            // Trace metadata sits on the root span; the first span (root first) that has an
+            // entry gives it, so a trace whose root is missing still shows what another says.
+            if view.sample_rate.is_none() {
+                view.sample_rate = trace_meta(a, keys::SAMPLE_RATE).and_then(Value::as_f64);
+            }
+            if view.kept_by.is_none() {
+                view.kept_by = trace_meta(a, keys::KEPT_BY)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+            }
+            if view.redacted.is_none() {
+                view.redacted = trace_meta(a, keys::REDACTED).and_then(redacted_count);
             }
             view.spans.push(SpanView {
                 id: s.span_id.clone(),

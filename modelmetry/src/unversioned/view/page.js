@@ -35,6 +35,16 @@
     return typeof v === "string" ? v : JSON.stringify(v, null, 2);
   }
 
+  // Sampling and redaction: what a trace stands for (kept at a rate, or by a tail rule) and
+  // what it hides (strings a redaction pattern changed).
+  function marks(t) {
+    var out = [];
+    if (t.sample_rate != null) out.push('<span class="mark sampled" data-mark="sampled" title="kept while sampling: head sampling keeps this share of traces">sampled ' + esc(+t.sample_rate.toPrecision(3)) + "</span>");
+    if (t.kept_by) out.push('<span class="mark kept" data-mark="kept" title="kept by a tail rule (head sampling had dropped it; no content)">kept: ' + esc(t.kept_by) + "</span>");
+    if (t.redacted != null) out.push('<span class="mark redacted" data-mark="redacted" title="strings a redaction pattern changed">redacted ' + esc(t.redacted) + "</span>");
+    return out.join("");
+  }
+
   // ---- the list of traces ---------------------------------------------------------------
   function renderList() {
     var q = $("filter").value.toLowerCase();
@@ -42,7 +52,8 @@
     var shown = 0;
     for (var i = 0; i < traces.length; i++) {
       var t = traces[i];
-      if (q && (t.name + " " + (t.session || "") + " " + (t.user || "") + " " + t.id).toLowerCase().indexOf(q) < 0) continue;
+      if (q && (t.name + " " + (t.session || "") + " " + (t.user || "") + " " + t.id +
+        (t.sample_rate != null ? " sampled" : "") + (t.kept_by ? " kept:" + t.kept_by : "") + (t.redacted != null ? " redacted" : "")).toLowerCase().indexOf(q) < 0) continue;
       shown++;
       html.push('<div class="trace' + (current === t ? " sel" : "") + '" data-trace="' + i + '" data-trace-id="' + esc(t.id) + '">' +
         '<div class="top"><span>' + (t.errors ? '<span class="err" title="error">&#9888; </span>' : "") + esc(t.name || "(no root)") +
@@ -52,7 +63,7 @@
         (t.input_tokens || t.output_tokens ? "<span>tokens " + t.input_tokens + "&rarr;" + t.output_tokens + "</span>" : "") +
         (t.session ? "<span>session " + esc(t.session) + "</span>" : "") +
         (t.user ? "<span>user " + esc(t.user) + "</span>" : "") +
-        "<span>" + t.spans.length + " spans</span></div></div>");
+        "<span>" + t.spans.length + " spans</span>" + marks(t) + "</div></div>");
     }
     $("traces").innerHTML = html.join("");
     $("count").textContent = shown + " of " + traces.length;
@@ -68,7 +79,7 @@
       " &middot; tokens " + t.input_tokens + "&rarr;" + t.output_tokens +
       (t.session ? " &middot; session " + esc(t.session) : "") + (t.user ? " &middot; user " + esc(t.user) : "") +
       (t.errors ? ' &middot; <span class="err">' + t.errors + " error(s)</span>" : "") +
-      " &middot; trace " + esc(t.id);
+      " &middot; trace " + esc(t.id) + (marks(t) ? ' <span id="trace-marks">' + marks(t) + "</span>" : "");
     var total = t.duration_ms > 0 ? t.duration_ms : 1;
     var pct = function (v) { return (100 * v / total).toFixed(3) + "%"; };
     var ticks = [];
