@@ -127,6 +127,8 @@ pub use fold::{Fold, FoldOutput};
 pub use id::{SpanId, TraceId};
 pub use modelmetry_macros::{event, finding, span, trace};
 pub use record::{Kind, Severity};
+#[cfg(feature = "regex")]
+pub use redact::RegexPattern;
 pub use redact::{RedactPattern, redact_strings};
 pub use redacted::Redacted;
 pub use sampling::Threshold;

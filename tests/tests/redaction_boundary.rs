@@ -47,7 +47,17 @@ fn cases() -> Vec<(&'static str, String, Vec<RedactPattern>)> {
             "pw hunter2-very-secret".into(),
             one(RedactPattern::literal("hunter2-very-secret")),
         ),
+        (
+            "ZQX-2718-kwpb",
+            "order ZQX-2718-kwpb, shipped".into(),
+            one(custom_regex()),
+        ),
     ]
+}
+
+/// A secret shape of the user's own (feature `regex`).
+fn custom_regex() -> RedactPattern {
+    RedactPattern::regex(r"\bZQX-[0-9]{4}-[a-z]{4}\b").expect("a valid pattern")
 }
 
 #[span(kind = "llm")]
@@ -176,6 +186,46 @@ fn without_patterns_the_same_text_is_sent_as_is() {
     drop(guard);
     assert!(all_bytes(&h.server).contains(secret));
     assert!(all_bytes(&collector).contains(secret));
+}
+
+#[test]
+fn a_custom_regex_secret_never_reaches_ingest_and_without_it_does() {
+    let secret = "ZQX-2718-kwpb";
+    let text = format!("order {secret}, shipped");
+    for with_pattern in [true, false] {
+        let h = Harness::start();
+        let patterns = if with_pattern {
+            vec![custom_regex()]
+        } else {
+            Vec::new()
+        };
+        let guard = h.config().redact_patterns(patterns).init().expect("init");
+        let before = stats().redaction.values;
+        record_everywhere(&text);
+        guard.flush(Duration::from_secs(5)).expect("flush");
+        let changed = stats().redaction.values - before;
+        drop(guard);
+        let ingest = all_bytes(&h.server);
+        if with_pattern {
+            assert!(
+                !ingest.contains(secret),
+                "{secret} reached the ingest bytes:\n{ingest}"
+            );
+            // Replaced in place, with the presets' marker; the rest of the text kept.
+            assert!(
+                ingest.contains("order <redacted:regex>, shipped"),
+                "{ingest}"
+            );
+            assert!(ingest.contains("modelmetry.redacted"), "{ingest}");
+            // Every string holding it was counted (the test's other clients may add more).
+            assert!(changed >= 30, "counted {changed}");
+        } else {
+            // The check above can fail: without the pattern the secret is sent as is.
+            assert!(ingest.contains(secret));
+            assert!(!ingest.contains("<redacted:regex>"));
+        }
+        assert_eq!(h.delta().unaccounted(), 0);
+    }
 }
 
 const CONSOLE_CHILD: &str = "MODELMETRY_TEST_REDACTION_CONSOLE_CHILD";

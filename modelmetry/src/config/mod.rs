@@ -112,7 +112,7 @@ pub(crate) type ErrorHook = Arc<dyn Fn(&str) + Send + Sync>;
 /// | `MODELMETRY_HTML` | [`html`](Config::html) | none (`traces.html` with `MODELMETRY_EXPORTER=html`) |
 /// | `MODELMETRY_SAMPLE_RATE` | [`sample_rate`](Config::sample_rate): a number from 0 to 1 | `1` |
 /// | `MODELMETRY_CAPTURE_DEBUG` | [`capture_debug`](Config::capture_debug) | `false` |
-/// | `MODELMETRY_REDACT_PATTERNS` | [`redact_patterns`](Config::redact_patterns): `all`, or a list of `api_key`, `bearer`, `email`, `card`, `ipv4` | none |
+/// | `MODELMETRY_REDACT_PATTERNS` | [`redact_patterns`](Config::redact_patterns): `all`, or a list of `api_key`, `bearer`, `email`, `card`, `ipv4`, and last, optionally, `regex:<pattern>` (feature `regex`; the pattern runs to the end of the value, commas included) | none |
 ///
 /// `init` reports, one line each, what it ignores: an unknown `MODELMETRY_*` name (with the
 /// closest known one), `OTEL_EXPORTER_OTLP_*` variables without the `otlp` feature, a blank
@@ -338,7 +338,15 @@ impl Config {
             }
         }
         if let Some(v) = present("MODELMETRY_REDACT_PATTERNS") {
-            let names: Vec<&str> = v
+            // Preset names, comma-separated; a `regex:` entry runs to the end of the value
+            // (commas included), so it comes last: `email,regex:ACME-[0-9]{4,8}`.
+            let (list, regex) = match v.find("regex:") {
+                Some(at) if v[..at].trim_end().is_empty() || v[..at].trim_end().ends_with(',') => {
+                    (&v[..at], Some(&v[at + "regex:".len()..]))
+                }
+                _ => (v.as_str(), None),
+            };
+            let names: Vec<&str> = list
                 .split(',')
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
@@ -352,11 +360,25 @@ impl Config {
                         None => c.env_errors.push(Error::Config {
                             setting: "MODELMETRY_REDACT_PATTERNS",
                             reason: format!(
-                                "`{name}` is not one of all, api_key, bearer, email, card, ipv4"
+                                "`{name}` is not one of all, api_key, bearer, email, card, ipv4, regex:<pattern>"
                             ),
                         }),
                     },
                 }
+            }
+            if let Some(pattern) = regex {
+                #[cfg(feature = "regex")]
+                match RedactPattern::regex_for("MODELMETRY_REDACT_PATTERNS", pattern) {
+                    Ok(p) => patterns.push(p),
+                    Err(e) => c.env_errors.push(e),
+                }
+                #[cfg(not(feature = "regex"))]
+                c.env_errors.push(Error::Config {
+                    setting: "MODELMETRY_REDACT_PATTERNS",
+                    reason: format!(
+                        "`regex:{pattern}` needs modelmetry's cargo feature `regex`, which this build does not have"
+                    ),
+                });
             }
             c.redact_patterns = patterns;
         }
@@ -1212,6 +1234,39 @@ mod tests {
         ]);
         assert!(!c.capture_content);
         assert!(c.exporter_kinds().is_empty());
+    }
+
+    #[test]
+    fn a_regex_in_the_redaction_list_runs_to_the_end() {
+        let c = env(&[(
+            "MODELMETRY_REDACT_PATTERNS",
+            "email, api_key,regex:(?:ACME|acme)-[0-9]{4,8},x",
+        )]);
+        #[cfg(feature = "regex")]
+        {
+            assert!(c.env_errors.is_empty(), "{:?}", c.env_errors);
+            assert_eq!(
+                c.redact_patterns,
+                vec![
+                    RedactPattern::Email,
+                    RedactPattern::ApiKey,
+                    RedactPattern::regex("(?:ACME|acme)-[0-9]{4,8},x").unwrap(),
+                ]
+            );
+            let bad = env(&[("MODELMETRY_REDACT_PATTERNS", "regex:[a-")]);
+            let err = bad.env_errors[0].to_string();
+            assert!(err.contains("MODELMETRY_REDACT_PATTERNS"), "{err}");
+            assert!(err.contains("`[a-`"), "{err}");
+            // `regex:` inside a preset name is not a regex entry.
+            let odd = env(&[("MODELMETRY_REDACT_PATTERNS", "emailregex:x")]);
+            assert_eq!(odd.env_errors.len(), 1);
+            assert!(odd.redact_patterns.is_empty());
+        }
+        #[cfg(not(feature = "regex"))]
+        {
+            let err = c.env_errors[0].to_string();
+            assert!(err.contains("cargo feature `regex`"), "{err}");
+        }
     }
 
     #[test]

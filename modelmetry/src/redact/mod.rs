@@ -54,6 +54,8 @@ mod patterns;
 
 use patterns::Pass;
 pub use patterns::RedactPattern;
+#[cfg(feature = "regex")]
+pub use patterns::RegexPattern;
 
 /// The user's redaction callback.
 pub(crate) type RedactHook = Arc<dyn Fn(&str, &mut Value) + Send + Sync>;

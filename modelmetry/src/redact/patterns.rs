@@ -2,7 +2,9 @@
 //!
 //! The presets are matched by hand-written scanners (no regular-expression engine: the five
 //! shapes are simple, a scanner allocates nothing when nothing matches, and the default build
-//! stays free of a heavy dependency). Each match is replaced by `<redacted:{name}>`.
+//! stays free of a heavy dependency). Each match is replaced by `<redacted:{name}>`. A user's
+//! own regular expressions (feature `regex`) are matched by the `regex` crate, compiled once
+//! when the pattern is built, within size limits (see [`RedactPattern::regex`]).
 
 use std::borrow::Cow;
 
@@ -22,6 +24,7 @@ use crate::values::{FindingValue, Message, Options, Part};
 /// | [`CardNumber`](RedactPattern::CardNumber) | `card` | 13 to 19 digits, optionally grouped by single spaces or dashes, passing the Luhn check |
 /// | [`Ipv4`](RedactPattern::Ipv4) | `ipv4` | four dot-separated numbers 0-255, not inside a longer run of digits and dots |
 /// | [`Literal`](RedactPattern::Literal) | `literal` | this exact text (a known secret), anywhere |
+/// | `Regex` (feature `regex`, built by `RedactPattern::regex`) | `regex` | each non-empty match of your regular expression |
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RedactPattern {
@@ -37,7 +40,46 @@ pub enum RedactPattern {
     Ipv4,
     /// An exact text (an empty one matches nothing).
     Literal(String),
+    /// A regular expression of yours (feature `regex`), built by [`RedactPattern::regex`].
+    #[cfg(feature = "regex")]
+    Regex(RegexPattern),
 }
+
+/// A compiled regular expression for redaction (feature `regex`): see [`RedactPattern::regex`].
+/// Two are equal when their pattern texts are.
+#[cfg(feature = "regex")]
+#[derive(Clone, Debug)]
+pub struct RegexPattern(regex::Regex);
+
+#[cfg(feature = "regex")]
+impl RegexPattern {
+    /// The largest compiled program a [`RedactPattern::regex`] may have (4 MiB; the `regex`
+    /// crate's own default is 10 MiB): `\w{1000}` (the Unicode word class, about 50 KB
+    /// compiled, repeated) would take 50 MB. `\w{64}` fits; the ASCII `[A-Za-z0-9_]` or
+    /// `(?-u:\w)` is a hundred times smaller.
+    pub const SIZE_LIMIT: usize = 4 << 20;
+
+    /// The most memory the lazy DFA of one [`RedactPattern::regex`] may use, per thread that
+    /// runs the redaction pass at the same time (2 MiB, the `regex` crate's default): past it the cache is cleared and
+    /// rebuilt, or matching falls back to a slower engine, so memory stays bounded whatever the
+    /// text.
+    pub const DFA_SIZE_LIMIT: usize = 2 << 20;
+
+    /// The pattern's text, as given.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+#[cfg(feature = "regex")]
+impl PartialEq for RegexPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+#[cfg(feature = "regex")]
+impl Eq for RegexPattern {}
 
 impl RedactPattern {
     /// Every built-in preset: API keys, bearer tokens, e-mail addresses, card numbers, IPv4
@@ -55,6 +97,55 @@ impl RedactPattern {
     /// An exact text to replace wherever it appears.
     pub fn literal(text: impl Into<String>) -> RedactPattern {
         RedactPattern::Literal(text.into())
+    }
+
+    /// A regular expression of yours (feature `regex`): each non-empty match, in every string
+    /// the SDK sends or writes, becomes `<redacted:regex>`. The syntax is the
+    /// [`regex`](https://docs.rs/regex) crate's, with Unicode on: `\w`, `\d`, `\s`, `\b` and
+    /// `(?i)` work; `\p{..}` classes (scripts, general categories) and look-around do not.
+    ///
+    /// ```
+    /// use modelmetry::RedactPattern;
+    /// let internal = RedactPattern::regex(r"\bACME-[0-9]{6}\b").expect("a valid pattern");
+    /// let config = modelmetry::Config::from_env().redact_patterns([internal]);
+    /// # drop(config);
+    /// let err = RedactPattern::regex("ACME-[0-9").unwrap_err().to_string();
+    /// assert!(err.contains("ACME-[0-9"), "{err}");
+    /// ```
+    ///
+    /// A pattern that does not parse, or whose compiled program would exceed
+    /// [`RegexPattern::SIZE_LIMIT`] (4 MiB), is an [`Error::Config`](crate::Error::Config) naming the
+    /// pattern and what is wrong, never a panic. Matching takes time linear in the text (no
+    /// backtracking: a hostile pattern cannot stall the pass), and the lazy DFA's memory is
+    /// capped by [`RegexPattern::DFA_SIZE_LIMIT`] per thread running the pass.
+    #[cfg(feature = "regex")]
+    pub fn regex(pattern: &str) -> Result<RedactPattern, crate::Error> {
+        RedactPattern::regex_for("RedactPattern::regex", pattern)
+    }
+
+    /// [`RedactPattern::regex`], with `setting` named in the error.
+    #[cfg(feature = "regex")]
+    pub(crate) fn regex_for(
+        setting: &'static str,
+        pattern: &str,
+    ) -> Result<RedactPattern, crate::Error> {
+        regex::RegexBuilder::new(pattern)
+            .size_limit(RegexPattern::SIZE_LIMIT)
+            .dfa_size_limit(RegexPattern::DFA_SIZE_LIMIT)
+            .build()
+            .map(|re| RedactPattern::Regex(RegexPattern(re)))
+            .map_err(|e| {
+                let why = match e {
+                    regex::Error::CompiledTooBig(limit) => format!(
+                        "its compiled form would exceed the limit of {limit} bytes (repeat Unicode classes such as `\\w` fewer times, or use an ASCII class such as `[A-Za-z0-9_]`)"
+                    ),
+                    other => other.to_string(),
+                };
+                crate::Error::Config {
+                    setting,
+                    reason: format!("`{pattern}` is not a usable regular expression: {why}"),
+                }
+            })
     }
 
     /// A preset by its name (`api_key`, `bearer`, `email`, `card`, `ipv4`), as
@@ -78,6 +169,8 @@ impl RedactPattern {
             RedactPattern::CardNumber => "<redacted:card>",
             RedactPattern::Ipv4 => "<redacted:ipv4>",
             RedactPattern::Literal(_) => "<redacted:literal>",
+            #[cfg(feature = "regex")]
+            RedactPattern::Regex(_) => "<redacted:regex>",
         }
     }
 
@@ -194,6 +287,15 @@ impl RedactPattern {
                             .map(|(at, m)| (at, at + m.len(), r)),
                     );
                 }
+            }
+            #[cfg(feature = "regex")]
+            RedactPattern::Regex(re) => {
+                // An empty match (`a*` where there is no `a`) has nothing to hide.
+                out.extend(
+                    re.0.find_iter(s)
+                        .filter(|m| !m.is_empty())
+                        .map(|m| (m.start(), m.end(), r)),
+                );
             }
         }
     }
@@ -592,6 +694,99 @@ mod tests {
         let after = serde_json::to_value(&o).unwrap();
         assert!(!after.to_string().contains(secret), "{after}");
         assert_eq!(after.as_object().unwrap().len(), fields.len());
+    }
+
+    #[cfg(feature = "regex")]
+    #[test]
+    fn a_regex_replaces_its_matches_with_the_same_marker() {
+        let p = [
+            RedactPattern::regex(r"(?i)\bacme-[0-9]{6}\b").expect("valid"),
+            RedactPattern::Email,
+        ];
+        assert_eq!(
+            scrub(
+                &p,
+                "ids ACME-123456 and acme-654321, not ACME-1234567; a@example.com"
+            )
+            .as_deref(),
+            Some("ids <redacted:regex> and <redacted:regex>, not ACME-1234567; <redacted:email>")
+        );
+        assert_eq!(scrub(&p, "nothing here"), None);
+        // Unicode classes (`unicode-perl`) and case folding (`unicode-case`) work.
+        let w = [RedactPattern::regex(r"(?i)clé:\s*\w+").expect("valid")];
+        assert_eq!(
+            scrub(&w, "CLÉ: ünïcode ok").as_deref(),
+            Some("<redacted:regex> ok")
+        );
+        // Overlapping a preset: the longer match wins, nothing of either is left.
+        let o = [
+            RedactPattern::regex(r"token=\S+").expect("valid"),
+            RedactPattern::ApiKey,
+        ];
+        assert_eq!(
+            scrub(&o, "token=sk-abcdefghijklmnop1234 end").as_deref(),
+            Some("<redacted:regex> end")
+        );
+    }
+
+    #[cfg(feature = "regex")]
+    #[test]
+    fn a_regex_that_matches_empty_text_replaces_nothing_empty() {
+        let p = [RedactPattern::regex("x*").expect("valid")];
+        assert_eq!(scrub(&p, "abc"), None);
+        assert_eq!(scrub(&p, "axxb").as_deref(), Some("a<redacted:regex>b"));
+    }
+
+    #[cfg(feature = "regex")]
+    #[test]
+    fn a_bad_regex_is_an_error_naming_it() {
+        let err = RedactPattern::regex("secret-[0-9").expect_err("unclosed class");
+        let text = err.to_string();
+        assert!(text.contains("RedactPattern::regex"), "{text}");
+        assert!(text.contains("`secret-[0-9`"), "{text}");
+        assert!(text.contains("unclosed character class"), "{text}");
+        // Look-around is not supported: an error, not a panic.
+        assert!(RedactPattern::regex("(?=x)").is_err());
+    }
+
+    #[cfg(feature = "regex")]
+    #[test]
+    fn a_regex_too_big_to_compile_is_refused() {
+        // The Unicode word class repeated a thousand times: 50 MB without the limit.
+        let err = RedactPattern::regex(r"\w{1000}").expect_err("over the size limit");
+        let text = err.to_string();
+        assert!(text.contains("exceed the limit of 4194304 bytes"), "{text}");
+        // What secret-shaped patterns need stays well inside it.
+        for ok in [
+            r"\w{64}",
+            r"[A-Za-z0-9_]{1000}",
+            r"(?i)(password|passwd|secret|token)\s*[:=]\s*\S+",
+            r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){3,7}\b",
+            r"ghp_[A-Za-z0-9]{36}",
+        ] {
+            assert!(RedactPattern::regex(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[cfg(feature = "regex")]
+    #[test]
+    fn a_regex_is_counted_by_the_pass() {
+        let patterns = [RedactPattern::regex("internal-[a-z]+").expect("valid")];
+        let mut pass = Pass {
+            patterns: &patterns,
+            changed: 0,
+        };
+        let mut m = Message::user("see internal-roadmap");
+        pass.message(&mut m);
+        let mut v = serde_json::json!({"internal-key": ["internal-x", 1, "plain"]});
+        pass.value(&mut v);
+        assert_eq!(pass.changed, 3); // the message text, the key, the array's string
+        let after = format!("{}{}", serde_json::to_string(&m).unwrap(), v);
+        assert!(!after.contains("internal-"), "{after}");
+        assert_eq!(
+            patterns[0],
+            RedactPattern::regex("internal-[a-z]+").unwrap()
+        );
     }
 
     #[test]
