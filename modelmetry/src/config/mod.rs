@@ -22,7 +22,7 @@ pub enum ExporterKind {
     /// Send to the Modelmetry ingest API. The default with an API key.
     Http,
     /// Send to an OpenTelemetry collector or backend over OTLP/HTTP (cargo feature `otlp`;
-    /// see [`OtlpConfig`](crate::OtlpConfig)). Added to the default exporter when
+    /// see `OtlpConfig`). Added to the default exporter when
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set.
     Otlp,
     /// Append each trace to a file as a line of OTLP/JSON (cargo feature `file`; see
@@ -572,7 +572,7 @@ impl Config {
 
     /// Allow a plain `http://` base URL to a host that is not loopback (default `false`), and
     /// a plain `http://` OTLP endpoint that is not loopback with headers (see
-    /// [`OtlpConfig::allow_insecure_http`](crate::OtlpConfig::allow_insecure_http)).
+    /// `OtlpConfig::allow_insecure_http`, feature `otlp`).
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
