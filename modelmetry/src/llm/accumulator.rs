@@ -123,7 +123,7 @@ impl StreamAccumulator {
         self.chunks += 1;
         let n = self.chunks;
         if !chunk.is_object() {
-            self.note(format!("chunk {n}: {}", openai_json::kind_of(chunk)));
+            self.note(format!("chunk {n}: {}", call::kind_of(chunk)));
             return;
         }
         if chunk.get("choices").is_some()

@@ -3,22 +3,15 @@
 use serde_json::{Map, Value};
 
 use super::call::{
-    ProviderError, Request, Response, Tokens, f64_of, i64_of, reference, stop, str_of, tool_call,
-    u64_of,
+    ProviderError, Request, Response, Tokens, f64_of, i64_of, kind_of, not_an_object, reference,
+    stop, str_of, tool_call, u64_of,
 };
-use super::openai_json::kind_of;
 use crate::values::{AssistantMessage, DataPart, Message, Part, Tool, ToolMessage, UserMessage};
 
 /// Read a Messages API request.
 pub(crate) fn request(v: &Value) -> Request {
-    let mut req = Request {
-        provider: "anthropic",
-        ..Request::default()
-    };
-    if !v.is_object() {
-        req.unmapped
-            .push(format!("request: not a JSON object ({})", kind_of(v)));
-        req.unreadable = true;
+    let mut req = Request::read("anthropic", v);
+    if req.unreadable {
         return req;
     }
     let o = &mut req.options;
@@ -94,9 +87,7 @@ pub(crate) fn response(v: &Value) -> Response {
         resp.error = Some(ProviderError::from_body(None, v));
         return resp;
     }
-    if !v.is_object() {
-        resp.unmapped
-            .push(format!("response: not a JSON object ({})", kind_of(v)));
+    if not_an_object("response", v, &mut resp.unmapped) {
         return resp;
     }
     resp.id = str_of(v, "id").map(str::to_owned);

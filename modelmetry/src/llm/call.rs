@@ -25,6 +25,19 @@ pub(crate) struct Request {
     pub(crate) unreadable: bool,
 }
 
+impl Request {
+    /// A request to `provider` about to be read from `v`: `unreadable`, with its note, when
+    /// `v` is not a JSON object.
+    pub(crate) fn read(provider: &'static str, v: &Value) -> Request {
+        let mut req = Request {
+            provider,
+            ..Request::default()
+        };
+        req.unreadable = not_an_object("request", v, &mut req.unmapped);
+        req
+    }
+}
+
 /// A response (or a stream's chunks, assembled) as read from the provider's JSON.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Response {
@@ -213,6 +226,28 @@ fn note_unmapped(t: Target, unmapped: Vec<String>) {
 }
 
 // ---- small readers shared by the providers' shapes ----------------------------------------
+
+/// What a JSON value is, for a note about one that was not what was expected.
+pub(crate) fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// True (and the note written) when `v`, the `what` of a call, is not a JSON object: nothing
+/// else can be read from it.
+pub(crate) fn not_an_object(what: &str, v: &Value, unmapped: &mut Vec<String>) -> bool {
+    if v.is_object() {
+        return false;
+    }
+    unmapped.push(format!("{what}: not a JSON object ({})", kind_of(v)));
+    true
+}
 
 pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)

@@ -7,8 +7,8 @@
 use serde_json::{Map, Value};
 
 use super::call::{
-    ProviderError, Request, Response, Tokens, arguments, data_url, f64_of, i64_of, reference, stop,
-    str_of, tool_call, u64_of,
+    ProviderError, Request, Response, Tokens, arguments, data_url, f64_of, i64_of, kind_of,
+    not_an_object, reference, stop, str_of, tool_call, u64_of,
 };
 use crate::values::{
     AssistantMessage, DataPart, Detail, Message, Part, SystemMessage, Tool, ToolCall, ToolMessage,
@@ -17,14 +17,8 @@ use crate::values::{
 
 /// Read a chat completions or Responses API request.
 pub(crate) fn request(v: &Value) -> Request {
-    let mut req = Request {
-        provider: "openai",
-        ..Request::default()
-    };
-    if !v.is_object() {
-        req.unmapped
-            .push(format!("request: not a JSON object ({})", kind_of(v)));
-        req.unreadable = true;
+    let mut req = Request::read("openai", v);
+    if req.unreadable {
         return req;
     }
     let o = &mut req.options;
@@ -98,9 +92,7 @@ pub(crate) fn response(v: &Value) -> Response {
             &Value::Object([("error".to_owned(), e.clone())].into_iter().collect()),
         ));
     }
-    if !v.is_object() {
-        resp.unmapped
-            .push(format!("response: not a JSON object ({})", kind_of(v)));
+    if not_an_object("response", v, &mut resp.unmapped) {
         return resp;
     }
     resp.id = str_of(v, "id").map(str::to_owned);
@@ -446,16 +438,5 @@ fn part_kind(p: &Value) -> String {
     match str_of(p, "type") {
         Some(t) => format!("part of type {t:?}"),
         None => kind_of(p).to_owned(),
-    }
-}
-
-pub(crate) fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
