@@ -8,41 +8,17 @@
 //!
 //! Memory per buffered span is measured with a counting allocator before the criterion runs.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, Throughput};
 use modelmetry::Kind;
+use modelmetry_benches::{Counting, NoReport, live_bytes, otel_provider};
 
 const SPANS: u64 = 100;
 
-// ---- a counting allocator, for memory per buffered span -----------------------------------
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts live bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+// ---- a counting allocator, for memory per buffered span ------------------------------------
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -124,31 +100,6 @@ fn run(f: fn(&str) -> String) {
 }
 
 // ---- competitors' set-up -----------------------------------------------------------------
-
-struct NoReport;
-impl fastrace::collector::Reporter for NoReport {
-    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
-        black_box(spans);
-    }
-}
-
-#[derive(Debug)]
-struct NoExport;
-impl opentelemetry_sdk::trace::SpanExporter for NoExport {
-    async fn export(
-        &self,
-        batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
-
-fn otel_provider() -> opentelemetry_sdk::trace::SdkTracerProvider {
-    opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_batch_exporter(NoExport)
-        .build()
-}
 
 // ---- benchmarks ----------------------------------------------------------------------------
 
@@ -357,14 +308,14 @@ fn plain_spans(n: usize) -> Vec<PlainSpan> {
 fn memory_per_buffered_span() -> f64 {
     const N: usize = 100_000;
     let guard = modelmetry::bench_support::install_holding();
-    let before = LIVE.load(Relaxed);
+    let before = live_bytes();
     {
         let _t = modelmetry::start_trace("root");
         for _ in 0..N {
             let _s = modelmetry::start_span("work", Kind::Other);
         }
     }
-    let after = LIVE.load(Relaxed);
+    let after = live_bytes();
     let per_span = (after - before) as f64 / N as f64;
     println!(
         "memory per buffered span (no content): {per_span:.1} bytes ({N} spans, {} bytes live)",

@@ -4,47 +4,17 @@
 //! entered once and closed. Criterion reports time per iteration, throughput in spans:
 //! `cargo bench -p modelmetry-benches --bench tracing_bridge -- --quick`.
 
-use std::hint::black_box;
-
 use criterion::{Criterion, Throughput};
-use tracing::field::Empty;
+use modelmetry_benches::{otel_provider, rig_chat_span};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 const SPANS: u64 = 100;
-
-#[inline(never)]
-fn chat_span() {
-    let span = tracing::info_span!(
-        target: "rig::completions",
-        "chat",
-        gen_ai.operation.name = "chat",
-        gen_ai.provider.name = "openai",
-        gen_ai.request.model = "gpt-4o",
-        gen_ai.usage.input_tokens = Empty,
-        gen_ai.usage.output_tokens = Empty,
-    );
-    let _e = span.enter();
-    span.record("gen_ai.usage.input_tokens", black_box(120u64));
-    span.record("gen_ai.usage.output_tokens", black_box(18u64));
-}
 
 fn run() {
     let root = tracing::info_span!("root", gen_ai.operation.name = "invoke_agent");
     let _e = root.enter();
     for _ in 0..SPANS {
-        chat_span();
-    }
-}
-
-#[derive(Debug)]
-struct NoExport;
-impl opentelemetry_sdk::trace::SpanExporter for NoExport {
-    async fn export(
-        &self,
-        batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        black_box(batch);
-        Ok(())
+        rig_chat_span();
     }
 }
 
@@ -78,9 +48,7 @@ fn bridge(c: &mut Criterion) {
         });
     }
 
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_batch_exporter(NoExport)
-        .build();
+    let provider = otel_provider();
     let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "bench");
     let otel =
         tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));

@@ -2,26 +2,8 @@
 //! through tracing-opentelemetry, in one registry. Instruction counts do not move with the
 //! machine's load, as timings do. `bridge_loop mm|otel|off|noop|registry`.
 
-use std::hint::black_box;
-
-use tracing::field::Empty;
+use modelmetry_benches::{otel_provider, rig_chat_span};
 use tracing_subscriber::layer::SubscriberExt as _;
-
-#[inline(never)]
-fn chat_span() {
-    let span = tracing::info_span!(
-        target: "rig::completions",
-        "chat",
-        gen_ai.operation.name = "chat",
-        gen_ai.provider.name = "openai",
-        gen_ai.request.model = "gpt-4o",
-        gen_ai.usage.input_tokens = Empty,
-        gen_ai.usage.output_tokens = Empty,
-    );
-    let _e = span.enter();
-    span.record("gen_ai.usage.input_tokens", black_box(120u64));
-    span.record("gen_ai.usage.output_tokens", black_box(18u64));
-}
 
 /// 100 traces of a root and 100 chat spans.
 #[inline(never)]
@@ -30,20 +12,8 @@ fn spans() {
         let root = tracing::info_span!("root", gen_ai.operation.name = "invoke_agent");
         let _e = root.enter();
         for _ in 0..100 {
-            chat_span();
+            rig_chat_span();
         }
-    }
-}
-
-#[derive(Debug)]
-struct NoExport;
-impl opentelemetry_sdk::trace::SpanExporter for NoExport {
-    async fn export(
-        &self,
-        batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        black_box(batch);
-        Ok(())
     }
 }
 
@@ -60,9 +30,7 @@ fn main() {
             tracing::subscriber::with_default(s, spans);
         }
         "otel" => {
-            let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-                .with_batch_exporter(NoExport)
-                .build();
+            let provider = otel_provider();
             let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "bench");
             let s = tracing_subscriber::registry()
                 .with(tracing_opentelemetry::layer().with_tracer(tracer));

@@ -21,6 +21,8 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::Instant;
 
+use modelmetry_benches::{NoReport, otel_provider};
+
 const CALLS: u64 = 10_000;
 const ROUNDS: usize = 12;
 const WARMUP: usize = 2;
@@ -79,25 +81,6 @@ fn calls_baseline() -> u64 {
     (0..CALLS).fold(0, |acc, i| acc ^ plain(black_box(i)))
 }
 
-struct NoReport;
-impl fastrace::collector::Reporter for NoReport {
-    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
-        black_box(spans);
-    }
-}
-
-#[derive(Debug)]
-struct NoExport;
-impl opentelemetry_sdk::trace::SpanExporter for NoExport {
-    async fn export(
-        &self,
-        batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
-
 /// Runs `rounds` rounds of one library in this process; returns ns per span for each.
 fn rounds(library: &str, rounds: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(rounds);
@@ -144,9 +127,7 @@ fn rounds(library: &str, rounds: usize) -> Vec<f64> {
         }
         "opentelemetry" => {
             use opentelemetry::trace::{Tracer as _, TracerProvider as _};
-            let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-                .with_batch_exporter(NoExport)
-                .build();
+            let provider = otel_provider();
             let tracer = provider.tracer("bench");
             for _ in 0..rounds {
                 tracer.in_span("root", |_| {

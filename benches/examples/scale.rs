@@ -7,34 +7,11 @@
 //! target/release/examples/scale million   # a 1,000,000-span trace: bytes per span, its fate
 //! ```
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::process::Command;
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts live bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use modelmetry_benches::{Counting, live_bytes};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -98,12 +75,12 @@ fn init_report() {
 
 fn million() {
     let _on = modelmetry::bench_support::install_discarding(false);
-    let before = LIVE.load(Relaxed);
+    let before = live_bytes();
     let root = modelmetry::start_trace("million");
     let started = Instant::now();
     let sum = (0..SPANS).fold(0u64, |acc, i| acc ^ step(i));
     let recorded = started.elapsed();
-    let live = LIVE.load(Relaxed) - before;
+    let live = live_bytes() - before;
     black_box(sum);
     drop(root);
     let _ = modelmetry::flush(Duration::from_secs(30));
