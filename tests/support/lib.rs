@@ -892,3 +892,49 @@ pub fn expect_lost(result: Result<(), modelmetry::Error>, counter: &str) -> u64 
         other => panic!("expected records lost as {counter}, got {other:?}"),
     }
 }
+
+/// Compare trees as `RecordedTrace::tree` draws them, an event's metadata (the JSON object at
+/// the end of its line) as a JSON value, everything else as text: serde_json's `preserve_order`
+/// (which any crate in a build may turn on; genai's serde_json does) changes the order of an
+/// object's keys, not its value.
+#[track_caller]
+pub fn assert_tree_eq(actual: &str, expected: &str) {
+    assert_eq!(
+        tree_lines(actual),
+        tree_lines(expected),
+        "\nactual:\n{actual}\nexpected:\n{expected}"
+    );
+}
+
+/// Each line of a tree as its text and, for a line ending with a JSON object, that object
+/// (the text then stops before it).
+fn tree_lines(tree: &str) -> Vec<(String, Option<Value>)> {
+    tree.split_inclusive('\n')
+        .map(|line| {
+            let (text, newline) = match line.strip_suffix('\n') {
+                Some(t) => (t, "\n"),
+                None => (line, ""),
+            };
+            if let Some(at) = text.find(" {\"") {
+                if let Ok(value) = serde_json::from_str::<Value>(&text[at + 1..]) {
+                    return (format!("{}{newline}", &text[..at]), Some(value));
+                }
+            }
+            (line.to_owned(), None)
+        })
+        .collect()
+}
+
+#[test]
+fn trees_compare_event_metadata_as_json_and_the_rest_as_text() {
+    let drawn = "trace t\n└── event e {\"b\":1,\"a\":[2]}\n";
+    assert_tree_eq(drawn, "trace t\n└── event e {\"a\":[2],\"b\":1}\n");
+    for other in [
+        "trace t\n└── event e {\"a\":[2],\"b\":2}\n",
+        "trace t\n└── event e {\"a\":[2]}\n",
+        "trace t\n└── event f {\"a\":[2],\"b\":1}\n",
+        "trace t\n└── event e {\"a\":[2],\"b\":1}",
+    ] {
+        assert_ne!(tree_lines(drawn), tree_lines(other), "{other}");
+    }
+}

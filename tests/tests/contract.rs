@@ -218,8 +218,9 @@ fn the_repeated_key_check_finds_one() {
 
 /// What is sent, byte for byte (not a re-encoding): every request body has no key twice, at
 /// any depth, and validates against the spec, whatever order `serde_json::Map` iterates in.
-/// CI runs this test once more with serde_json's `preserve_order` on (`--features
-/// preserve_order`), as any crate in a user's build may turn it on.
+/// `cargo test --workspace` runs it with serde_json's `preserve_order` on (genai's serde_json,
+/// in tests/genai, turns it on for the whole build, as any crate in a user's build may), and CI
+/// once more without it (`cargo test -p modelmetry-tests`, whose build has no genai).
 #[test]
 fn the_bytes_sent_have_no_repeated_key_and_validate_against_the_spec() {
     let everything = record_everything_as_sent();

@@ -2,10 +2,10 @@
 //! `tracing` spans nested both ways (sync, and async on a multi-thread runtime), events,
 //! filters, the content switch and the redaction hook.
 //!
-//! The real crates are not dev-dependencies: rig-core 0.46 (the newest) needs rustc 1.97, and
-//! rig-core 0.44 with rig-agent 0.44 and genai 0.7.2 with `otel` would add 126 crates to this
-//! test build's 169 (`cargo tree`: reqwest, hyper, rustls and their kin), minutes of build on
-//! a 2-core machine shared by four builds, for spans whose shape is all the bridge sees.
+//! The real genai crate is tested end to end in `tests/genai` (a crate of its own: its
+//! serde_json turns on `preserve_order`). rig-core is not a dev-dependency: 0.46 (the newest)
+//! needs rustc 1.97.1, newer than this workspace's toolchain (1.95), and 0.44 with rig-agent
+//! 0.44 would add their HTTP stack to the build for spans whose shape is all the bridge sees.
 //! Instead, each span below is written field for field as their current source writes it:
 //!
 //! - rig-core 0.44.0, `src/telemetry/mod.rs`: `__rig_canonical_completion_span!` (target
@@ -25,6 +25,7 @@ use std::sync::OnceLock;
 use modelmetry::testing::Recorder;
 use modelmetry::unversioned::wire::FamilyData;
 use modelmetry::{Config, Message, Usage, span, trace};
+use modelmetry_tests::assert_tree_eq;
 use serde_json::json;
 use tracing::field::Empty;
 use tracing::{Instrument as _, info_span};
@@ -441,7 +442,8 @@ fn span_and_tracing_spans_nest_both_ways_in_one_tree() {
         turn();
         let traces = rec.take();
         assert_eq!(traces.len(), 1);
-        assert_eq!(
+        // The event's fields compared as JSON (their order is serde_json's `Map`'s).
+        assert_tree_eq(
             traces[0].tree(),
             "\
 trace turn  cost 0.0000275 USD
@@ -568,13 +570,13 @@ fn events_below_the_event_level_are_left_out() {
                 tracing::info!("not kept");
                 tracing::warn!(code = 429u64, "rate limited");
             }
-            assert_eq!(
-                rec.take_trees(),
+            assert_tree_eq(
+                &rec.take_trees(),
                 "\
 trace chat gpt-4o
 └── llm chat gpt-4o  gpt-4o
     └── event rate limited {\"code\":429,\"level\":\"WARN\",\"target\":\"tracing_bridge\"}
-"
+",
             );
         },
     );
@@ -671,13 +673,13 @@ fn an_event_with_an_explicit_parent_lands_on_it_from_another_thread() {
                 });
             });
         }
-        assert_eq!(
-            rec.take_trees(),
+        assert_tree_eq(
+            &rec.take_trees(),
             "\
 trace chat gpt-4o
 └── llm chat gpt-4o  gpt-4o
     └── event from a worker {\"level\":\"INFO\",\"target\":\"tracing_bridge\"}
-"
+",
         );
     });
 }
