@@ -14,11 +14,17 @@ use std::num::NonZeroU64;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod counter;
+
 static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
 
 #[inline]
 fn clock() -> &'static quanta::Clock {
-    CLOCK.get_or_init(quanta::Clock::new)
+    CLOCK.get_or_init(|| {
+        let clock = quanta::Clock::new();
+        counter::use_if_counter(&clock);
+        clock
+    })
 }
 
 /// Calibrate the clock now (it takes about a millisecond), so that the first span does not.
@@ -32,10 +38,15 @@ pub(crate) fn calibrate() {
 pub(crate) struct Tick(NonZeroU64);
 
 impl Tick {
-    /// The clock now.
-    #[inline]
+    /// The clock now: the time-stamp counter, read inline, once calibration found quanta
+    /// reading it ([`counter`]); else quanta's clock.
+    #[inline(always)]
     pub(crate) fn now() -> Tick {
-        Tick(NonZeroU64::new(clock().raw()).unwrap_or(NonZeroU64::MIN))
+        let raw = match counter::read() {
+            Some(raw) => raw,
+            None => quanta_raw(),
+        };
+        Tick(NonZeroU64::new(raw).unwrap_or(NonZeroU64::MIN))
     }
 
     /// The counter's value.
@@ -48,6 +59,19 @@ impl Tick {
     pub(crate) fn saturating_duration_since(self, earlier: Tick) -> Duration {
         Duration::from_nanos(clock().delta_as_nanos(earlier.0.get(), self.0.get()))
     }
+}
+
+/// Decide again whether to read the counter directly, from the process's clock (a test
+/// that installed a mock clock puts it back).
+#[cfg(all(test, not(miri)))]
+pub(crate) fn calibrate_again() {
+    counter::use_if_counter(clock());
+}
+
+/// quanta's reading: the OS's monotonic clock, or the counter before calibration.
+#[inline(never)]
+fn quanta_raw() -> u64 {
+    clock().raw()
 }
 
 /// One wall-clock reading paired with the tick it was taken at.
