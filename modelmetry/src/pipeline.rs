@@ -172,9 +172,7 @@ impl Pipeline {
             // A trace that head sampling drops is priced on its closing thread (for the tail
             // rules and the dropped-cost counts), but only once the table is decoded: decode it
             // now, on a thread of its own, so that neither `init` nor a trace waits for it.
-            let _ = std::thread::Builder::new()
-                .name("modelmetry-prices".into())
-                .spawn(crate::pricing::warm);
+            crate::pricing::warm_in_background();
         }
         Arc::new(Pipeline {
             config,
@@ -365,10 +363,10 @@ impl Lane {
         let journal = if background { exporter.journal() } else { None };
         if !background || journal.is_some() {
             // Traces are priced where they are exported or journaled: here, that is the
-            // closing thread, so decode the price table now (at `init`), not on the first
-            // trace's thread. A flusher decodes it when it first needs it instead (a trace
-            // without usage never waits for it).
-            crate::pricing::warm();
+            // closing thread, so start decoding the price table now (at `init`, on a thread of
+            // its own: `init` does not wait), not on the first trace's thread. A flusher
+            // decodes it when it first needs it instead (a trace without usage never waits).
+            crate::pricing::warm_in_background();
         }
         let lane = Arc::new(Lane {
             config,

@@ -74,6 +74,30 @@ pub(crate) fn warm() {
     let _ = embedded::table();
 }
 
+/// Decode the embedded table on a thread of its own (once per process), so that neither the
+/// caller (`init`) nor a trace waits for it unless it needs a price before decoding ends
+/// (about 130 ms; the table's `OnceLock` then makes it wait for the rest). If the thread
+/// cannot be started, the table is decoded where it is first needed.
+pub(crate) fn warm_in_background() {
+    #[cfg(feature = "prices")]
+    {
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+        static STARTED: AtomicBool = AtomicBool::new(false);
+        if embedded::decoded() || STARTED.swap(true, Relaxed) {
+            return;
+        }
+        let spawned = std::thread::Builder::new()
+            .name("modelmetry-prices".into())
+            .spawn(warm);
+        if spawned.is_err() {
+            STARTED.store(false, Relaxed);
+        }
+    }
+    // Without the table there is nothing to decode.
+    #[cfg(not(feature = "prices"))]
+    warm();
+}
+
 /// True when pricing waits for nothing: the embedded table is decoded (or there is none).
 fn ready() -> bool {
     #[cfg(feature = "prices")]
