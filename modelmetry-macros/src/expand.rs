@@ -2,21 +2,24 @@
 //!
 //! The signature is kept token for token; only the body changes. For a function that returns
 //! a value, the body runs in a closure called at once, so that `return` and `?` leave the
-//! closure (not the function) and the value can be inspected on its way out:
+//! closure (not the function) and the value can be inspected on its way out. A synchronous
+//! `#[trace]`:
 //!
 //! ```text
 //! fn f(a: A) -> R {
-//!     let scope = SpanScope::span("f", Kind::Other);      // checks is_enabled() first
-//!     if scope.is_active() { /* model, metadata; input if content capture is on */ }
+//!     let scope = Scope::trace("f", false);                // checks is_enabled() first
+//!     if scope.is_active() { /* session, tags; input if scope.captures_content() */ }
 //!     let ret = (move || -> R { body })();                  // typed by a never-run `return`
 //!     if scope.is_active() { /* Ok/plain value -> output, Err -> severity error */ }
-//!     ret                                                   // scope drops: the span closes
+//!     ret                                                   // scope drops: the trace closes
 //! }
 //! ```
 //!
-//! A function returning nothing (or `!`) keeps its body as it is, after the scope. An
-//! `async fn` becomes a `fn` that opens its span when called and returns its body as an async
-//! block the span follows across polls, on any executor (`expand_async.rs`).
+//! A synchronous `#[span]`, the hot path, runs all of that in a closure that
+//! `SpanScope::run` calls between the span's open and close (see [`sync_span`]). A function
+//! returning nothing (or `!`) keeps its body as it is. An `async fn` becomes a `fn` that opens
+//! its span when called and returns its body as an async block the span follows across polls,
+//! on any executor (`expand_async.rs`).
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
@@ -200,22 +203,19 @@ fn rewrite(
         } else {
             quote!(#at_call #rest)
         }
+    } else if !is_async && which == Macro::Span {
+        sync_span(
+            args,
+            &name,
+            &sig.output,
+            &returns,
+            &block,
+            &on_entry,
+            &on_exit,
+        )
     } else if !is_async {
-        let open = match which {
-            Macro::Span => {
-                let kind = kind_tokens(args);
-                match &args.name {
-                    Some(NameArg::Expr(_)) => {
-                        quote!(::modelmetry::__private::SpanScope::span_named(#name, #kind))
-                    }
-                    _ => quote!(::modelmetry::__private::SpanScope::span(#name, #kind)),
-                }
-            }
-            Macro::Trace => {
-                let flush = args.flush;
-                quote!(::modelmetry::__private::Scope::trace(#name, #flush))
-            }
-        };
+        let flush = args.flush;
+        let open = quote!(::modelmetry::__private::Scope::trace(#name, #flush));
         match &returns {
             Returns::Nothing => quote! {
                 let #scope = #open;
@@ -332,6 +332,109 @@ fn rewrite(
     }
 }
 
+/// The body of a synchronous `#[span]` function: a closure that takes the span's scope and runs
+/// the body (itself in a closure, if it returns a value, so that `return` and `?` stop there
+/// and the value can be inspected), run by `SpanScope::run` when tracing is on, and with no
+/// span when it is off:
+///
+/// ```text
+/// fn f(a: A) -> R {
+///     let once = Once::new();
+///     let run = move |scope: &SpanScope| {
+///         Once::take(once);                    // makes the closure FnOnce
+///         if scope.is_active() { /* model, metadata; input if scope.captures_content() */ }
+///         let ret = (move || -> R { body })();  // FnOnce too, by a `Once` of its own
+///         if scope.is_active() { /* output or error */ }
+///         ret
+///     };
+///     if !is_enabled() { return run(&SpanScope::off()); }
+///     SpanScope::run("f", Kind::Other, run)    // opens, runs, closes; not inlined
+/// }
+/// ```
+fn sync_span(
+    args: &FnArgs,
+    name: &TokenStream,
+    output: &ReturnType,
+    returns: &Returns,
+    block: &syn::Block,
+    on_entry: &TokenStream,
+    on_exit: &TokenStream,
+) -> TokenStream {
+    let scope = local("__modelmetry_scope");
+    let ret = local("__modelmetry_ret");
+    let once = local("__modelmetry_once");
+    let run = local("__modelmetry_run");
+    let kind = kind_tokens(args);
+    let stmts = &block.stmts;
+    let body = match returns {
+        Returns::Nothing => quote! {
+            #on_entry
+            #block
+        },
+        Returns::Named(ty) | Returns::Opaque(Some(ty)) => {
+            let hint = type_hint(ty);
+            quote! {
+                #on_entry
+                // The closure exists to catch `return` and `?`; clippy skips expanded
+                // code today, and this keeps it quiet if that changes.
+                let #once = ::modelmetry::__private::Once::new();
+                #[allow(clippy::redundant_closure_call)]
+                let #ret = (move || {
+                    ::modelmetry::__private::Once::take(#once);
+                    #hint
+                    #(#stmts)*
+                })();
+                #on_exit
+                #ret
+            }
+        }
+        Returns::Opaque(None) => quote! {
+            #on_entry
+            let #once = ::modelmetry::__private::Once::new();
+            #[allow(clippy::redundant_closure_call)]
+            let #ret = (move || {
+                ::modelmetry::__private::Once::take(#once);
+                #(#stmts)*
+            })();
+            #on_exit
+            #ret
+        },
+    };
+    // `-> !`: the closure says so (edition 2021 would infer `()` for a body that diverges),
+    // and its call is not `return`ed (that `return` would be unreachable).
+    let (never, ret_kw) = match output {
+        ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => {
+            (quote!(-> !), TokenStream::new())
+        }
+        _ => (TokenStream::new(), quote!(return)),
+    };
+    let (name_let, start) = match &args.name {
+        Some(NameArg::Expr(_)) => {
+            let n = local("__modelmetry_name");
+            (
+                quote!(let #n = #name;),
+                quote!(::modelmetry::__private::SpanScope::run_named(#n, #kind, #run)),
+            )
+        }
+        _ => (
+            TokenStream::new(),
+            quote!(::modelmetry::__private::SpanScope::run(#name, #kind, #run)),
+        ),
+    };
+    quote! {
+        #name_let
+        let #once = ::modelmetry::__private::Once::new();
+        let #run = move |#scope: &::modelmetry::__private::SpanScope| #never {
+            ::modelmetry::__private::Once::take(#once);
+            #body
+        };
+        if !::modelmetry::__private::is_enabled() {
+            #ret_kw #run(&::modelmetry::__private::SpanScope::off());
+        }
+        #start
+    }
+}
+
 /// The span's name: a literal as it is, the function's name by default, or an expression
 /// evaluated (by reference) only when tracing is on.
 pub(crate) fn name_tokens(args: &FnArgs, ident: &syn::Ident) -> TokenStream {
@@ -417,7 +520,7 @@ pub(crate) fn on_entry(args: &FnArgs, params: &[Param], scope: &syn::Ident) -> T
             quote!((#name, #captured))
         });
         set.extend(quote! {
-            if ::modelmetry::__private::content_enabled() {
+            if #scope.captures_content() {
                 #scope.set_input(::modelmetry::__private::input([#(#fields),*]));
             }
         });
@@ -444,7 +547,7 @@ fn on_exit(args: &FnArgs, scope: &syn::Ident, ret: &syn::Ident) -> TokenStream {
         let captured = capture(quote!(#v));
         quote! {
             ::core::result::Result::Ok(#v) => {
-                if ::modelmetry::__private::content_enabled() {
+                if #scope.captures_content() {
                     #scope.set_output(#captured);
                 }
             }

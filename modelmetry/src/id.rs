@@ -88,11 +88,8 @@ impl IdGen {
         if self.state == 0 {
             self.state = seed();
         }
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.state = self.state.wrapping_add(GOLDEN_GAMMA);
+        mix(self.state)
     }
 
     #[inline]
@@ -110,6 +107,32 @@ impl IdGen {
         let lo = u128::from(self.next_u64());
         // UUID version 4 and RFC 4122 variant, so the trace XID is a well-formed UUID.
         TraceId(uuid_v4((hi << 64) | lo))
+    }
+}
+
+/// SplitMix64's increment: odd, so `base + n * GOLDEN_GAMMA` visits every value once.
+const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function: a bijection of `u64` that scatters neighbouring inputs.
+#[inline]
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The id of the span at `index` in an arena whose ids start from `base` (one random draw per
+/// frame): SplitMix64's `index`-th output from state `base`, so ids are made only when they are
+/// needed (at export, or when a child or a propagated context names the span), not when a span
+/// opens. Distinct indexes give distinct ids (`mix` is a bijection, and the odd increment
+/// gives distinct states); the one index whose output would be zero gets another fixed value
+/// instead (a clash with it is as likely as two random ids clashing).
+#[inline]
+pub(crate) fn span_id_at(base: u64, index: u32) -> SpanId {
+    let state = base.wrapping_add((u64::from(index) + 1).wrapping_mul(GOLDEN_GAMMA));
+    match mix(state) {
+        0 => SpanId(GOLDEN_GAMMA),
+        v => SpanId(v),
     }
 }
 
@@ -166,6 +189,25 @@ mod tests {
             assert_eq!(&t[14..15], "4", "{t}");
             assert!(matches!(&t[19..20], "8" | "9" | "a" | "b"), "{t}");
         }
+    }
+
+    #[test]
+    fn ids_made_from_an_index_are_distinct_and_never_zero() {
+        let mut g = IdGen::unseeded();
+        for base in [0, u64::MAX, g.next_u64(), g.next_u64()] {
+            let mut seen = std::collections::HashSet::new();
+            for index in 0..100_000 {
+                let id = span_id_at(base, index);
+                assert_ne!(id, SpanId::NONE);
+                assert!(
+                    seen.insert(id),
+                    "index {index} repeats an id (base {base:x})"
+                );
+            }
+        }
+        // The one state whose output is zero: `mix(0) == 0`.
+        let base = 0u64.wrapping_sub(GOLDEN_GAMMA);
+        assert_eq!(span_id_at(base, 0), SpanId(GOLDEN_GAMMA));
     }
 
     #[test]

@@ -36,7 +36,7 @@ mod settings;
 pub(crate) use limits::{cut_str, json_len, json_str_len};
 pub use settings::content_enabled;
 pub(crate) use settings::{
-    DEFAULT_MAX_VALUE_BYTES, Settings, debug_enabled, sample_rate, sampled_out,
+    DEFAULT_MAX_VALUE_BYTES, Settings, content_switch, debug_enabled, sample_rate, sampled_out,
     set_global_settings, set_sampled_out, set_thread_settings, value_limit,
 };
 

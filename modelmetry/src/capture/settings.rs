@@ -65,11 +65,17 @@ fn thread_settings() -> Option<Settings> {
 /// (`MODELMETRY_CAPTURE_CONTENT`, [`Config::capture_content`](crate::Config::capture_content)).
 #[inline]
 pub fn content_enabled() -> bool {
-    let on = match thread_settings() {
+    content_switch() && !sampled_out()
+}
+
+/// The content switch of the dispatch recording on this thread, head sampling aside: a trace
+/// reads it once per thread it runs on, when it opens or is attached there.
+#[inline]
+pub(crate) fn content_switch() -> bool {
+    match thread_settings() {
         Some(s) => s.content,
         None => CONTENT.load(Relaxed),
-    };
-    on && !sampled_out()
+    }
 }
 
 /// True while the innermost trace on this thread was dropped by head sampling: one atomic

@@ -31,10 +31,12 @@ pub fn start_span(name: impl Into<Name>, kind: Kind) -> SpanGuard {
     if !crate::dispatch::enabled() {
         return SpanGuard::inactive();
     }
-    open_span(name.into(), kind)
+    open_span(name, kind)
 }
 
-fn open_span(name: Name, kind: Kind) -> SpanGuard {
+/// Open a span, tracing being on (the caller checked).
+#[inline]
+pub(crate) fn open_span(name: impl Into<Name>, kind: Kind) -> SpanGuard {
     SpanGuard {
         span: SpanRef {
             slot: stack::open_span(name, kind),
@@ -115,6 +117,18 @@ impl SpanGuard {
 
     /// Close the span now (the same as dropping the guard).
     pub fn end(self) {}
+
+    /// Close the span: the code it covered returned (it did not unwind), even if a panic is
+    /// unwinding through the caller (a span opened and closed inside a `Drop` that runs during
+    /// unwinding is not the panic's span).
+    #[inline(always)]
+    pub(crate) fn close_on_return(self) {
+        let slot = self.span.slot;
+        std::mem::forget(self);
+        if let Some(slot) = slot {
+            stack::close_span(slot, false);
+        }
+    }
 }
 
 impl std::ops::Deref for SpanGuard {
@@ -129,17 +143,8 @@ impl Drop for SpanGuard {
     fn drop(&mut self) {
         // Inline, so that an inactive guard (tracing off) costs a test and nothing more.
         if let Some(slot) = self.span.slot {
-            close_span(slot);
+            stack::close_span(slot, std::thread::panicking());
         }
-    }
-}
-
-#[inline(never)]
-fn close_span(slot: Slot) {
-    let panicking = std::thread::panicking();
-    stack::close_span(slot, panicking);
-    if slot.opened_trace() {
-        stack::close_trace(slot.frame_serial(), panicking);
     }
 }
 
@@ -182,6 +187,14 @@ impl SpanRef {
     /// True if this handle points at a span (open or closed): a cheap test, no stack access.
     pub(crate) fn is_active(&self) -> bool {
         self.slot.is_some()
+    }
+
+    /// True if this handle points at a span whose content (inputs, outputs) is captured:
+    /// content capture was on and head sampling kept the trace when its frame opened on this
+    /// thread. A test of the handle's bits, no stack access.
+    #[inline]
+    pub(crate) fn captures_content(&self) -> bool {
+        self.slot.is_some_and(Slot::captures_content)
     }
 
     /// Record the span's input (captured as JSON; skipped when content capture is off).

@@ -7,27 +7,38 @@
 //! the frame knows its innermost open span, and each record the span that was innermost when it
 //! opened, so no separate stack of open spans is kept.
 //!
-//! Opening a span pushes one record (id bits, a clock tick, the kind, the name, usually a
-//! `&'static str`) onto the innermost frame's arena; closing it stamps the end and, when it was
-//! the innermost open span (nearly always: guards drop in reverse order), steps the chain back
-//! to its parent. No lock, no string formatting, no clock other than [`Tick::now`] (a counter
-//! read, no system call). The arena of a new trace starts with the capacity the thread's
-//! previous trace needed, and is one the exporter emptied when there is one, so a thread that
-//! records traces of a steady shape neither regrows nor reallocates its arenas. Closing a root
-//! frame hands the whole trace to the [`dispatch`](crate::dispatch); closing an attached frame moves its
-//! spans into the trace's [`SharedTrace`], under one lock.
+//! Opening a span pushes one record (a clock tick, the kind, the name, usually a
+//! `&'static str`, and the index of the span it opened under) onto the innermost frame's arena;
+//! closing it stamps the end and, when it was the innermost open span (nearly always: guards
+//! drop in reverse order), steps the chain back to its parent. No lock, no string formatting,
+//! no clock other than [`Tick::now`] (a counter read, no system call), and no id: a span's id
+//! is made from its index and a per-frame random base ([`span_id_at`]) when something first
+//! needs it, a child's propagated context or the frame's close, where [`Frame::resolve_ids`]
+//! fills in every id and parent at once. The arena of a new trace starts with the capacity the
+//! thread's previous trace needed, and is one the exporter emptied when there is one, so a
+//! thread that records traces of a steady shape neither regrows nor reallocates its arenas.
+//! Closing a root frame hands the whole trace to the [`dispatch`](crate::dispatch); closing an
+//! attached frame moves its spans into the trace's [`SharedTrace`], under one lock.
 //!
-//! Every access goes through [`with`], which uses `try_with` and `try_borrow_mut`: at thread
-//! exit, or if user code re-enters the SDK while the stack is borrowed, the call does nothing
-//! and the miss is counted. Nothing here can panic the application.
+//! The common open and close ([`open_span`], [`close_span`]) are inlined where the guard is:
+//! one thread-local access (the stack has no destructor, so the access is an offset from the
+//! thread pointer, with no state to check), one `RefCell` borrow, and the innermost frame. All
+//! else (no trace open, a full arena, a span of an outer frame, a panic, a span that opened its
+//! own trace) takes the out-of-line slow path. Frames still open when the thread exits are
+//! delivered by [`ExitFlush`], a second thread-local whose destructor empties the stack.
+//!
+//! Every access uses `try_with` and `try_borrow_mut`: at thread exit, or if user code
+//! re-enters the SDK while the stack is borrowed, the call does nothing and the miss is
+//! counted. Nothing here can panic the application.
 
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::dispatch::{self, Dispatch};
-use crate::id::{IdGen, SpanId, TraceId};
+use crate::id::{IdGen, SpanId, TraceId, span_id_at};
 use crate::metadata_keys as keys;
 use crate::record::{
     FinishedTrace, Kind, Name, Severity, Signal, SpanRecord, TraceInfo, reuse_arena,
@@ -36,28 +47,48 @@ use crate::stats::{self, Loss};
 use crate::time::{Anchor, Tick};
 
 thread_local! {
-    static STACK: RefCell<Stack> = const { RefCell::new(Stack { frames: Vec::new(), ids: IdGen::unseeded(), serial: 0, spans_hint: 0 }) };
+    // No destructor (the frames are in a `ManuallyDrop`), so that every access on the hot path
+    // is a plain thread-local access; `EXIT_FLUSH` empties it when the thread exits.
+    static STACK: RefCell<Stack> = const {
+        RefCell::new(Stack {
+            frames: ManuallyDrop::new(Vec::new()),
+            ids: IdGen::unseeded(),
+            serial: 0,
+            spans_hint: 0,
+            exiting: false,
+        })
+    };
+    /// Registered when this thread first opens or attaches a frame: its destructor delivers
+    /// the frames still open when the thread exits.
+    static EXIT_FLUSH: ExitFlush = const { ExitFlush };
 }
 
 struct Stack {
-    frames: Vec<Frame>,
+    /// Emptied by [`ExitFlush`], never dropped (see `STACK`).
+    frames: ManuallyDrop<Vec<Frame>>,
     ids: IdGen,
     /// Frame serials, so a handle from a frame that has closed never touches a newer one.
     serial: u64,
     /// How many spans the last root frame closed on this thread held: the next one's arena
     /// starts at that capacity.
     spans_hint: usize,
+    /// The thread is exiting and its frames were delivered: no new frame opens.
+    exiting: bool,
 }
 
-/// The largest arena a new trace starts with; beyond it the arena grows as it fills.
-const MAX_SPANS_HINT: usize = 4096;
+/// A frame's serial: never zero, so that `Option<Slot>` is two words.
+type Serial = NonZeroU64;
+
+/// The largest arena a new trace starts with (65,536 records, 4.5 MiB); beyond it the arena
+/// grows as it fills. Kept arenas are capped apart from this (`record::reuse_arena`).
+const MAX_SPANS_HINT: usize = 1 << 16;
 
 /// Where a span lives: its frame's serial and its index in that frame's arena. Two words with
-/// its `Option` (serials start at 1), so a guard is returned and passed in two registers.
+/// its `Option`, so a guard is returned and passed in two registers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Slot {
-    frame: NonZeroU64,
-    /// The index (low 32 bits) and [`OPENED_TRACE`].
+    frame: Serial,
+    /// The index (low 32 bits), [`OPENED_TRACE`] and [`CONTENT`].
     bits: u64,
 }
 
@@ -65,13 +96,24 @@ pub(crate) struct Slot {
 /// closing the span closes that trace too. Only the span's guard acts on it.
 const OPENED_TRACE: u64 = 1 << 32;
 
+/// In a slot's bits: content is captured in the span's frame (content capture on, and head
+/// sampling kept the trace), so a macro's expansion decides without another lookup.
+const CONTENT: u64 = 1 << 33;
+
 impl Slot {
     #[inline]
-    fn new(frame: &Frame, index: u32, opened_trace: bool) -> Option<Slot> {
-        Some(Slot {
-            frame: NonZeroU64::new(frame.serial)?,
-            bits: u64::from(index) | if opened_trace { OPENED_TRACE } else { 0 },
-        })
+    fn new(frame: &Frame, index: u32, opened_trace: bool) -> Slot {
+        let mut bits = u64::from(index);
+        if opened_trace {
+            bits |= OPENED_TRACE;
+        }
+        if frame.content {
+            bits |= CONTENT;
+        }
+        Slot {
+            frame: frame.serial,
+            bits,
+        }
     }
 
     #[inline]
@@ -84,6 +126,12 @@ impl Slot {
         self.bits & OPENED_TRACE != 0
     }
 
+    /// True if content is captured for this span (see [`CONTENT`]).
+    #[inline]
+    pub(crate) fn captures_content(self) -> bool {
+        self.bits & CONTENT != 0
+    }
+
     pub(crate) fn frame_serial(self) -> u64 {
         self.frame.get()
     }
@@ -94,7 +142,7 @@ impl Slot {
 pub(crate) const NO_SPAN: u32 = u32::MAX;
 
 struct Frame {
-    serial: u64,
+    serial: Serial,
     /// The innermost open span (its index in `spans`), or [`NO_SPAN`].
     current: u32,
     trace_id: TraceId,
@@ -107,6 +155,11 @@ struct Frame {
     owner: Owner,
     /// Head sampling kept the trace (else it is recorded without content).
     sampled: bool,
+    /// Content is captured here: `sampled`, and the content switch was on when the frame
+    /// opened (see [`CONTENT`]).
+    content: bool,
+    /// The random base the ids of this frame's spans are made from ([`span_id_at`]).
+    id_base: u64,
 }
 
 enum Owner {
@@ -326,25 +379,53 @@ fn unavailable<R>() -> Option<R> {
 }
 
 impl Stack {
+    /// The frame `serial`: nearly always the innermost, else one further out.
+    #[inline]
     fn frame_mut(&mut self, serial: u64) -> Option<&mut Frame> {
-        self.frames.iter_mut().rev().find(|f| f.serial == serial)
+        if self.frames.last().is_some_and(|f| f.serial.get() == serial) {
+            return self.frames.last_mut();
+        }
+        self.outer_frame_mut(serial)
     }
 
-    fn next_serial(&mut self) -> u64 {
-        self.serial += 1;
-        self.serial
-    }
-
-    /// A root frame for a span opened with no trace open: the trace takes the span's name.
     #[cold]
-    fn push_root_named(&mut self, name: &Name, now: Tick) -> u64 {
-        self.push_root(name.clone(), now)
+    #[inline(never)]
+    fn outer_frame_mut(&mut self, serial: u64) -> Option<&mut Frame> {
+        self.frames
+            .iter_mut()
+            .rev()
+            .find(|f| f.serial.get() == serial)
     }
 
-    fn push_root(&mut self, name: Name, now: Tick) -> u64 {
+    /// Where the frame `serial` is on the stack.
+    fn position(&self, serial: u64) -> Option<usize> {
+        self.frames.iter().rposition(|f| f.serial.get() == serial)
+    }
+
+    fn next_serial(&mut self) -> Serial {
+        self.serial += 1;
+        Serial::MIN.saturating_add(self.serial - 1)
+    }
+
+    /// Whether a frame may be pushed: not once the thread's exit has emptied the stack (the
+    /// frame would never be delivered; the refusal is counted). Registers the exit flush.
+    fn may_push(&mut self) -> bool {
+        if !self.exiting && EXIT_FLUSH.try_with(|_| ()).is_ok() {
+            return true;
+        }
+        self.exiting = true;
+        stats::count_drop(Loss::ContextUnavailable, 1);
+        false
+    }
+
+    fn push_root(&mut self, name: Name, now: Tick) -> Option<u64> {
+        if !self.may_push() {
+            return None;
+        }
         let serial = self.next_serial();
         let trace_id = self.ids.trace_id();
         let root_span = self.ids.span_id();
+        let sampled = head_keeps(trace_id);
         self.frames.push(Frame {
             serial,
             current: NO_SPAN,
@@ -358,10 +439,12 @@ impl Stack {
                 info: Some(Box::new(TraceInfo::new(name, now))),
                 shared: None,
             },
-            sampled: head_keeps(trace_id),
+            sampled,
+            content: sampled && crate::capture::content_switch(),
+            id_base: self.ids.next_u64(),
         });
         self.sync_sampled();
-        serial
+        Some(serial.get())
     }
 
     /// Tell the capture layer whether the innermost trace is dropped by head sampling: its
@@ -378,9 +461,75 @@ impl Frame {
     /// span.
     #[inline]
     fn current_span(&self) -> SpanId {
-        self.spans
-            .get(self.current as usize)
-            .map_or(self.parent, |rec| rec.id)
+        self.span_id(self.current)
+    }
+
+    /// The id of the span at `index` (made from the index, unless the record came with one:
+    /// a carried span), or `parent` for [`NO_SPAN`].
+    fn span_id(&self, index: u32) -> SpanId {
+        match self.spans.get(index as usize) {
+            Some(rec) if rec.id != SpanId::NONE => rec.id,
+            Some(_) => span_id_at(self.id_base, index),
+            None => self.parent,
+        }
+    }
+
+    /// Give every span opened here its id and its parent's (a span's parent is the one that
+    /// was innermost when it opened: `prev`). Before anything leaves the frame.
+    fn resolve_ids(&mut self) {
+        for index in 0..self.spans.len() {
+            if self.spans[index].id != SpanId::NONE {
+                continue;
+            }
+            let parent = self.span_id(self.spans[index].prev);
+            let rec = &mut self.spans[index];
+            rec.id = span_id_at(self.id_base, index as u32);
+            rec.parent = parent;
+        }
+    }
+
+    /// Push a span record if the arena has room (else hand the name back: the slow path grows
+    /// the arena and comes back).
+    #[inline]
+    fn try_open(
+        &mut self,
+        name: Name,
+        kind: Kind,
+        now: Tick,
+        opened_trace: bool,
+    ) -> Result<Slot, Name> {
+        let index = self.spans.len();
+        if index == self.spans.capacity() {
+            return Err(name);
+        }
+        self.spans.push(SpanRecord {
+            id: SpanId::NONE,
+            parent: SpanId::NONE,
+            start: now,
+            end: None,
+            name,
+            kind,
+            severity: None,
+            prev: self.current,
+            data: None,
+        });
+        // The slow path never lets the arena grow past `NO_SPAN` records.
+        let index = index as u32;
+        self.current = index;
+        Ok(Slot::new(self, index, opened_trace))
+    }
+
+    /// Close the span at `index`, unless it has closed already. Returns it if it was open.
+    #[inline]
+    fn close(&mut self, index: u32, now: Tick) -> Option<&mut SpanRecord> {
+        let rec = self.spans.get_mut(index as usize)?;
+        if rec.end.is_some() {
+            return None;
+        }
+        rec.end = Some(now);
+        let prev = rec.prev;
+        self.closed(index, prev);
+        self.spans.get_mut(index as usize)
     }
 
     /// The span at `index`, just closed, opened when `prev` was innermost. If it was the
@@ -423,6 +572,7 @@ impl Frame {
     /// Turn a closed frame into what it hands on: a finished trace (root frames) or spans for
     /// the shared state (attached frames). Returns the carried span for its owner.
     fn finish(mut self, end: Tick) -> (Option<FinishedTrace>, Option<SpanRecord>) {
+        self.resolve_ids();
         let carries = matches!(self.owner, Owner::Attached { carried: true, .. });
         // Spans still open here had their guards leaked or outlive the frame: close them now.
         // Every open span is on the chain from `current` (a span leaves it only once closed),
@@ -481,54 +631,99 @@ impl Frame {
 /// Open a span under the innermost open span. With no trace open on this thread, a trace of
 /// the same name is opened around it, and the slot says so: closing the span must then close
 /// that trace too.
+///
+/// Inlined: the clock, one thread-local access and one borrow, and a push onto the innermost
+/// frame's arena. Everything else is [`open_span_slow`].
 #[inline]
-pub(crate) fn open_span(name: Name, kind: Kind) -> Option<Slot> {
+pub(crate) fn open_span(name: impl Into<Name>, kind: Kind) -> Option<Slot> {
+    let now = Tick::now();
+    let name = name.into();
+    let fast = STACK.try_with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => match s.frames.last_mut() {
+            Some(frame) => frame.try_open(name, kind, now, false).map_err(Some),
+            None => Err(Some(name)),
+        },
+        // Re-entered from inside the SDK.
+        Err(_) => Err(None),
+    });
+    match fast {
+        Ok(Ok(slot)) => Some(slot),
+        Ok(Err(Some(name))) => open_span_slow(name, kind, now),
+        _ => unavailable(),
+    }
+}
+
+/// Open a span when the fast path cannot: no trace is open (one is opened around the span),
+/// or the arena is full (it grows, to at most [`NO_SPAN`] records: a span past that is
+/// dropped and counted as `trace_too_large`).
+#[cold]
+#[inline(never)]
+fn open_span_slow(name: Name, kind: Kind, now: Tick) -> Option<Slot> {
     with(|s| {
-        let now = Tick::now();
         let implicit = s.frames.is_empty();
         if implicit {
-            s.push_root_named(&name, now);
+            s.push_root(name.clone(), now)?;
         }
-        let id = s.ids.span_id();
         let frame = s.frames.last_mut()?;
-        let index = frame.spans.len() as u32;
-        frame.spans.push(SpanRecord {
-            id,
-            parent: frame.current_span(),
-            start: now,
-            end: None,
-            name,
-            kind,
-            severity: None,
-            prev: frame.current,
-            data: None,
-        });
-        frame.current = index;
-        Slot::new(frame, index, implicit)
+        let len = frame.spans.len();
+        let room = NO_SPAN as usize - len;
+        if room == 0 {
+            stats::count_drop(Loss::TraceTooLarge, 1);
+            return None;
+        }
+        if len == frame.spans.capacity() {
+            // Doubling, as `push` would, but never past `NO_SPAN` records.
+            frame.spans.reserve_exact(len.clamp(4, room));
+        }
+        frame.try_open(name, kind, now, implicit).ok()
     })
     .flatten()
 }
 
 /// Close a span. `panicking` marks it as closed by an unwinding panic.
+///
+/// Inlined: a span of the innermost frame, closed without a panic, that did not open a trace
+/// of its own is stamped and stepped past here. Everything else is [`close_span_slow`].
 #[inline]
 pub(crate) fn close_span(slot: Slot, panicking: bool) {
+    if !panicking && !slot.opened_trace() {
+        let now = Tick::now();
+        let closed = STACK.try_with(|cell| {
+            let Ok(mut s) = cell.try_borrow_mut() else {
+                return false;
+            };
+            match s.frames.last_mut() {
+                Some(frame) if frame.serial == slot.frame => {
+                    frame.close(slot.index(), now);
+                    true
+                }
+                _ => false,
+            }
+        });
+        if closed == Ok(true) {
+            return;
+        }
+    }
+    close_span_slow(slot, panicking);
+}
+
+#[cold]
+#[inline(never)]
+fn close_span_slow(slot: Slot, panicking: bool) {
+    let now = Tick::now();
     with(|s| {
         let Some(frame) = s.frame_mut(slot.frame_serial()) else {
             return;
         };
-        let Some(rec) = frame.spans.get_mut(slot.index() as usize) else {
-            return;
-        };
-        if rec.end.is_some() {
-            return;
+        if let Some(rec) = frame.close(slot.index(), now) {
+            if panicking {
+                mark_panicked(rec);
+            }
         }
-        rec.end = Some(Tick::now());
-        if panicking {
-            mark_panicked(rec);
-        }
-        let prev = rec.prev;
-        frame.closed(slot.index(), prev);
     });
+    if slot.opened_trace() {
+        close_trace(slot.frame_serial(), panicking);
+    }
 }
 
 /// Mark a span closed by an unwinding panic: severity `error`, the panic's text as its
@@ -566,7 +761,7 @@ pub(crate) fn current_slot() -> Option<Slot> {
         if frame.current == NO_SPAN {
             return None;
         }
-        Slot::new(frame, frame.current, false)
+        Some(Slot::new(frame, frame.current, false))
     })
     .flatten()
 }
@@ -610,14 +805,14 @@ pub(crate) fn open_trace(name: Name) -> Option<TraceOpen> {
         });
         return Some(TraceOpen::Nested(slot));
     }
-    with(|s| TraceOpen::Root(s.push_root(name, Tick::now())))
+    with(|s| s.push_root(name, Tick::now()).map(TraceOpen::Root)).flatten()
 }
 
 /// Close the root frame `serial` and hand its trace to the dispatch.
 pub(crate) fn close_trace(serial: u64, panicking: bool) {
     let end = Tick::now();
     let finished = with(|s| {
-        let pos = s.frames.iter().rposition(|f| f.serial == serial)?;
+        let pos = s.position(serial)?;
         let mut frame = s.frames.remove(pos);
         s.sync_sampled();
         if matches!(frame.owner, Owner::Root { .. }) {
@@ -705,6 +900,9 @@ pub(crate) fn attach(
     carried: Option<SpanRecord>,
 ) -> Option<u64> {
     with(|s| {
+        if !s.may_push() {
+            return None;
+        }
         let serial = s.next_serial();
         let (spans, current) = match carried {
             Some(mut rec) => {
@@ -724,20 +922,23 @@ pub(crate) fn attach(
             spans,
             signals: Vec::new(),
             sampled: shared.sampled,
+            content: shared.sampled && crate::capture::content_switch(),
+            id_base: s.ids.next_u64(),
             owner: Owner::Attached {
                 shared,
                 carried: is_carried,
             },
         });
         s.sync_sampled();
-        serial
+        Some(serial.get())
     })
+    .flatten()
 }
 
 /// Pop the attached frame `serial`; its spans join the trace. Returns the carried span.
 pub(crate) fn detach(serial: u64) -> Option<SpanRecord> {
     let frame = with(|s| {
-        let pos = s.frames.iter().rposition(|f| f.serial == serial)?;
+        let pos = s.position(serial)?;
         let frame = s.frames.remove(pos);
         s.sync_sampled();
         Some(frame)
@@ -785,12 +986,24 @@ pub(crate) fn in_trace() -> bool {
         .unwrap_or(false)
 }
 
-impl Drop for Stack {
-    /// At thread exit, frames still open (their guards leaked) are closed and delivered, not
-    /// lost.
+/// The destructor of `EXIT_FLUSH`: at thread exit, frames still open (their guards leaked, or
+/// the thread ended inside them) are closed and delivered, innermost first, not lost. Frames
+/// opened after it ran are refused ([`Stack::may_push`]).
+struct ExitFlush;
+
+impl Drop for ExitFlush {
     fn drop(&mut self) {
+        let frames = STACK
+            .try_with(|cell| {
+                let mut s = cell.try_borrow_mut().ok()?;
+                s.exiting = true;
+                Some(std::mem::take(&mut *s.frames))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let end = Tick::now();
-        while let Some(frame) = self.frames.pop() {
+        for frame in frames.into_iter().rev() {
             if let (Some(trace), _) = frame.finish(end) {
                 dispatch::submit(trace);
             }
@@ -804,10 +1017,10 @@ pub(crate) fn push_signal_at(slot: Slot, make: impl FnOnce(SpanId) -> Signal) ->
         let Some(frame) = s.frame_mut(slot.frame_serial()) else {
             return false;
         };
-        let Some(rec) = frame.spans.get(slot.index() as usize) else {
+        if slot.index() as usize >= frame.spans.len() {
             return false;
-        };
-        let target = rec.id;
+        }
+        let target = frame.span_id(slot.index());
         frame.signals.push(make(target));
         true
     })

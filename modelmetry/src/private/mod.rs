@@ -213,34 +213,72 @@ impl Once {
     pub fn take(self) {}
 }
 
-/// The span a synchronous `#[span]` function opened, closed when dropped: the macro's hot
-/// path, so a type of its own with nothing to match on.
+/// The span a synchronous `#[span]` function opened: the macro's hot path, so a type of its
+/// own with nothing to match on.
+///
+/// The expansion tests [`is_enabled`] itself and, when tracing is on, hands the function's
+/// body (a closure taking the scope) to [`SpanScope::run`]: the span opens, the body runs, the
+/// span closes, in one function of its own that the body is inlined into. The user's function
+/// keeps only the test and the call, and when tracing is off runs the body with
+/// [`SpanScope::off`], whose every setter and test the compiler folds away.
 #[must_use]
 pub struct SpanScope {
     guard: SpanGuard,
 }
 
 impl SpanScope {
-    /// Open a span (`#[span]` on a function that is not `async`).
-    #[inline]
-    pub fn span(name: &'static str, kind: Kind) -> SpanScope {
+    /// Run `work` in a span named `name` (`#[span]` on a function that is not `async`), tracing
+    /// being on. If `work` unwinds, the span closes as the panic's (severity `error`).
+    #[inline(never)]
+    pub fn run<R>(name: &'static str, kind: Kind, work: impl FnOnce(&SpanScope) -> R) -> R {
+        let scope = SpanScope {
+            guard: guard::open_span(name, kind),
+        };
+        let ret = work(&scope);
+        scope.end();
+        ret
+    }
+
+    /// [`SpanScope::run`] for a name that is an expression ([`lazy_name`]).
+    #[inline(never)]
+    pub fn run_named<R>(
+        name: Cow<'static, str>,
+        kind: Kind,
+        work: impl FnOnce(&SpanScope) -> R,
+    ) -> R {
+        let scope = SpanScope {
+            guard: guard::open_span(name, kind),
+        };
+        let ret = work(&scope);
+        scope.end();
+        ret
+    }
+
+    /// No span: what the body gets when tracing is off.
+    #[inline(always)]
+    pub fn off() -> SpanScope {
         SpanScope {
-            guard: guard::start_span(name, kind),
+            guard: SpanGuard::inactive(),
         }
     }
 
-    /// Open a span whose name is an expression ([`lazy_name`]).
-    #[inline]
-    pub fn span_named(name: Cow<'static, str>, kind: Kind) -> SpanScope {
-        SpanScope {
-            guard: guard::start_span(name, kind),
-        }
+    /// Close the span: the body returned.
+    #[inline(always)]
+    fn end(self) {
+        self.guard.close_on_return();
     }
 
     /// True when something is being recorded: test this before capturing anything.
     #[inline]
     pub fn is_active(&self) -> bool {
         self.guard.is_active()
+    }
+
+    /// True when the span's content (the arguments, the return value) is captured: test
+    /// this before capturing them. Decided when the trace opened on this thread.
+    #[inline]
+    pub fn captures_content(&self) -> bool {
+        self.guard.captures_content()
     }
 
     /// The function's arguments.
@@ -360,6 +398,12 @@ impl Scope {
     #[inline]
     pub fn is_active(&self) -> bool {
         !self.target.is_off()
+    }
+
+    /// True when content (the arguments, the return value) is captured here.
+    #[inline]
+    pub fn captures_content(&self) -> bool {
+        self.is_active() && crate::capture::content_enabled()
     }
 
     /// The function's arguments.
