@@ -519,9 +519,14 @@ pub(crate) fn on_entry(args: &FnArgs, params: &[Param], scope: &syn::Ident) -> T
             };
             quote!((#name, #captured))
         });
+        let input = local("__modelmetry_input");
         set.extend(quote! {
             if #scope.captures_content() {
-                #scope.set_input(::modelmetry::__private::input([#(#fields),*]));
+                // Capturing `_name` is no use of it the user wrote (clippy's pedantic
+                // `used_underscore_binding` would say so, on the user's parameter).
+                #[allow(clippy::used_underscore_binding)]
+                let #input = ::modelmetry::__private::input([#(#fields),*]);
+                #scope.set_input(#input);
             }
         });
     }

@@ -50,6 +50,23 @@ fn generate(prompt: &str) -> String {
 #[span]
 fn unit() {}
 
+#[span(name = format!("named.{n}"))]
+fn named(n: u8, mut acc: Vec<u8>) -> Vec<u8> {
+    acc.push(n);
+    acc
+}
+
+#[span(kind = "tool")]
+fn unused_param(_unused: u8, mut count: u32) -> u32 {
+    count += 1;
+    count
+}
+
+#[span]
+fn diverges_never(message: &str) -> ! {
+    panic!("{message}")
+}
+
 struct Client {
     calls: u8,
 }
@@ -58,6 +75,11 @@ impl Client {
     #[span(kind = "agent")]
     fn run(&self, n: u8) -> u8 {
         n + self.calls
+    }
+
+    #[span]
+    fn calls_mut(&mut self) -> &mut u8 {
+        &mut self.calls
     }
 
     #[span(kind = "retriever")]
@@ -112,6 +134,12 @@ impl futures_core::Stream for Words {
 fn every_form_compiles_without_warnings() {
     let _recorder = modelmetry::testing::Recorder::install();
     assert_eq!(turn("k", "q"), Ok(2));
+    assert_eq!(named(3, vec![1]), vec![1, 3]);
+    assert_eq!(unused_param(0, 1), 2);
+    let mut client = Client { calls: 0 };
+    *client.calls_mut() += 2;
+    assert_eq!(client.run(1), 3);
+    assert!(std::panic::catch_unwind(|| diverges_never("stop")).is_err());
     let fut = async_turn(1);
     let mut fut = std::pin::pin!(fut);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
