@@ -9,9 +9,13 @@
 //! cargo build --profile bench -p modelmetry-benches --example per_span
 //! target/release/examples/per_span compare        # 5 alternating processes each, medians, ratios
 //! target/release/examples/per_span run fastrace   # one process: ns per span for each round
-//! valgrind --tool=callgrind --toggle-collect='per_span::calls_modelmetry' \
+//! valgrind --tool=callgrind --toggle-collect='per_span::counted' \
 //!     target/release/examples/per_span once modelmetry   # instructions in the loop / CALLS
 //! ```
+//!
+//! `once` runs a warm-up round and then the round callgrind counts (`counted`): the steady
+//! state, as in `run`, where each library's first trace has grown its buffers and later
+//! traces reuse them.
 //!
 //! `compare` also takes `--processes N` and a list of libraries (default: all four and the
 //! bare loop). `modelmetry-off` (never initialised) and `tracing-off` (no subscriber) are the
@@ -51,7 +55,13 @@ fn tracing_traced(x: u64) -> u64 {
     plain(x)
 }
 
-// The loops callgrind counts: `--toggle-collect='per_span::calls_<library>'`.
+/// The round callgrind counts: `--toggle-collect='per_span::counted'`.
+#[inline(never)]
+fn counted(f: &mut dyn FnMut() -> u64) -> u64 {
+    f()
+}
+
+// One loop per library.
 
 #[inline(never)]
 fn calls_modelmetry() -> u64 {
@@ -81,12 +91,19 @@ fn calls_baseline() -> u64 {
     (0..CALLS).fold(0, |acc, i| acc ^ plain(black_box(i)))
 }
 
-/// Runs `rounds` rounds of one library in this process; returns ns per span for each.
-fn rounds(library: &str, rounds: usize) -> Vec<f64> {
+/// Runs `rounds` rounds of one library in this process; returns ns per span for each. With
+/// `count_last`, the last round runs inside [`counted`].
+fn rounds(library: &str, rounds: usize, count_last: bool) -> Vec<f64> {
     let mut out = Vec::with_capacity(rounds);
-    let timed = |f: &mut dyn FnMut() -> u64| {
+    let mut round = 0;
+    let mut timed = |f: &mut dyn FnMut() -> u64| {
+        round += 1;
         let start = Instant::now();
-        black_box(f());
+        if count_last && round == rounds {
+            black_box(counted(f));
+        } else {
+            black_box(f());
+        }
         start.elapsed().as_nanos() as f64 / CALLS as f64
     };
     match library {
@@ -249,14 +266,14 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("run") => {
             let library = args.get(1).map_or("modelmetry", String::as_str);
-            let all = rounds(library, WARMUP + ROUNDS);
+            let all = rounds(library, WARMUP + ROUNDS, false);
             let kept: Vec<String> = all[WARMUP..].iter().map(|v| format!("{v:.2}")).collect();
             println!("{}", kept.join(" "));
         }
         Some("once") => {
-            // One round, for callgrind's count of the loop.
+            // A warm-up round, then the one callgrind counts.
             let library = args.get(1).map_or("modelmetry", String::as_str);
-            rounds(library, 1);
+            rounds(library, 2, true);
         }
         Some("compare") | None => compare(args.get(1..).unwrap_or(&[])),
         Some(other) => {
