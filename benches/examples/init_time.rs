@@ -3,7 +3,7 @@
 //!
 //! `cargo run --profile bench -p modelmetry-benches --example init_time -- <mode>` with mode
 //! `decode` (the decoding alone), `background` (`init` in background delivery: the flusher
-//! decodes it), `synchronous` (`init` in synchronous delivery: decoded on `init`'s thread) or
+//! decodes it), `synchronous` (`init` in synchronous delivery: decoded on a thread `init` starts) or
 //! `memory` (the heap the decoded table keeps, and the most it took while decoding).
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -71,7 +71,7 @@ use args::Macro;
 ///         scope.set_user("customer-7");
 ///         scope.add_tags([tag("support")]);
 ///         scope.set_metadata("channel", capture(&"web"));
-///         if content_enabled() {
+///         if scope.captures_content() {
 ///             scope.set_input(input([("session_id", capture(&session_id)),
 ///                                    ("message", capture(&message))]));
 ///         }
@@ -167,21 +167,25 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```text
 /// fn get_order(id: &str) -> Result<Order, String> {
-///     let scope = ::modelmetry::__private::SpanScope::span("GetOrderInformation", Kind::Tool);
-///     if scope.is_active() {                   // false at once when tracing is off
-///         if content_enabled() { scope.set_input(input([("id", capture(&id))])); }
-///     }
-///     let ret = (move || {
-///         if let Some(r) = None::<Result<Order, String>> { return r; } // types the body
-///         /* the body, unchanged */
-///     })();
-///     if scope.is_active() {
-///         match outcome(&ret) {                 // chosen at compile time
-///             Ok(v) => if content_enabled() { scope.set_output(capture(v)) },
-///             Err(e) => scope.set_error(display_or_debug(e)),
+///     let run = move |scope: &SpanScope| {     // FnOnce: a body may return a borrow
+///         if scope.is_active() {               // false at once when tracing is off
+///             if scope.captures_content() { scope.set_input(input([("id", capture(&id))])); }
 ///         }
-///     }
-///     ret                                      // scope drops: the span closes
+///         let ret = (move || {
+///             if let Some(r) = None::<Result<Order, String>> { return r; } // types the body
+///             /* the body, unchanged */
+///         })();
+///         if scope.is_active() {
+///             match outcome(&ret) {             // chosen at compile time
+///                 Ok(v) => if scope.captures_content() { scope.set_output(capture(v)) },
+///                 Err(e) => scope.set_error(display_or_debug(e)),
+///             }
+///         }
+///         ret
+///     };
+///     if !is_enabled() { return run(&SpanScope::off()); }     // one atomic load
+///     // Opens the span, runs the body, closes the span: one function, not inlined here.
+///     SpanScope::run("GetOrderInformation", Kind::Tool, run)
 /// }
 ///
 /// // async fn f(&self, x: &str) -> R { body }  becomes a fn returning its future, whose
