@@ -2,11 +2,11 @@
 //! `tracing` spans nested both ways (sync, and async on a multi-thread runtime), events,
 //! filters, the content switch and the redaction hook.
 //!
-//! The real genai crate is tested end to end in `tests/genai` (a crate of its own: its
-//! serde_json turns on `preserve_order`). rig-core is not a dev-dependency: 0.46 (the newest)
-//! needs rustc 1.97.1, newer than this workspace's toolchain (1.95), and 0.44 with rig-agent
-//! 0.44 would add their HTTP stack to the build for spans whose shape is all the bridge sees.
-//! Instead, each span below is written field for field as their current source writes it:
+//! The real crates are tested end to end in `tests/genai` (genai 0.7.2; a crate of its own: its
+//! serde_json turns on `preserve_order`) and `tests/rig` (rig-core and rig-agent 0.44.0, the
+//! newest that build with this workspace's toolchain: 0.46 needs rustc 1.97.1). Here, each
+//! span is written field for field as their source writes it, so that every variant (errors,
+//! streams, filters, threads) is covered without a server:
 //!
 //! - rig-core 0.44.0, `src/telemetry/mod.rs`: `__rig_canonical_completion_span!` (target
 //!   `rig::completions`, name `chat`), `record_model_input`/`record_model_output` (message

@@ -524,12 +524,10 @@ fn read_content(
     // Messages: a model call's, in order: system instructions, input, output.
     let mut msgs: Vec<Message> = Vec::new();
     let mut any_messages = false;
+    let mut instructions = None;
     if let Some(text) = fields.str(f::SYSTEM_INSTRUCTIONS) {
         match messages::parse_system_instructions(text) {
-            Some(m) if kind == Kind::Llm => {
-                msgs.push(m);
-                any_messages = true;
-            }
+            Some(m) if kind == Kind::Llm => instructions = Some(m),
             _ => keep_content(metadata, f::SYSTEM_INSTRUCTIONS, text),
         }
     }
@@ -540,12 +538,23 @@ fn read_content(
         };
         match messages::parse_messages(text) {
             Some((list, r)) if kind == Kind::Llm => {
+                // rig-agent writes its preamble both as the instructions and as the first
+                // input message: the same message is recorded once.
+                if key == f::INPUT_MESSAGES
+                    && instructions.as_ref().is_some_and(|i| list.contains(i))
+                {
+                    instructions = None;
+                }
                 msgs.extend(list);
                 reasons.extend(r);
                 any_messages = true;
             }
             _ => keep_content(metadata, key, text),
         }
+    }
+    if let Some(i) = instructions {
+        msgs.insert(0, i);
+        any_messages = true;
     }
     if any_messages {
         // Messages set through `llm::` while the span was current come after the fields'.

@@ -16,8 +16,7 @@
 //! process: so each call runs in a child process of this test binary, with the variable set
 //! (or removed) by the parent test.
 //!
-//! (rig-core is not here: its current release needs a newer rustc than this workspace's
-//! toolchain; `tests/tests/tracing_bridge.rs` covers it with spans written field for field.)
+//! (rig-core and rig-agent are tested the same way in `tests/rig`.)
 
 use std::process::Command;
 
