@@ -89,20 +89,21 @@ thread_local! {
     static SCOPED: RefCell<Option<Arc<Counters>>> = const { RefCell::new(None) };
 }
 
-/// Count on this thread's counters: its scoped ones, else the process's.
+/// Count on this thread's counters: its scoped ones, else the process's (also when the
+/// thread is exiting and its thread-locals are gone: a thread-local destructor that traces
+/// is counted too, never lost).
 #[inline]
 fn with(f: impl FnOnce(&Counters)) {
-    let done = SCOPED.try_with(|s| match s.try_borrow().as_deref() {
-        Ok(Some(c)) => {
-            f(c);
-            None
+    let mut f = Some(f);
+    let _ = SCOPED.try_with(|s| {
+        if let Ok(Some(c)) = s.try_borrow().as_deref() {
+            if let Some(f) = f.take() {
+                f(c);
+            }
         }
-        _ => Some(f),
     });
-    match done {
-        Ok(None) => {}
-        Ok(Some(f)) => f(&GLOBAL),
-        Err(_) => {}
+    if let Some(f) = f {
+        f(&GLOBAL);
     }
 }
 

@@ -215,3 +215,37 @@ fn a_trace_larger_than_any_kept_arena_keeps_every_span() {
         );
     }
 }
+
+struct OpensASpanWhenDropped;
+
+impl Drop for OpensASpanWhenDropped {
+    fn drop(&mut self) {
+        let _late = start_span("late", Kind::Tool);
+    }
+}
+
+thread_local! {
+    static LATE: OpensASpanWhenDropped = const { OpensASpanWhenDropped };
+}
+
+#[test]
+fn a_span_opened_in_a_thread_local_destructor_after_the_exit_flush_is_counted_not_recorded() {
+    let rec = Recorder::install_global();
+    let before = modelmetry::stats().dropped.context_unavailable;
+    std::thread::spawn(|| {
+        // Registered before the SDK's own thread-locals: its destructor runs after the one
+        // that delivers this thread's open frames.
+        LATE.with(|_| ());
+        let trace = start_trace("leaky");
+        std::mem::forget(start_span("forgotten", Kind::Tool));
+        std::mem::forget(trace);
+    })
+    .join()
+    .expect("no panic at thread exit");
+    let traces = rec.take();
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    assert_eq!(traces[0].tree(), "trace leaky\n└── tool forgotten\n");
+    // The late span found the stack already delivered: refused, and counted.
+    let after = modelmetry::stats().dropped.context_unavailable;
+    assert_eq!(after - before, 1);
+}
