@@ -666,18 +666,23 @@ fn open_span_slow(name: Name, kind: Kind, now: Tick) -> Option<Slot> {
         }
         let frame = s.frames.last_mut()?;
         let len = frame.spans.len();
-        let room = NO_SPAN as usize - len;
-        if room == 0 {
+        let Some(grow) = arena_growth(len) else {
             stats::count_drop(Loss::TraceTooLarge, 1);
             return None;
-        }
+        };
         if len == frame.spans.capacity() {
-            // Doubling, as `push` would, but never past `NO_SPAN` records.
-            frame.spans.reserve_exact(len.clamp(4, room));
+            frame.spans.reserve_exact(grow);
         }
         frame.try_open(name, kind, now, implicit).ok()
     })
     .flatten()
+}
+
+/// How many records to add to a full arena of `len`: doubling, as `push` would, but never past
+/// [`NO_SPAN`] records (the index of a span must fit below it); `None` once there.
+fn arena_growth(len: usize) -> Option<usize> {
+    let room = (NO_SPAN as usize).checked_sub(len).filter(|&r| r > 0)?;
+    Some(len.max(4).min(room))
 }
 
 /// Close a span. `panicking` marks it as closed by an unwinding panic.
@@ -1057,4 +1062,22 @@ pub(crate) fn record_for_bench(f: impl FnOnce()) -> Option<FinishedTrace> {
 thread_local! {
     static BENCH_TAKE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static BENCH_TAKEN: RefCell<Option<FinishedTrace>> = const { RefCell::new(None) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_arena_doubles_up_to_the_last_index_and_no_further() {
+        assert_eq!(arena_growth(0), Some(4));
+        assert_eq!(arena_growth(3), Some(4));
+        assert_eq!(arena_growth(1000), Some(1000));
+        let last = NO_SPAN as usize;
+        assert_eq!(arena_growth(last - 1), Some(1));
+        assert_eq!(arena_growth(last - 3), Some(3));
+        assert_eq!(arena_growth(last / 2 + 10), Some(last - (last / 2 + 10)));
+        assert_eq!(arena_growth(last), None);
+        assert_eq!(arena_growth(last + 1), None);
+    }
 }
