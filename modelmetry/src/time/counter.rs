@@ -69,7 +69,11 @@ fn counter() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Mutex, PoisonError};
     use std::time::Duration;
+
+    /// The tests that set the process-wide flag take turns.
+    static FLAG: Mutex<()> = Mutex::new(());
 
     #[test]
     fn a_mock_clock_is_never_read_directly() {
@@ -81,6 +85,7 @@ mod tests {
 
     #[test]
     fn off_x86_64_and_under_miri_nothing_is_read_directly() {
+        let _turn = FLAG.lock().unwrap_or_else(PoisonError::into_inner);
         if !cfg!(all(target_arch = "x86_64", not(miri))) {
             assert_eq!(counter(), None);
         }
@@ -98,6 +103,7 @@ mod tests {
         ignore = "quanta's calibration runs cpuid, which Miri does not emulate"
     )]
     fn direct_reads_are_quantas_ticks() {
+        let _turn = FLAG.lock().unwrap_or_else(PoisonError::into_inner);
         let clock = quanta::Clock::new();
         use_if_counter(&clock);
         let Some(start) = read() else {
