@@ -803,3 +803,49 @@ fn without_a_client_or_recorder_nothing_is_recorded_and_spans_still_work() {
         assert!(modelmetry::Context::current().is_empty());
     });
 }
+
+/// Two Modelmetry layers in one subscriber (a library's and the application's, say): the
+/// outermost one bridges, the other stands aside. Before, the second one's `on_new_span`
+/// panicked in the user's `span!` (the span's extensions already held the first one's state),
+/// and each event would have been recorded twice.
+#[test]
+fn a_second_modelmetry_layer_in_the_same_subscriber_stands_aside() {
+    use tracing_subscriber::Layer as _;
+    fn check(dispatch: tracing::Dispatch) {
+        tracing::dispatcher::with_default(&dispatch, || {
+            let rec = Recorder::install();
+            {
+                let _t = modelmetry::start_trace("turn");
+                let span = rig_chat_span("openai", "gpt-4o", None);
+                rig_record_response(&span, 10, 2, 0, 0);
+                let _e = span.enter();
+                tracing::info!(order = "A-1", "looked up");
+            }
+            let traces = rec.take();
+            assert_eq!(traces.len(), 1);
+            assert_eq!(
+                traces[0].tree(),
+                "trace turn  cost 0.000045 USD\n└── llm chat gpt-4o  gpt-4o  tokens 10→2  cost 0.000045 USD\n    └── event looked up {\"level\":\"INFO\",\"order\":\"A-1\",\"target\":\"tracing_bridge\"}\n"
+            );
+        });
+    }
+    // Stacked, ...
+    check(tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(modelmetry::tracing::layer())
+            .with(modelmetry::tracing::layer()),
+    ));
+    // ... composed into one layer first, ...
+    check(tracing::Dispatch::new(tracing_subscriber::registry().with(
+        modelmetry::tracing::layer().and_then(modelmetry::tracing::layer()),
+    )));
+    // ... and behind a per-layer filter.
+    check(tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(
+                modelmetry::tracing::layer()
+                    .with_filter(tracing::level_filters::LevelFilter::TRACE),
+            )
+            .with(modelmetry::tracing::layer()),
+    ));
+}

@@ -42,6 +42,11 @@
 //! captured value. `tracing` events emitted while a Modelmetry span is current become
 //! events on it (name from the message, fields as metadata), from `INFO` up by default.
 //!
+//! **One bridge per subscriber.** A second Modelmetry layer in the same subscriber (a
+//! library's beside the application's, stacked, composed with `and_then` or behind a
+//! per-layer filter) stands aside: the outermost one bridges, and each span and event is
+//! recorded once. It is reported once on stderr (or to the diagnostics hook).
+//!
 //! **Cost.** Nothing here installs a subscriber or an OpenTelemetry provider. Without
 //! [`init`](crate::init) (and no bridged span open) each callback costs one atomic load.
 
@@ -51,17 +56,18 @@ mod semconv;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tracing_core::span::{Attributes, Id, Record};
-use tracing_core::{Event, LevelFilter, Metadata, Subscriber};
+use tracing_core::{Dispatch, Event, LevelFilter, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use self::fields::{FieldValue, Fields};
 use crate::capture;
 use crate::context::stack::{self, SharedTrace};
+use crate::diag;
 use crate::dispatch::{self, DefaultGuard};
 use crate::id::SpanId;
 use crate::record::{Kind, Name, SpanRecord};
@@ -88,13 +94,30 @@ pub fn layer() -> ModelmetryLayer {
 ///     .gen_ai_only(true);             // only spans with `gen_ai.*` fields
 /// # let _ = layer;
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ModelmetryLayer {
     span_level: LevelFilter,
     event_level: LevelFilter,
     targets: Vec<Cow<'static, str>>,
     skip_targets: Vec<Cow<'static, str>>,
     gen_ai_only: bool,
+    /// Another Modelmetry layer of the same dispatch bridges (the one its downcast finds
+    /// first, the outermost): this one does nothing. Set when the dispatch is made.
+    aside: AtomicBool,
+}
+
+impl Clone for ModelmetryLayer {
+    /// The same settings; whether the clone stands aside is decided by the dispatch it joins.
+    fn clone(&self) -> Self {
+        ModelmetryLayer {
+            span_level: self.span_level,
+            event_level: self.event_level,
+            targets: self.targets.clone(),
+            skip_targets: self.skip_targets.clone(),
+            gen_ai_only: self.gen_ai_only,
+            aside: AtomicBool::new(false),
+        }
+    }
 }
 
 impl Default for ModelmetryLayer {
@@ -113,6 +136,7 @@ impl ModelmetryLayer {
             targets: Vec::new(),
             skip_targets: Vec::new(),
             gen_ai_only: false,
+            aside: AtomicBool::new(false),
         }
     }
 
@@ -147,6 +171,12 @@ impl ModelmetryLayer {
     pub fn gen_ai_only(mut self, yes: bool) -> Self {
         self.gen_ai_only = yes;
         self
+    }
+
+    /// This layer leaves the bridging to another Modelmetry layer of its dispatch.
+    #[inline]
+    fn aside(&self) -> bool {
+        self.aside.load(Relaxed)
     }
 
     fn target_allowed(&self, target: &str) -> bool {
@@ -281,11 +311,30 @@ impl<S> Layer<S> for ModelmetryLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_register_dispatch(&self, dispatch: &Dispatch) {
+        // The dispatch's downcast finds its outermost Modelmetry layer (a `Layered` asks its
+        // layer before its inner subscriber; `and_then` and per-layer filters forward it).
+        let first = dispatch.downcast_ref::<ModelmetryLayer>();
+        if first.is_some_and(|first| !std::ptr::eq(first, self)) {
+            self.aside.store(true, Relaxed);
+            diag::once(
+                "tracing.second_layer",
+                format_args!(
+                    "modelmetry: a second modelmetry::tracing::layer() in one subscriber; \
+                     the outermost one bridges, this one does nothing"
+                ),
+            );
+        }
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         // Off on this thread: only a span with an explicit, bridged parent is recorded (its
         // trace knows where it goes: a test's recorder, from another thread).
         let on = dispatch::enabled();
         if !on && (attrs.parent().is_none() || LIVE.load(Relaxed) == 0 || switch::in_user_code()) {
+            return;
+        }
+        if self.aside() {
             return;
         }
         let meta = attrs.metadata();
@@ -347,13 +396,18 @@ where
             }),
         });
         if let Some(span) = ctx.span(id) {
-            LIVE.fetch_add(1, Relaxed);
-            span.extensions_mut().insert(bridged);
+            let mut extensions = span.extensions_mut();
+            // Already bridged: a second Modelmetry layer that no dispatch registered (its
+            // `insert` would panic in the caller's `span!`).
+            if extensions.get_mut::<Arc<Bridged>>().is_none() {
+                LIVE.fetch_add(1, Relaxed);
+                extensions.insert(bridged);
+            }
         }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if LIVE.load(Relaxed) == 0 {
+        if LIVE.load(Relaxed) == 0 || self.aside() {
             return;
         }
         if let Some(b) = bridged_of(&ctx, id) {
@@ -363,7 +417,7 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if LIVE.load(Relaxed) == 0 {
+        if LIVE.load(Relaxed) == 0 || self.aside() {
             return;
         }
         let Some(bridged) = bridged_of(&ctx, id) else {
@@ -393,7 +447,7 @@ where
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
-        if LIVE.load(Relaxed) == 0 {
+        if LIVE.load(Relaxed) == 0 || self.aside() {
             return;
         }
         let entry = ENTERED
@@ -422,7 +476,7 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if LIVE.load(Relaxed) == 0 {
+        if LIVE.load(Relaxed) == 0 || self.aside() {
             return;
         }
         let Some(span) = ctx.span(&id) else {
@@ -443,6 +497,9 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let on = dispatch::enabled();
         if !on && (event.parent().is_none() || LIVE.load(Relaxed) == 0 || switch::in_user_code()) {
+            return;
+        }
+        if self.aside() {
             return;
         }
         let meta = event.metadata();
