@@ -223,21 +223,10 @@ fn rewrite(
                 #block
             },
             _ => {
-                let once = local("__modelmetry_once");
+                let run = in_closure(&on_entry, &hint, stmts, &on_exit, &ret);
                 quote! {
                     let #scope = #open;
-                    #on_entry
-                    let #once = ::modelmetry::__private::Once::new();
-                    // The closure exists to catch `return` and `?`; clippy skips expanded
-                    // code today, and this keeps it quiet if that changes.
-                    #[allow(clippy::redundant_closure_call)]
-                    let #ret = (move || {
-                        ::modelmetry::__private::Once::take(#once);
-                        #hint
-                        #(#stmts)*
-                    })();
-                    #on_exit
-                    #ret
+                    #run
                 }
             }
         }
@@ -351,6 +340,34 @@ fn rewrite(
 ///     SpanScope::run("f", Kind::Other, run)    // opens, runs, closes; not inlined
 /// }
 /// ```
+/// `on_entry`, then the body's statements in a closure called at once (it catches `return`
+/// and `?`; a `Once` moved into it makes it `FnOnce`, so the body may move out of captures),
+/// its value bound to `ret`, then `on_exit`, and the value. `hint` types the closure by a
+/// never-run `return` of the declared type, so type errors point at the user's code.
+fn in_closure(
+    on_entry: &TokenStream,
+    hint: &TokenStream,
+    stmts: &[syn::Stmt],
+    on_exit: &TokenStream,
+    ret: &syn::Ident,
+) -> TokenStream {
+    let once = local("__modelmetry_once");
+    quote! {
+        #on_entry
+        let #once = ::modelmetry::__private::Once::new();
+        // The closure exists to catch `return` and `?`; clippy skips expanded code today,
+        // and this keeps it quiet if that changes.
+        #[allow(clippy::redundant_closure_call)]
+        let #ret = (move || {
+            ::modelmetry::__private::Once::take(#once);
+            #hint
+            #(#stmts)*
+        })();
+        #on_exit
+        #ret
+    }
+}
+
 fn sync_span(
     args: &FnArgs,
     name: &TokenStream,
@@ -372,33 +389,9 @@ fn sync_span(
             #block
         },
         Returns::Named(ty) | Returns::Opaque(Some(ty)) => {
-            let hint = type_hint(ty);
-            quote! {
-                #on_entry
-                // The closure exists to catch `return` and `?`; clippy skips expanded
-                // code today, and this keeps it quiet if that changes.
-                let #once = ::modelmetry::__private::Once::new();
-                #[allow(clippy::redundant_closure_call)]
-                let #ret = (move || {
-                    ::modelmetry::__private::Once::take(#once);
-                    #hint
-                    #(#stmts)*
-                })();
-                #on_exit
-                #ret
-            }
+            in_closure(on_entry, &type_hint(ty), stmts, on_exit, &ret)
         }
-        Returns::Opaque(None) => quote! {
-            #on_entry
-            let #once = ::modelmetry::__private::Once::new();
-            #[allow(clippy::redundant_closure_call)]
-            let #ret = (move || {
-                ::modelmetry::__private::Once::take(#once);
-                #(#stmts)*
-            })();
-            #on_exit
-            #ret
-        },
+        Returns::Opaque(None) => in_closure(on_entry, &TokenStream::new(), stmts, on_exit, &ret),
     };
     // `-> !`: the closure says so (edition 2021 would infer `()` for a body that diverges),
     // and its call is not `return`ed (that `return` would be unreachable).
