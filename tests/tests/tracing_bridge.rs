@@ -823,9 +823,21 @@ fn a_second_modelmetry_layer_in_the_same_subscriber_stands_aside() {
             }
             let traces = rec.take();
             assert_eq!(traces.len(), 1);
+            // One span, and one event line whose fields parse as one object (the key order
+            // follows serde_json's `preserve_order`, which the workspace's build turns on).
+            let tree = traces[0].tree();
+            let (spans, fields) = tree
+                .split_once("    └── event looked up ")
+                .unwrap_or_else(|| panic!("the event is recorded: {tree}"));
             assert_eq!(
-                traces[0].tree(),
-                "trace turn  cost 0.000045 USD\n└── llm chat gpt-4o  gpt-4o  tokens 10→2  cost 0.000045 USD\n    └── event looked up {\"level\":\"INFO\",\"order\":\"A-1\",\"target\":\"tracing_bridge\"}\n"
+                spans,
+                "trace turn  cost 0.000045 USD\n└── llm chat gpt-4o  gpt-4o  tokens 10→2  cost 0.000045 USD\n"
+            );
+            let fields: serde_json::Value = serde_json::from_str(fields.trim_end())
+                .unwrap_or_else(|e| panic!("one event, recorded once ({e}): {tree}"));
+            assert_eq!(
+                fields,
+                json!({"level": "INFO", "order": "A-1", "target": "tracing_bridge"})
             );
         });
     }

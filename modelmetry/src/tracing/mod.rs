@@ -320,7 +320,7 @@ where
             diag::once(
                 "tracing.second_layer",
                 format_args!(
-                    "modelmetry: a second modelmetry::tracing::layer() in one subscriber; \
+                    "a second modelmetry::tracing::layer() in one subscriber; \
                      the outermost one bridges, this one does nothing"
                 ),
             );
