@@ -861,3 +861,56 @@ fn a_second_modelmetry_layer_in_the_same_subscriber_stands_aside() {
             .with(modelmetry::tracing::layer()),
     ));
 }
+
+/// A `tracing` span that opened a trace and is still open when the client shuts down (a leaked
+/// span, or a task still running) is exported as it stands, as a stream is: its trace goes
+/// with every span under it that has closed, and the span is marked `unfinished`, closed by
+/// shutdown. Before, the trace waited for a close that never came, and was lost uncounted.
+#[test]
+fn a_bridged_span_still_open_at_shutdown_is_delivered_as_it_stands() {
+    use modelmetry_tests::{Harness, Request};
+
+    let subscriber = tracing_subscriber::registry().with(modelmetry::tracing::layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let h = Harness::start();
+        let guard = h.init();
+        let span = rig_chat_span("openai", "gpt-4o", None);
+        rig_record_response(&span, 10, 2, 0, 0);
+        {
+            let _e = span.enter();
+            let _tool = info_span!("lookup").entered();
+        }
+        std::mem::forget(span); // never closed
+        // One entered across the shutdown: it closes by itself afterwards, counted.
+        let late = info_span!("late", gen_ai.operation.name = "chat");
+        let entered = late.enter();
+        drop(guard); // shutdown
+        drop(entered);
+        drop(late);
+
+        let bodies: Vec<_> = h
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.accepted())
+            .map(Request::ingest)
+            .collect();
+        let traces: Vec<_> = bodies.iter().flat_map(|b| &b.traces).collect();
+        let spans: Vec<_> = bodies.iter().flat_map(|b| &b.spans).collect();
+        assert_eq!(traces.len(), 1, "{traces:#?}");
+        assert_eq!(traces[0].name.as_deref(), Some("chat gpt-4o"));
+        let chat = spans
+            .iter()
+            .find(|s| s.name == "chat gpt-4o")
+            .unwrap_or_else(|| panic!("the open span is delivered: {spans:#?}"));
+        assert_eq!(chat.metadata["unfinished"], json!(true));
+        assert_eq!(chat.metadata["closed_by"], json!("shutdown"));
+        assert_eq!(completion(chat).usage, Some(Usage::tokens(10, 2)));
+        let tool = spans.iter().find(|s| s.name == "lookup").expect("lookup");
+        assert_eq!(tool.parent_id.as_ref(), Some(&chat.xid));
+        let d = h.delta();
+        // The trace, chat and lookup delivered; `late`'s trace and span, produced after the
+        // shutdown, counted as dropped by it.
+        assert_eq!((d.sent, d.shutdown, d.unaccounted()), (3, 2, 0), "{d:?}");
+    });
+}

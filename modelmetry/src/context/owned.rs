@@ -235,12 +235,42 @@ fn lend(state: &mut State) -> Option<u64> {
     stack::attach(state.shared.clone(), parent, state.record.take())
 }
 
-/// The streams still open, exported as they stand (called at shutdown). Each span ends now,
-/// marked `unfinished` with `closed_by: "shutdown"` and its `items`, in the trace it owns, or
-/// in a continuation of its trace when that has shipped (with what its items recorded since;
-/// a trace still open carries it when it closes). A stream lent to a thread at this instant
-/// stays registered, and closes by itself; so does a stream recorded by a test's recorder.
+/// The spans that live across calls and are still open, exported as they stand (called at
+/// shutdown): the streams, and those of the [sources](export_at_shutdown) registered.
 pub(crate) fn unfinished() -> Vec<FinishedTrace> {
+    let mut out = unfinished_streams();
+    let sources = SOURCES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    for source in sources {
+        out.extend(source());
+    }
+    out
+}
+
+/// Other owners of spans that live across calls, asked for theirs at shutdown as the streams
+/// are (the `tracing` bridge's spans that opened a trace).
+static SOURCES: Mutex<Vec<Source>> = Mutex::new(Vec::new());
+
+/// What a source of spans open at shutdown gives: their traces, as they stand.
+type Source = fn() -> Vec<FinishedTrace>;
+
+/// Have [`unfinished`] also export what `source` returns (called once per source).
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) fn export_at_shutdown(source: Source) {
+    SOURCES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(source);
+}
+
+/// The streams still open, exported as they stand. Each span ends now, marked `unfinished`
+/// with `closed_by: "shutdown"` and its `items`, in the trace it owns, or in a continuation of
+/// its trace when that has shipped (with what its items recorded since; a trace still open
+/// carries it when it closes). A stream lent to a thread at this instant stays registered, and
+/// closes by itself; so does a stream recorded by a test's recorder.
+fn unfinished_streams() -> Vec<FinishedTrace> {
     let open = std::mem::take(&mut *open_streams());
     let mut out = Vec::new();
     let mut busy = Vec::new();

@@ -42,6 +42,10 @@
 //! captured value. `tracing` events emitted while a Modelmetry span is current become
 //! events on it (name from the message, fields as metadata), from `INFO` up by default.
 //!
+//! **At shutdown.** A bridged span that opened a trace and is still open when the client shuts
+//! down (leaked, or its task still running) is exported as it stands, as a stream is: marked
+//! `unfinished` with `closed_by: "shutdown"`, its trace with every span under it that closed.
+//!
 //! **One bridge per subscriber.** A second Modelmetry layer in the same subscriber (a
 //! library's beside the application's, stacked, composed with `and_then` or behind a
 //! per-layer filter) stands aside: the outermost one bridges, and each span and event is
@@ -56,8 +60,10 @@ mod semconv;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError, Weak};
 
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Dispatch, Event, LevelFilter, Metadata, Subscriber};
@@ -66,10 +72,13 @@ use tracing_subscriber::registry::LookupSpan;
 
 use self::fields::{FieldValue, Fields};
 use crate::capture;
+use crate::context::owned;
 use crate::context::stack::{self, SharedTrace};
 use crate::diag;
 use crate::dispatch::{self, DefaultGuard};
 use crate::id::SpanId;
+use crate::metadata_keys as keys;
+use crate::record::FinishedTrace;
 use crate::record::{Kind, Name, SpanRecord};
 use crate::signal::{At, Event as MmEvent};
 use crate::switch;
@@ -220,9 +229,15 @@ struct State {
     owns_trace: bool,
     fields: Fields,
     static_name: &'static str,
+    /// Whether content (messages, tool arguments and results) is recorded: decided when the
+    /// span opens, as for a `#[span]`, so that an export at shutdown (after the client's
+    /// dispatch is gone) decides it alike.
+    content: bool,
     /// `on_close` came while the record was lent: the exit that takes it back closes it.
     closing: bool,
     done: bool,
+    /// The span owns its trace: its key among the roots exported at shutdown if still open.
+    root_key: Option<u64>,
 }
 
 impl Bridged {
@@ -283,14 +298,29 @@ where
 /// Close a span whose record is back: fill it from its fields, hand it to its trace, and
 /// finish the trace it owns.
 fn finish(st: &mut State) {
+    let _dispatch = dispatch::carry(st.shared.dispatch.as_ref());
+    let now = Tick::now();
+    if close_record(st, now, false) && st.owns_trace {
+        st.shared.finish(now);
+    }
+}
+
+/// Fill the span's record from its fields (marked closed by shutdown if `at_shutdown`) and
+/// hand it to its trace. False if the record is not here (lent, or already handed over).
+fn close_record(st: &mut State, now: Tick, at_shutdown: bool) -> bool {
     let Some(mut rec) = st.record.take() else {
-        return;
+        return false;
     };
     st.done = true;
-    let _dispatch = dispatch::carry(st.shared.dispatch.as_ref());
-    let content = capture::content_enabled();
-    let for_trace = fields::apply(&st.fields, &mut rec, st.static_name, content);
-    let now = Tick::now();
+    if let Some(key) = st.root_key.take() {
+        open_roots().remove(&key);
+    }
+    let for_trace = fields::apply(&st.fields, &mut rec, st.static_name, st.content);
+    if at_shutdown {
+        let metadata = &mut rec.data_mut().metadata;
+        metadata.insert(keys::UNFINISHED.into(), true.into());
+        metadata.insert(keys::CLOSED_BY.into(), "shutdown".into());
+    }
     rec.end.get_or_insert(now);
     if let Some(session) = for_trace.session {
         st.shared.with_info(|info| {
@@ -302,9 +332,61 @@ fn finish(st: &mut State) {
         st.shared.with_info(|info| info.name = name);
     }
     stack::submit_detached(&st.shared, rec, false);
-    if st.owns_trace {
-        st.shared.finish(now);
+    true
+}
+
+// ---- spans still open at shutdown ------------------------------------------------------------
+
+/// Bridged spans that opened a trace of their own and are still open, by key: the client's
+/// shutdown exports them as they stand (as it does a stream still open), so that what their
+/// trace recorded (every span under them that has closed) is delivered, not lost with them.
+static OPEN_ROOTS: Mutex<BTreeMap<u64, Weak<Bridged>>> = Mutex::new(BTreeMap::new());
+static NEXT_ROOT: AtomicU64 = AtomicU64::new(0);
+
+fn open_roots() -> MutexGuard<'static, BTreeMap<u64, Weak<Bridged>>> {
+    OPEN_ROOTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Keep `bridged` (a span that owns its trace) among the roots exported at shutdown.
+fn watch_root(bridged: &Arc<Bridged>) {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| owned::export_at_shutdown(unfinished_roots));
+    let key = NEXT_ROOT.fetch_add(1, Relaxed);
+    bridged.lock().root_key = Some(key);
+    open_roots().insert(key, Arc::downgrade(bridged));
+}
+
+/// The roots still open, exported as they stand (called at shutdown): each span ends now,
+/// marked `unfinished` with `closed_by: "shutdown"`, and its trace goes with what it holds. A
+/// span entered on a thread at this instant (its record lent) stays registered and closes by
+/// itself; so does one recorded by a test's recorder.
+fn unfinished_roots() -> Vec<FinishedTrace> {
+    let open = std::mem::take(&mut *open_roots());
+    let mut out = Vec::new();
+    let mut busy = Vec::new();
+    for (key, weak) in open {
+        let Some(bridged) = weak.upgrade() else {
+            continue;
+        };
+        let mut st = bridged.lock();
+        let scoped = st
+            .shared
+            .dispatch
+            .as_ref()
+            .is_some_and(dispatch::Dispatch::is_scoped);
+        if st.done || st.record.is_none() || scoped {
+            if !st.done {
+                busy.push((key, weak));
+            }
+            continue;
+        }
+        let now = Tick::now();
+        st.root_key = None;
+        close_record(&mut st, now, true);
+        out.extend(st.shared.take_finished(now));
     }
+    open_roots().extend(busy);
+    out
 }
 
 impl<S> Layer<S> for ModelmetryLayer
@@ -379,6 +461,12 @@ where
                 (shared, p, true)
             }
         };
+        // Content as for a `#[span]` of the same trace: its dispatch's switch, and nothing
+        // from a trace head sampling dropped.
+        let content = {
+            let _dispatch = dispatch::carry(shared.dispatch.as_ref());
+            shared.sampled && capture::content_switch()
+        };
         let record = stack::new_detached_span(name, Kind::Other, parent_id);
         let mut fields = Fields::with_capacity(meta.fields().len());
         attrs.record(&mut fields.visitor());
@@ -391,8 +479,10 @@ where
                 owns_trace,
                 fields,
                 static_name: meta.name(),
+                content,
                 closing: false,
                 done: false,
+                root_key: None,
             }),
         });
         if let Some(span) = ctx.span(id) {
@@ -401,6 +491,9 @@ where
             // `insert` would panic in the caller's `span!`).
             if extensions.get_mut::<Arc<Bridged>>().is_none() {
                 LIVE.fetch_add(1, Relaxed);
+                if owns_trace {
+                    watch_root(&bridged);
+                }
                 extensions.insert(bridged);
             }
         }
