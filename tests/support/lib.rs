@@ -295,6 +295,15 @@ impl Server {
         lock(&self.state.requests).len()
     }
 
+    /// The ingest bodies of the accepted (2xx) requests, oldest first.
+    pub fn accepted_bodies(&self) -> Vec<IngestSignalsV1RequestBody> {
+        lock(&self.state.requests)
+            .iter()
+            .filter(|r| r.accepted())
+            .map(Request::ingest)
+            .collect()
+    }
+
     /// The XIDs of every record in accepted (2xx) requests, with how many times each arrived.
     pub fn accepted_xids(&self) -> HashMap<String, usize> {
         let mut out = HashMap::new();

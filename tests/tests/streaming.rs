@@ -576,7 +576,7 @@ fn a_stream_that_outlives_its_trace_arrives_as_one_continuation() {
 
 #[test]
 fn a_leaked_stream_is_delivered_unfinished_at_shutdown_so_its_children_have_their_parent() {
-    use modelmetry_tests::{Harness, Request};
+    use modelmetry_tests::Harness;
 
     let h = Harness::start();
     let guard = h.init();
@@ -597,13 +597,7 @@ fn a_leaked_stream_is_delivered_unfinished_at_shutdown_so_its_children_have_thei
     std::mem::forget(alone);
     drop(guard); // shutdown
 
-    let bodies: Vec<_> = h
-        .server
-        .requests()
-        .iter()
-        .filter(|r| r.accepted())
-        .map(Request::ingest)
-        .collect();
+    let bodies = h.server.accepted_bodies();
     let spans: Vec<_> = bodies.iter().flat_map(|b| &b.spans).collect();
     let span = |name: &str| {
         *spans

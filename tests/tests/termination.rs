@@ -143,10 +143,9 @@ fn send(child: &Child, signal: &str) {
 /// The names of the traces the server accepted.
 fn accepted_trace_names(server: &Server) -> Vec<String> {
     server
-        .requests()
-        .iter()
-        .filter(|r| r.accepted())
-        .flat_map(|r| r.ingest().traces)
+        .accepted_bodies()
+        .into_iter()
+        .flat_map(|b| b.traces)
         .filter_map(|t| t.name)
         .collect()
 }

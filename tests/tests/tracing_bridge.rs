@@ -795,6 +795,8 @@ fn other_layers_of_the_registry_see_every_span_as_before() {
 
 #[test]
 fn without_a_client_or_recorder_nothing_is_recorded_and_spans_still_work() {
+    // No client in the process meanwhile: the tests that start one hold this lock.
+    let _no_client = modelmetry::testing::lock();
     with_bridge(modelmetry::tracing::layer(), || {
         let span = rig_chat_span("openai", "gpt-4o", None);
         span.record("gen_ai.usage.input_tokens", 1u64);
@@ -868,7 +870,7 @@ fn a_second_modelmetry_layer_in_the_same_subscriber_stands_aside() {
 /// shutdown. Before, the trace waited for a close that never came, and was lost uncounted.
 #[test]
 fn a_bridged_span_still_open_at_shutdown_is_delivered_as_it_stands() {
-    use modelmetry_tests::{Harness, Request};
+    use modelmetry_tests::Harness;
 
     let subscriber = tracing_subscriber::registry().with(modelmetry::tracing::layer());
     tracing::subscriber::with_default(subscriber, || {
@@ -888,13 +890,7 @@ fn a_bridged_span_still_open_at_shutdown_is_delivered_as_it_stands() {
         drop(entered);
         drop(late);
 
-        let bodies: Vec<_> = h
-            .server
-            .requests()
-            .iter()
-            .filter(|r| r.accepted())
-            .map(Request::ingest)
-            .collect();
+        let bodies = h.server.accepted_bodies();
         let traces: Vec<_> = bodies.iter().flat_map(|b| &b.traces).collect();
         let spans: Vec<_> = bodies.iter().flat_map(|b| &b.spans).collect();
         assert_eq!(traces.len(), 1, "{traces:#?}");
