@@ -321,25 +321,6 @@ fn rewrite(
     }
 }
 
-/// The body of a synchronous `#[span]` function: a closure that takes the span's scope and runs
-/// the body (itself in a closure, if it returns a value, so that `return` and `?` stop there
-/// and the value can be inspected), run by `SpanScope::run` when tracing is on, and with no
-/// span when it is off:
-///
-/// ```text
-/// fn f(a: A) -> R {
-///     let once = Once::new();
-///     let run = move |scope: &SpanScope| {
-///         Once::take(once);                    // makes the closure FnOnce
-///         if scope.is_active() { /* model, metadata; input if scope.captures_content() */ }
-///         let ret = (move || -> R { body })();  // FnOnce too, by a `Once` of its own
-///         if scope.is_active() { /* output or error */ }
-///         ret
-///     };
-///     if !is_enabled() { return run(&SpanScope::off()); }
-///     SpanScope::run("f", Kind::Other, run)    // opens, runs, closes; not inlined
-/// }
-/// ```
 /// `on_entry`, then the body's statements in a closure called at once (it catches `return`
 /// and `?`; a `Once` moved into it makes it `FnOnce`, so the body may move out of captures),
 /// its value bound to `ret`, then `on_exit`, and the value. `hint` types the closure by a
@@ -368,6 +349,25 @@ fn in_closure(
     }
 }
 
+/// The body of a synchronous `#[span]` function: a closure that takes the span's scope and runs
+/// the body (itself in a closure, if it returns a value, so that `return` and `?` stop there
+/// and the value can be inspected), run by `SpanScope::run` when tracing is on, and with no
+/// span when it is off:
+///
+/// ```text
+/// fn f(a: A) -> R {
+///     let once = Once::new();
+///     let run = move |scope: &SpanScope| {
+///         Once::take(once);                    // makes the closure FnOnce
+///         if scope.is_active() { /* model, metadata; input if scope.captures_content() */ }
+///         let ret = (move || -> R { body })();  // FnOnce too, by a `Once` of its own
+///         if scope.is_active() { /* output or error */ }
+///         ret
+///     };
+///     if !is_enabled() { return run(&SpanScope::off()); }
+///     SpanScope::run("f", Kind::Other, run)    // opens, runs, closes; not inlined
+/// }
+/// ```
 fn sync_span(
     args: &FnArgs,
     name: &TokenStream,
